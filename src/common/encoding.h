@@ -1,0 +1,25 @@
+#pragma once
+// Small pure encodings shared by the HTTP adapters and the store.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace meshd {
+
+// RFC 3986 percent-decoding; '+' is kept as is (AWS clients encode spaces as %20).
+std::optional<std::string> percentDecode(std::string_view s);
+// Encodes everything but unreserved characters.
+std::string percentEncode(std::string_view s);
+
+// Splits "a=1&b=2" into decoded pairs; a repeated key keeps its last value.
+std::optional<std::map<std::string, std::string>> parseQuery(std::string_view query);
+
+std::string base64UrlEncode(std::string_view s);
+std::optional<std::string> base64UrlDecode(std::string_view s);
+
+// A random RFC 4122 version 4 UUID.
+std::string uuid4();
+
+}  // namespace meshd
