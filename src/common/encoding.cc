@@ -101,6 +101,18 @@ std::optional<std::string> base64UrlDecode(std::string_view s) {
   return out;
 }
 
+std::string fingerprint(std::string_view s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<size_t>(i)] = kHex[h & 15];
+  return out;
+}
+
 std::string uuid4() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::array<uint8_t, 16> b;

@@ -19,6 +19,9 @@ std::optional<std::map<std::string, std::string>> parseQuery(std::string_view qu
 std::string base64UrlEncode(std::string_view s);
 std::optional<std::string> base64UrlDecode(std::string_view s);
 
+// 64-bit FNV-1a, as 16 hex digits: a stable fingerprint of a request (not a security hash).
+std::string fingerprint(std::string_view s);
+
 // A random RFC 4122 version 4 UUID.
 std::string uuid4();
 

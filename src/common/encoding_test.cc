@@ -40,3 +40,11 @@ TEST(EncodingTest, Uuid4HasVersionAndVariant) {
 }
 
 }  // namespace meshd
+
+namespace meshd {
+TEST(EncodingTest, FingerprintIsStableAndSensitive) {
+  EXPECT_EQ(fingerprint(""), "cbf29ce484222325");
+  EXPECT_EQ(fingerprint("a"), "af63dc4c8601ec8c");
+  EXPECT_NE(fingerprint("ab"), fingerprint("ba"));
+}
+}  // namespace meshd

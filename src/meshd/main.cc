@@ -1,0 +1,101 @@
+// meshd: the control plane. Wires the store, the App Mesh API and its HTTP listener together.
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "api/appmesh_service.h"
+#include "api/http_server.h"
+#include "api/rest_json.h"
+#include "common/log.h"
+#include "store/store.h"
+
+namespace {
+
+struct Flags {
+  std::string apiListen = "127.0.0.1:8080";
+  std::string dataDir = "meshd-data";
+  std::string region = "us-west-2";
+  std::string account = "123456789012";
+  std::string readyFile;
+  std::string logLevel = "info";
+  std::vector<std::string> quotas;
+  int apiThreads = 2;
+};
+
+// Writes `content` to `path` so that readers never see a partial file.
+bool writeAtomically(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!(out << content)) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+int fail(const std::string& message) {
+  std::cerr << "meshd: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"meshd: an App Mesh-compatible control plane"};
+  app.add_option("--api-listen", f.apiListen, "host:port of the App Mesh API (port 0 picks one)")
+      ->capture_default_str();
+  app.add_option("--data-dir", f.dataDir, "directory of the embedded store")->capture_default_str();
+  app.add_option("--region", f.region, "region in ARNs")->capture_default_str();
+  app.add_option("--account-id", f.account, "account id in ARNs and owners")->capture_default_str();
+  app.add_option("--ready-file", f.readyFile, "write {\"api\": \"host:port\"} here once serving");
+  app.add_option("--log-level", f.logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--quota", f.quotas, "override a quota, e.g. meshes=30 (repeatable)");
+  app.add_option("--api-threads", f.apiThreads, "HTTP worker threads")->capture_default_str()->check(CLI::Range(1, 64));
+  CLI11_PARSE(app, argc, argv);
+
+  meshd::log::init(f.logLevel);
+  meshd::api::AppMeshConfig config;
+  config.region = f.region;
+  config.account = f.account;
+  for (const auto& q : f.quotas) {
+    if (auto st = config.quotas.set(q); !st.ok()) return fail(st.message());
+  }
+  auto hostPort = meshd::api::parseHostPort(f.apiListen);
+  if (!hostPort.ok()) return fail("--api-listen: " + hostPort.status().message());
+
+  // Block the stop signals before any thread starts, so only sigwait below sees them.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+  auto store = meshd::store::openSqliteStore(f.dataDir);
+  if (!store.ok()) return fail(store.status().message());
+  meshd::api::AppMeshService appMesh(**store, config);
+  meshd::api::RestJsonAdapter appMeshApi(meshd::model::ServiceModel::appMesh(), appMesh);
+  meshd::api::HttpServer server([&](const meshd::api::HttpRequest& r) { return appMeshApi.handle(r); });
+  auto endpoint = server.listen(hostPort->first, hostPort->second);
+  if (!endpoint.ok()) return fail(endpoint.status().message());
+  std::string bound = (endpoint->address().is_v6() ? "[" + endpoint->address().to_string() + "]"
+                                                   : endpoint->address().to_string()) +
+                      ":" + std::to_string(endpoint->port());
+  server.start(f.apiThreads);
+  spdlog::info("msg=\"serving\" api={} data_dir={} revision={}", bound, f.dataDir, (*store)->revision());
+  if (!f.readyFile.empty() && !writeAtomically(f.readyFile, "{\"api\": \"" + bound + "\"}\n")) {
+    return fail("cannot write " + f.readyFile);
+  }
+
+  int sig = 0;
+  sigwait(&stopSignals, &sig);
+  spdlog::info("msg=\"stopping\" signal={}", sig);
+  server.stop();
+  return 0;
+}
