@@ -137,6 +137,32 @@ HttpResponse RestJsonAdapter::handle(const HttpRequest& req) const {
   return jsonResponse(200, *output);
 }
 
+HttpRequest restJsonRequest(const model::Operation& op, const json& input) {
+  HttpRequest req;
+  req.method = op.method;
+  json body = input;
+  std::string path = op.uri, query;
+  for (const model::Member& m : op.input ? op.input->members : std::vector<model::Member>{}) {
+    if (m.location.empty() || !input.contains(m.name)) continue;
+    const json& v = input[m.name];
+    std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+    body.erase(m.name);
+    if (m.location == "uri") {
+      std::string placeholder = "{" + m.locationName + "}";
+      size_t at = path.find(placeholder);
+      if (at != std::string::npos) path.replace(at, placeholder.size(), percentEncode(text));
+    } else if (m.location == "querystring") {
+      query += (query.empty() ? "?" : "&") + percentEncode(m.locationName) + "=" + percentEncode(text);
+    } else {
+      req.headers[m.locationName] = text;
+    }
+  }
+  req.target = path + query;
+  if (op.method != "GET" && op.method != "DELETE") req.body = body.dump();
+  req.headers["content-type"] = "application/json";
+  return req;
+}
+
 HttpResponse restJsonError(const Status& status) {
   struct Wire {
     const char* type;

@@ -36,6 +36,10 @@ class RestJsonAdapter {
   ServiceHandler& service_;
 };
 
+// The request a client sends for `op` with `input`: URI and query members in the target, the rest
+// as the JSON body. The inverse of RestJsonAdapter's binding, used by meshctl.
+HttpRequest restJsonRequest(const model::Operation& op, const nlohmann::json& input);
+
 // status, x-amzn-ErrorType and {"message": ...}, as App Mesh sends them.
 HttpResponse restJsonError(const Status& status);
 

@@ -95,6 +95,19 @@ TEST_F(RestJsonTest, MapsErrorKindsToStatusAndType) {
   EXPECT_EQ(send("GET", "/v20190125/meshes/m").status, 429);
 }
 
+TEST_F(RestJsonTest, ClientRequestsRoundTripThroughTheAdapter) {
+  const auto& model = model::ServiceModel::appMesh();
+  json input = {{"meshName", "m 1"}, {"virtualRouterName", "vr"}, {"routeName", "r"}, {"meshOwner", "123456789012"},
+                {"spec", {{"tcpRoute", {{"action", {{"weightedTargets", {{{"virtualNode", "a"}, {"weight", 1}}}}}}}}}}};
+  HttpRequest req = restJsonRequest(*model.operation("CreateRoute"), input);
+  EXPECT_EQ(req.method, "PUT");
+  EXPECT_EQ(req.target, "/v20190125/meshes/m%201/virtualRouter/vr/routes?meshOwner=123456789012");
+  EXPECT_EQ(json::parse(req.body), json({{"routeName", "r"}, {"spec", input["spec"]}}));
+  EXPECT_EQ(adapter_.handle(req).status, 200);
+  EXPECT_EQ(service_.lastOp, "CreateRoute");
+  EXPECT_EQ(service_.lastInput, input);
+}
+
 TEST_F(RestJsonTest, UnknownPathIsUnknownOperation) {
   auto r = send("GET", "/v20190125/nothing");
   EXPECT_EQ(r.status, 404);

@@ -1,0 +1,126 @@
+// meshctl: the command line of meshd, with kubectl habits.
+//   meshctl apply -f FILE|DIR          create or update what the files describe
+//   meshctl get KIND [NAME] --mesh M   list or show resources (-o json for the API's JSON)
+//   meshctl delete KIND NAME --mesh M  (or delete -f FILE|DIR)
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+
+namespace {
+
+using meshd::cli::Client;
+using nlohmann::json;
+
+int fail(const meshd::Status& st) {
+  std::cerr << "meshctl: " << (st.type().empty() ? "" : st.type() + ": ") << st.message() << "\n";
+  return 1;
+}
+
+const meshd::model::Kind* kindOrNull(const std::string& name) {
+  const meshd::model::Kind* kind = meshd::cli::kindFromUser(name);
+  if (!kind) std::cerr << "meshctl: unknown kind '" << name << "' (mesh, vn, vs, vr, route, vg, gr)\n";
+  return kind;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"meshctl: manage meshd's service meshes"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand (meshctl get vn -o json)
+  const char* env = std::getenv("MESHD_ENDPOINT");
+  std::string endpoint = env ? env : "http://127.0.0.1:8080";
+  std::string output = "table";
+  app.add_option("--endpoint", endpoint, "meshd API (env MESHD_ENDPOINT)")->capture_default_str();
+  app.add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
+
+  std::vector<std::string> files;
+  auto* apply = app.add_subcommand("apply", "create or update resources from --cli-input-json files");
+  apply->add_option("-f,--filename", files, "file or directory (repeatable)")->required();
+
+  std::string kindName, name;
+  meshd::cli::Scope scope;
+  auto addScope = [&](CLI::App* cmd) {
+    cmd->add_option("--mesh", scope.mesh, "mesh name");
+    cmd->add_option("--router", scope.parent, "virtual router (routes)");
+    cmd->add_option("--gateway", scope.parent, "virtual gateway (gateway routes)");
+  };
+  auto* get = app.add_subcommand("get", "show one resource or list a kind");
+  get->add_option("kind", kindName, "mesh, vn, vs, vr, route, vg, gr")->required();
+  get->add_option("name", name, "resource name (all when omitted)");
+  addScope(get);
+  auto* list = app.add_subcommand("list", "list resources of a kind");
+  list->add_option("kind", kindName)->required();
+  addScope(list);
+  auto* del = app.add_subcommand("delete", "delete a resource, or what files describe");
+  del->add_option("kind", kindName);
+  del->add_option("name", name);
+  del->add_option("-f,--filename", files, "file or directory (repeatable)");
+  bool ignoreNotFound = false;
+  del->add_flag("--ignore-not-found", ignoreNotFound, "treat a missing resource as deleted");
+  addScope(del);
+  CLI11_PARSE(app, argc, argv);
+
+  auto client = Client::connectTo(endpoint);
+  if (!client.ok()) return fail(client.status());
+
+  if (apply->parsed() || (del->parsed() && !files.empty())) {
+    std::vector<json> docs;
+    for (const std::string& f : files) {
+      auto d = meshd::cli::readDocuments(f);
+      if (!d.ok()) return fail(d.status());
+      docs.insert(docs.end(), d->begin(), d->end());
+    }
+    if (del->parsed()) std::reverse(docs.begin(), docs.end());  // children before parents
+    int exitCode = 0;
+    for (const json& doc : docs) {
+      if (apply->parsed()) {
+        auto r = meshd::cli::applyDocument(*client, doc);
+        if (!r.ok()) return fail(r.status());
+        std::cout << *r << "\n";
+        continue;
+      }
+      const meshd::model::Kind* kind = meshd::cli::kindOfDocument(doc);
+      meshd::cli::Scope s{doc.value("meshName", ""),
+                          kind->parent ? doc.value(std::string(kind->parent->nameField), "") : ""};
+      std::string n = doc.value(std::string(kind->nameField), "");
+      auto r = meshd::cli::deleteResource(*client, *kind, s, n);
+      if (!r.ok() && r.status().kind() == meshd::ErrorKind::kNotFound) {
+        if (!ignoreNotFound) exitCode = fail(r.status());  // like kubectl: report, go on, exit 1
+        continue;
+      }
+      if (!r.ok()) return fail(r.status());
+      std::cout << kind->name << "/" << n << " deleted\n";
+    }
+    return exitCode;
+  }
+
+  const meshd::model::Kind* kind = kindOrNull(kindName);
+  if (!kind) return 1;
+  if (del->parsed()) {
+    if (name.empty()) return fail(meshd::badRequest("delete needs a NAME or -f"));
+    auto r = meshd::cli::deleteResource(*client, *kind, scope, name);
+    if (!r.ok() && ignoreNotFound && r.status().kind() == meshd::ErrorKind::kNotFound) return 0;
+    if (!r.ok()) return fail(r.status());
+    if (output == "json") {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      std::cout << kind->name << "/" << name << " deleted\n";
+    }
+    return 0;
+  }
+  auto items = meshd::cli::getResources(*client, *kind, scope, list->parsed() ? "" : name);
+  if (!items.ok()) return fail(items.status());
+  if (output == "json") {
+    std::cout << (name.empty() || list->parsed() ? json{{std::string(kind->listField), *items}} : (*items)[0]).dump(2)
+              << "\n";
+  } else {
+    std::cout << meshd::cli::renderTable(*kind, *items);
+  }
+  return 0;
+}
