@@ -113,6 +113,14 @@ std::string fingerprint(std::string_view s) {
   return out;
 }
 
+std::string randomToken(size_t n) {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += kAlphabet[rng() % 36];
+  return out;
+}
+
 std::string uuid4() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::array<uint8_t, 16> b;

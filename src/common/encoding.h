@@ -22,6 +22,9 @@ std::optional<std::string> base64UrlDecode(std::string_view s);
 // 64-bit FNV-1a, as 16 hex digits: a stable fingerprint of a request (not a security hash).
 std::string fingerprint(std::string_view s);
 
+// `n` random characters from [a-z0-9], for resource ids such as Cloud Map's "ns-..." and "srv-...".
+std::string randomToken(size_t n);
+
 // A random RFC 4122 version 4 UUID.
 std::string uuid4();
 

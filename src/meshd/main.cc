@@ -10,7 +10,9 @@
 
 #include "api/appmesh_service.h"
 #include "api/http_server.h"
+#include "api/json_rpc.h"
 #include "api/rest_json.h"
+#include "discovery/cloudmap_service.h"
 #include "common/log.h"
 #include "store/store.h"
 
@@ -81,7 +83,13 @@ int main(int argc, char** argv) {
   if (!store.ok()) return fail(store.status().message());
   meshd::api::AppMeshService appMesh(**store, config);
   meshd::api::RestJsonAdapter appMeshApi(meshd::model::ServiceModel::appMesh(), appMesh);
-  meshd::api::HttpServer server([&](const meshd::api::HttpRequest& r) { return appMeshApi.handle(r); });
+  meshd::discovery::CloudMapService cloudMap(**store, {f.region, f.account, nullptr});
+  meshd::api::JsonRpcAdapter cloudMapApi(meshd::model::ServiceModel::cloudMap(), cloudMap);
+  // One listener serves both APIs, as a client only ever talks to one endpoint per service: Cloud Map
+  // requests name their operation in X-Amz-Target, App Mesh requests in the path.
+  meshd::api::HttpServer server([&](const meshd::api::HttpRequest& r) {
+    return cloudMapApi.accepts(r) ? cloudMapApi.handle(r) : appMeshApi.handle(r);
+  });
   auto endpoint = server.listen(hostPort->first, hostPort->second);
   if (!endpoint.ok()) return fail(endpoint.status().message());
   std::string bound = (endpoint->address().is_v6() ? "[" + endpoint->address().to_string() + "]"
