@@ -110,7 +110,8 @@ TEST_F(CloudMapServiceTest, DiscoveryFiltersByHealthAndAttributes) {
     json in = base;
     if (extra.is_object()) in.update(extra);
     std::vector<std::string> out;
-    for (const json& i : ok("DiscoverInstances", in)["Instances"]) out.push_back(i["InstanceId"]);
+    json found = ok("DiscoverInstances", in);
+    for (const json& i : found["Instances"]) out.push_back(i["InstanceId"]);
     std::sort(out.begin(), out.end());
     return out;
   };

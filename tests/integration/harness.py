@@ -350,6 +350,7 @@ class MeshdTestCase(unittest.TestCase):
 
     quotas: dict = {}
     meshd: Meshd
+    maxDiff = None  # API objects are long; a truncated diff hides the field that differs
 
     @classmethod
     def setUpClass(cls):
