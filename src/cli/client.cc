@@ -39,24 +39,19 @@ StatusOr<Client> Client::connectTo(const std::string& endpoint) {
   return Client(host, rest.substr(colon + 1));
 }
 
-StatusOr<json> Client::call(const std::string& operation, const json& input) const {
-  const model::Operation* op = model::ServiceModel::appMesh().operation(operation);
-  if (!op) return internalError("unknown operation " + operation);
-  api::HttpRequest req = api::restJsonRequest(*op, input);
+StatusOr<Client::Response> Client::send(const std::string& method, const std::string& target,
+                                        const std::map<std::string, std::string>& headers,
+                                        const std::string& body) const {
   try {
     boost::asio::io_context io;
     tcp::resolver resolver(io);
     beast::tcp_stream stream(io);
     stream.expires_after(std::chrono::seconds(30));
     stream.connect(resolver.resolve(host_, port_));
-    http::request<http::string_body> r{req.method == "GET"      ? http::verb::get
-                                       : req.method == "DELETE" ? http::verb::delete_
-                                       : req.method == "POST"   ? http::verb::post
-                                                                : http::verb::put,
-                                       req.target, 11};
+    http::request<http::string_body> r{http::string_to_verb(method), target, 11};
     r.set(http::field::host, host_ + ":" + port_);
-    for (const auto& [k, v] : req.headers) r.set(k, v);
-    r.body() = req.body;
+    for (const auto& [k, v] : headers) r.set(k, v);
+    r.body() = body;
     r.prepare_payload();
     http::write(stream, r);
     beast::flat_buffer buffer;
@@ -64,20 +59,59 @@ StatusOr<json> Client::call(const std::string& operation, const json& input) con
     http::read(stream, buffer, res);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    json body = json::parse(res.body().empty() ? "{}" : res.body(), nullptr, false);
-    if (res.result_int() / 100 == 2) {
-      if (body.is_discarded()) return internalError("meshd sent a body that is not JSON");
-      if (op->output && !op->output->payload.empty()) return json{{op->output->payload, body}};
-      return body;
-    }
     std::string type(res["x-amzn-errortype"]);
-    type = type.substr(0, type.find(':'));
-    std::string message = body.is_object() ? body.value("message", "") : res.body();
-    return Status(kindOfType(type), message).withType(type.empty() ? "HTTP " + std::to_string(res.result_int()) : type);
+    return Response{static_cast<int>(res.result_int()), type.substr(0, type.find(':')), res.body()};
   } catch (const std::exception& e) {
     return Status(ErrorKind::kServiceUnavailable, "cannot reach meshd at " + host_ + ":" + port_ + ": " + e.what())
         .withType("ConnectionError");
   }
+}
+
+Status Client::errorOf(const Response& r) {
+  json body = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
+  std::string type = r.errorType;
+  std::string message = r.body;
+  if (body.is_object()) {
+    if (type.empty()) type = body.value("__type", "");
+    message = body.contains("message") ? body.value("message", "") : body.value("Message", r.body);
+  }
+  ErrorKind kind = kindOfType(type);
+  if (type.find("NotFound") != std::string::npos) kind = ErrorKind::kNotFound;
+  return Status(kind, message).withType(type.empty() ? "HTTP " + std::to_string(r.status) : type);
+}
+
+StatusOr<json> Client::call(const std::string& operation, const json& input) const {
+  const model::Operation* op = model::ServiceModel::appMesh().operation(operation);
+  if (!op) return internalError("unknown operation " + operation);
+  api::HttpRequest req = api::restJsonRequest(*op, input);
+  auto r = send(req.method, req.target, req.headers, req.body);
+  if (!r.ok()) return r.status();
+  if (r->status / 100 != 2) return errorOf(*r);
+  json body = json::parse(r->body.empty() ? "{}" : r->body, nullptr, false);
+  if (body.is_discarded()) return internalError("meshd sent a body that is not JSON");
+  if (op->output && !op->output->payload.empty()) return json{{op->output->payload, body}};
+  return body;
+}
+
+StatusOr<json> Client::callCloudMap(const std::string& operation, const json& input) const {
+  const auto& model = model::ServiceModel::cloudMap();
+  auto r = send("POST", "/",
+                {{"content-type", "application/x-amz-json-1.1"}, {"x-amz-target", model.targetPrefix() + "." + operation}},
+                input.dump());
+  if (!r.ok()) return r.status();
+  if (r->status / 100 != 2) return errorOf(*r);
+  json body = json::parse(r->body.empty() ? "{}" : r->body, nullptr, false);
+  if (body.is_discarded()) return internalError("meshd sent a body that is not JSON");
+  return body;
+}
+
+StatusOr<json> Client::request(const std::string& method, const std::string& target, const std::string& body) const {
+  auto r = send(method, target, {{"content-type", "application/json"}}, body);
+  if (!r.ok()) return r.status();
+  if (r->status / 100 != 2) return errorOf(*r);
+  json out = json::parse(r->body.empty() ? "{}" : r->body, nullptr, false);
+  if (out.is_discarded()) return internalError("meshd sent a body that is not JSON");
+  return out;
 }
 
 }  // namespace meshd::cli

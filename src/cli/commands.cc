@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include "cli/table.h"
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -181,20 +183,7 @@ std::string renderTable(const Kind& kind, const json& items) {
     row.push_back(formatTime(meta.value("lastUpdatedAt", json())));
     rows.push_back(row);
   }
-  std::vector<size_t> width(header.size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 3, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
+  return columns(rows);
 }
 
 }  // namespace meshd::cli

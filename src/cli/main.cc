@@ -2,6 +2,8 @@
 //   meshctl apply -f FILE|DIR          create or update what the files describe
 //   meshctl get KIND [NAME] --mesh M   list or show resources (-o json for the API's JSON)
 //   meshctl delete KIND NAME --mesh M  (or delete -f FILE|DIR)
+//   meshctl namespace|service|instance ...   the Cloud Map registry
+//   meshctl dns set|get|delete ...           static DNS records
 
 #include <CLI/CLI.hpp>
 
@@ -10,6 +12,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/discovery_cli.h"
 
 namespace {
 
@@ -64,7 +67,10 @@ int main(int argc, char** argv) {
   bool ignoreNotFound = false;
   del->add_flag("--ignore-not-found", ignoreNotFound, "treat a missing resource as deleted");
   addScope(del);
+  meshd::cli::CliContext ctx{[&] { return Client::connectTo(endpoint); }, &output};
+  meshd::cli::addDiscoveryCommands(app, ctx);
   CLI11_PARSE(app, argc, argv);
+  if (!apply->parsed() && !get->parsed() && !list->parsed() && !del->parsed()) return ctx.exitCode;
 
   auto client = Client::connectTo(endpoint);
   if (!client.ok()) return fail(client.status());

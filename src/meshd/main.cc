@@ -13,6 +13,7 @@
 #include "api/json_rpc.h"
 #include "api/rest_json.h"
 #include "discovery/cloudmap_service.h"
+#include "discovery/static_records.h"
 #include "common/log.h"
 #include "store/store.h"
 
@@ -85,10 +86,13 @@ int main(int argc, char** argv) {
   meshd::api::RestJsonAdapter appMeshApi(meshd::model::ServiceModel::appMesh(), appMesh);
   meshd::discovery::CloudMapService cloudMap(**store, {f.region, f.account, nullptr});
   meshd::api::JsonRpcAdapter cloudMapApi(meshd::model::ServiceModel::cloudMap(), cloudMap);
-  // One listener serves both APIs, as a client only ever talks to one endpoint per service: Cloud Map
-  // requests name their operation in X-Amz-Target, App Mesh requests in the path.
+  // One listener serves every API: Cloud Map requests name their operation in X-Amz-Target, App Mesh
+  // and meshd's own requests in the path.
+  meshd::discovery::StaticRecordsApi staticRecordsApi(**store);
   meshd::api::HttpServer server([&](const meshd::api::HttpRequest& r) {
-    return cloudMapApi.accepts(r) ? cloudMapApi.handle(r) : appMeshApi.handle(r);
+    if (cloudMapApi.accepts(r)) return cloudMapApi.handle(r);
+    if (staticRecordsApi.accepts(r)) return staticRecordsApi.handle(r);
+    return appMeshApi.handle(r);
   });
   auto endpoint = server.listen(hostPort->first, hostPort->second);
   if (!endpoint.ok()) return fail(endpoint.status().message());
