@@ -9,6 +9,7 @@ PACKAGES=(
   libboost-dev libboost-system-dev libc-ares-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   awscli dnsutils iproute2 iptables curl procps
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
@@ -21,5 +22,11 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq >/dev/null
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# npm fetches Envoy's API protos (proto/package.json); any npm will do, Debian's included.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing npm"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 echo "setup: system packages ready"

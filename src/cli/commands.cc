@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -182,6 +183,26 @@ std::string renderTable(const Kind& kind, const json& items) {
     row.push_back(item.contains("status") ? item["status"].value("status", "-") : "ACTIVE");
     row.push_back(formatTime(meta.value("lastUpdatedAt", json())));
     rows.push_back(row);
+  }
+  return columns(rows);
+}
+
+std::string renderProxies(const json& r) {
+  std::vector<std::vector<std::string>> rows = {{"PROXY", "STREAM", "LISTENERS", "CLUSTERS", "LAST NACK", "NOTES"}};
+  auto acked = [](const json& p, const char* suffix) {
+    for (auto& [type, version] : p["acked"].items()) {
+      if (type.size() >= std::strlen(suffix) && type.compare(type.size() - std::strlen(suffix), std::string::npos, suffix) == 0) {
+        return version.get<std::string>().substr(0, 8);
+      }
+    }
+    return std::string("-");
+  };
+  for (const json& p : r["proxies"]) {
+    std::string nack = p.contains("lastNack") ? p["lastNack"].value("reason", "") : "-";
+    std::string notes = p["notes"].empty() ? "-" : p["notes"][0].get<std::string>();
+    if (p["notes"].size() > 1) notes += " (+" + std::to_string(p["notes"].size() - 1) + ")";
+    rows.push_back({p.value("key", ""), std::string(p.value("delta", false) ? "delta " : "sotw ") + p["stream"].dump(),
+                    acked(p, ".Listener"), acked(p, ".Cluster"), nack, notes});
   }
   return columns(rows);
 }

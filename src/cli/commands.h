@@ -37,4 +37,7 @@ StatusOr<nlohmann::json> deleteResource(const Client& client, const model::Kind&
 // A table of list refs or resources: NAME, MESH, [ROUTER|GATEWAY], VERSION, STATUS, UPDATED.
 std::string renderTable(const model::Kind& kind, const nlohmann::json& items);
 
+// The proxies table of `meshctl status`: PROXY, STREAM, ACKED (per type), LAST NACK, NOTES.
+std::string renderProxies(const nlohmann::json& proxies);
+
 }  // namespace meshd::cli

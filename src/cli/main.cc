@@ -4,6 +4,8 @@
 //   meshctl delete KIND NAME --mesh M  (or delete -f FILE|DIR)
 //   meshctl namespace|service|instance ...   the Cloud Map registry
 //   meshctl dns set|get|delete ...           static DNS records
+//   meshctl bootstrap                        an Envoy bootstrap from APPMESH_* variables
+//   meshctl config-dump NODE | status        what meshd sends a proxy; connected proxies
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +15,10 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/discovery_cli.h"
+#include "common/encoding.h"
+#include "xds/bootstrap.h"
+
+extern char** environ;
 
 namespace {
 
@@ -67,12 +73,49 @@ int main(int argc, char** argv) {
   bool ignoreNotFound = false;
   del->add_flag("--ignore-not-found", ignoreNotFound, "treat a missing resource as deleted");
   addScope(del);
+  auto* bootstrap = app.add_subcommand(
+      "bootstrap", "print an Envoy v3 bootstrap from the App Mesh Envoy image's environment variables");
+  bootstrap->callback([] {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    auto b = meshd::xds::makeBootstrap(env);
+    if (!b.ok()) {
+      std::cerr << "meshctl: " << b.status().message() << "\n";
+      std::exit(1);
+    }
+    std::cout << meshd::xds::bootstrapJson(*b) << "\n";
+  });
+  std::string dumpNode;
+  bool dumpNoIpv6 = false;
+  auto* configDump = app.add_subcommand("config-dump", "print what meshd would send a proxy, as Envoy JSON");
+  configDump->add_option("node", dumpNode, "mesh/<mesh>/virtualNode/<name>, .../virtualGateway/<name> or an ARN")
+      ->required();
+  configDump->add_flag("--no-ipv6", dumpNoIpv6, "as for a proxy whose host has no IPv6");
+  auto* status = app.add_subcommand("status", "connected proxies: last ACKed version, last NACK, notes");
   meshd::cli::CliContext ctx{[&] { return Client::connectTo(endpoint); }, &output};
   meshd::cli::addDiscoveryCommands(app, ctx);
   CLI11_PARSE(app, argc, argv);
+  auto client = Client::connectTo(endpoint);
+  if (configDump->parsed() || status->parsed()) {
+    if (!client.ok()) return fail(client.status());
+    std::string target = configDump->parsed()
+                             ? "/meshd/v1/config_dump?node=" + meshd::percentEncode(dumpNode) + (dumpNoIpv6 ? "&ipv6=false" : "")
+                             : "/meshd/v1/proxies";
+    auto r = client->request("GET", target);
+    if (!r.ok()) return fail(r.status());
+    if (configDump->parsed() || output == "json") {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      std::cout << meshd::cli::renderProxies(*r);
+    }
+    return 0;
+  }
   if (!apply->parsed() && !get->parsed() && !list->parsed() && !del->parsed()) return ctx.exitCode;
 
-  auto client = Client::connectTo(endpoint);
   if (!client.ok()) return fail(client.status());
 
   if (apply->parsed() || (del->parsed() && !files.empty())) {

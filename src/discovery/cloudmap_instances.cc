@@ -242,9 +242,13 @@ StatusOr<json> CloudMapService::discoverInstances(const json& input) {
   auto services = listAll(keys::kServices);
   if (!services.ok()) return services.status();
   std::string serviceId;
+  bool healthChecked = false;
   for (const store::KeyValue& kv : *services) {
     json s = json::parse(kv.value)["data"];
-    if (s["NamespaceId"] == nsId && s["Name"] == input["ServiceName"]) serviceId = s["Id"];
+    if (s["NamespaceId"] == nsId && s["Name"] == input["ServiceName"]) {
+      serviceId = s["Id"];
+      healthChecked = s.contains("HealthCheckConfig") || s.contains("HealthCheckCustomConfig");
+    }
   }
   if (serviceId.empty()) {
     return Status(ErrorKind::kNotFound, "service " + input["ServiceName"].get<std::string>() + " not found")
@@ -254,7 +258,8 @@ StatusOr<json> CloudMapService::discoverInstances(const json& input) {
   if (!all.ok()) return all.status();
   json query = input.value("QueryParameters", json::object());
   json optional = input.value("OptionalParameters", json::object());
-  std::string filter = input.value("HealthStatus", "HEALTHY");
+  // The filter only means something for services with a health check; others return everything.
+  std::string filter = healthChecked ? input.value("HealthStatus", "HEALTHY") : "ALL";
   json matched = json::array(), preferred = json::array(), healthy = json::array();
   auto revisionKv = store_.get(keys::instancesRevision(serviceId));
   if (!revisionKv.ok()) return revisionKv.status();

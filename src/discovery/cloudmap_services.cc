@@ -60,6 +60,9 @@ StatusOr<json> CloudMapService::createService(const json& input) {
     dns["NamespaceId"] = nsId;
     if (!dns.contains("RoutingPolicy")) dns["RoutingPolicy"] = "MULTIVALUE";
     MESHD_RETURN_IF_ERROR(checkDnsConfig(dns));
+    if (recordTypes(dns).count("CNAME") && input.contains("HealthCheckConfig")) {
+      return invalid("a service with a CNAME record cannot have a HealthCheckConfig");
+    }
   }
   auto all = listAll(keys::kServices);
   if (!all.ok()) return all.status();

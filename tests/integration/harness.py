@@ -105,7 +105,7 @@ class Meshd:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def command(self) -> list:
-        cmd = [MESHD_BIN, "--api-listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+        cmd = [MESHD_BIN, "--api-listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0", "--xds-listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
                "--region", REGION, "--account-id", ACCOUNT_ID, "--ready-file", str(self.ready_file),
                "--log-level", os.environ.get("MESHD_LOG_LEVEL", "warn")]
         for name, value in self.quotas.items():
@@ -211,9 +211,10 @@ class Meshd:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def aws(self, *args: str, timeout: float = AWS_TIMEOUT_S) -> AwsResult:
-        """Runs `/usr/bin/aws ARGS --endpoint-url <meshd> --output json`."""
-        cmd = [AWS_BIN, *args, "--endpoint-url", self.endpoint, "--output", "json"]
+    def aws(self, *args: str, timeout: float = AWS_TIMEOUT_S, endpoint: Optional[str] = None) -> AwsResult:
+        """Runs `/usr/bin/aws ARGS --endpoint-url <meshd> --output json`. `endpoint` replaces the
+        endpoint URL, e.g. with a host name the CLI can prefix (it must name this meshd on loopback)."""
+        cmd = [AWS_BIN, *args, "--endpoint-url", endpoint or self.endpoint, "--output", "json"]
         proc = subprocess.run(cmd, env=_aws_env(), capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
         return AwsResult(proc.returncode, _json_or_none(proc.stdout), proc.stderr)

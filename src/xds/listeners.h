@@ -1,0 +1,28 @@
+#pragma once
+// Listener building blocks: the HTTP connection manager (RDS over ADS, router filter, access log)
+// and the TCP proxy, as filters of a listener's filter chain.
+
+#include <envoy/config/listener/v3/listener.pb.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "model/ip_preference.h"
+
+namespace meshd::xds {
+
+// A listener on `binding`:port named lds_<direction>_<address>_<port>; `originalDst` adds the
+// listener filter that restores the pre-redirect destination (ingress/egress of a sidecar).
+envoy::config::listener::v3::Listener listener(const std::string& direction, const model::ListenerBinding& binding,
+                                               uint32_t port, bool originalDst);
+
+// A filter chain with an HTTP connection manager reading `routeConfig` over ADS. `logging` is the
+// App Mesh spec's logging member (may be null).
+void addHttpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix,
+                  const std::string& routeConfig, const nlohmann::json& logging, uint32_t matchPort = 0);
+// A filter chain proxying TCP to `cluster`.
+void addTcpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix, const std::string& cluster,
+                 const nlohmann::json& logging, uint32_t matchPort = 0);
+
+}  // namespace meshd::xds

@@ -1,0 +1,121 @@
+#include "xds/publisher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "xds/bootstrap.h"
+
+namespace meshd::xds {
+
+namespace {
+
+// Writes arrive in bursts (an update script applies several files): wait this long after a change
+// before translating, so one burst costs one translation.
+constexpr auto kDebounce = std::chrono::milliseconds(20);
+
+bool ipv6Available(const envoy::config::core::v3::Node& node) {
+  const auto& fields = node.metadata().fields();
+  auto it = fields.find(kIpv6AvailableKey);
+  return it == fields.end() || !it->second.has_bool_value() || it->second.bool_value();
+}
+
+}  // namespace
+
+Status XdsPublisher::start() {
+  MESHD_RETURN_IF_ERROR(reload());
+  thread_ = std::thread([this] { loop(); });
+  return okStatus();
+}
+
+void XdsPublisher::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void XdsPublisher::loop() {
+  while (!stopping_) {
+    store::Revision seen;
+    {
+      std::lock_guard lock(mu_);
+      seen = world_ ? world_->revision : 0;
+    }
+    if (store_.waitForRevision(seen, std::chrono::milliseconds(500)) == seen) continue;
+    std::this_thread::sleep_for(kDebounce);
+    if (Status st = reload(); !st.ok()) {
+      spdlog::warn("msg=\"xds state not reloaded\" error=\"{}\"", st.message());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+}
+
+Status XdsPublisher::reload() {
+  auto world = loadWorld(store_);
+  if (!world.ok()) return world.status();
+  auto shared = std::make_shared<const World>(std::move(*world));
+  std::map<std::string, Proxy> proxies;
+  {
+    std::lock_guard lock(mu_);
+    world_ = shared;
+    proxies = proxies_;
+  }
+  for (const auto& [key, proxy] : proxies) publish(key, proxy, *shared);
+  return okStatus();
+}
+
+void XdsPublisher::publish(const std::string& key, const Proxy& proxy, const World& world) {
+  auto t = translate(world, proxy.id, proxy.info);
+  if (!t.ok()) {
+    // The resource is gone: the proxy keeps its last configuration, as Envoy would.
+    std::lock_guard lock(mu_);
+    notes_[key] = {t.status().message()};
+    return;
+  }
+  auto snapshot = std::make_shared<Snapshot>(toSnapshot(*t));
+  if (Status st = snapshot->checkConsistent(); !st.ok()) {
+    spdlog::error("msg=\"inconsistent snapshot not published\" proxy={} error=\"{}\"", key, st.message());
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    notes_[key] = t->notes;
+  }
+  if (cache_.setSnapshot(key, std::move(snapshot))) {
+    spdlog::debug("msg=\"snapshot published\" proxy={} revision={}", key, world.revision);
+  }
+}
+
+StatusOr<std::string> XdsPublisher::resolve(const envoy::config::core::v3::Node& node) {
+  auto id = parseProxyId(node.id());
+  if (!id.ok()) return id.status();
+  Proxy proxy{*id, {ipv6Available(node)}};
+  std::string key = id->key() + (proxy.info.hasIpv6 ? "" : "?ipv6=false");
+  std::shared_ptr<const World> world;
+  {
+    std::lock_guard lock(mu_);
+    world = world_;
+  }
+  if (!world) return Status(ErrorKind::kServiceUnavailable, "meshd is starting");
+  auto t = translate(*world, proxy.id, proxy.info);
+  if (!t.ok()) return t.status();  // unknown mesh or resource
+  {
+    std::lock_guard lock(mu_);
+    proxies_.emplace(key, proxy);
+  }
+  publish(key, proxy, *world);
+  return key;
+}
+
+StatusOr<Translation> XdsPublisher::translateFor(const std::string& nodeId, bool hasIpv6) {
+  auto id = parseProxyId(nodeId);
+  if (!id.ok()) return id.status();
+  auto world = loadWorld(store_);
+  if (!world.ok()) return world.status();
+  return translate(*world, *id, {hasIpv6});
+}
+
+std::vector<std::string> XdsPublisher::notes(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = notes_.find(key);
+  return it == notes_.end() ? std::vector<std::string>{} : it->second;
+}
+
+}  // namespace meshd::xds

@@ -1,0 +1,82 @@
+#include "xds/status_api.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/rest_json.h"
+#include "common/encoding.h"
+
+namespace meshd::xds {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kProxies = "/meshd/v1/proxies";
+constexpr std::string_view kConfigDump = "/meshd/v1/config_dump";
+
+api::HttpResponse ok(const json& body) { return {200, {{"content-type", "application/json"}}, body.dump(2)}; }
+
+template <typename List>
+json jsonList(const List& messages) {
+  json out = json::array();
+  for (const auto& m : messages) out.push_back(json::parse(envoyJson(m)));
+  return out;
+}
+
+}  // namespace
+
+std::string envoyJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+bool StatusApi::accepts(const api::HttpRequest& req) const {
+  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  return path == kProxies || path == kConfigDump;
+}
+
+api::HttpResponse StatusApi::handle(const api::HttpRequest& req) {
+  if (req.method != "GET") return api::restJsonError(badRequest("use GET"));
+  size_t q = req.target.find('?');
+  std::string_view path = std::string_view(req.target).substr(0, q);
+  if (path == kProxies) return proxies();
+  auto query = parseQuery(q == std::string::npos ? "" : std::string_view(req.target).substr(q + 1));
+  if (!query || !query->count("node")) return api::restJsonError(badRequest("config_dump needs ?node=<node id>"));
+  return configDump(query->at("node"), !query->count("ipv6") || query->at("ipv6") != "false");
+}
+
+api::HttpResponse StatusApi::proxies() {
+  json list = json::array();
+  for (const ProxyStatus& p : cache_.proxies()) {
+    json acked = json::object();
+    for (const auto& [type, version] : p.ackedVersion) acked[type] = version;
+    json item = {{"key", p.key},
+                 {"nodeId", p.nodeId},
+                 {"stream", p.streamId},
+                 {"delta", p.delta},
+                 {"connectedAt", std::chrono::duration_cast<std::chrono::seconds>(p.connectedAt.time_since_epoch()).count()},
+                 {"acked", acked},
+                 {"notes", publisher_.notes(p.key)}};
+    if (!p.lastNackReason.empty()) item["lastNack"] = {{"type", p.lastNackType}, {"reason", p.lastNackReason}};
+    list.push_back(item);
+  }
+  return ok({{"proxies", list}});
+}
+
+api::HttpResponse StatusApi::configDump(const std::string& node, bool ipv6) {
+  auto t = publisher_.translateFor(node, ipv6);
+  if (!t.ok()) return api::restJsonError(t.status());
+  return ok({{"node", node},
+             {"notes", t->notes},
+             {"clusters", jsonList(t->clusters)},
+             {"endpoints", jsonList(t->endpoints)},
+             {"listeners", jsonList(t->listeners)},
+             {"routes", jsonList(t->routes)}});
+}
+
+}  // namespace meshd::xds

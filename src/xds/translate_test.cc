@@ -1,0 +1,280 @@
+#include "xds/translate.h"
+
+#include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include "model/ip_preference.h"
+
+namespace meshd::xds {
+namespace {
+
+using envoy::config::cluster::v3::Cluster;
+using nlohmann::json;
+
+constexpr const char* kColors[] = {"red", "orange", "yellow", "green", "blue", "purple"};
+
+json nodeSpec(const std::string& color, bool cloudMap, const std::string& pref) {
+  json sd = cloudMap ? json{{"awsCloudMap", {{"namespaceName", "default.svc.cluster.local.cloud"},
+                                             {"serviceName", "colorteller-" + color}}}}
+                     : json{{"dns", {{"hostname", "colorteller-" + color + ".default.svc.cluster.local.dns"}}}};
+  if (!pref.empty()) sd.begin().value()["ipPreference"] = pref;
+  return {{"listeners", {{{"portMapping", {{"port", 9080}, {"protocol", "http"}}},
+                          {"healthCheck", {{"protocol", "http"}, {"path", "/ping"}, {"healthyThreshold", 2},
+                                           {"unhealthyThreshold", 2}, {"intervalMillis", 5000}, {"timeoutMillis", 2000}}}}}},
+          {"serviceDiscovery", sd}};
+}
+
+// The walkthrough's mesh: a gateway, six colors; red/orange/yellow registered over IPv4 only,
+// green/blue/purple over both.
+World walkthrough(bool cloudMap, const std::string& meshPref, const std::string& nodePref = "") {
+  World w;
+  MeshResources& m = w.meshes["m"];
+  m.name = "m";
+  m.spec = {{"egressFilter", {{"type", "ALLOW_ALL"}}}};
+  if (!meshPref.empty()) m.spec["serviceDiscovery"] = {{"ipPreference", meshPref}};
+  m.virtualGateways["gw"] = {{"listeners", {{{"portMapping", {{"port", 9080}, {"protocol", "http"}}}}}}};
+  w.registry.namespaces.push_back({{"Id", "ns-1"}, {"Name", "default.svc.cluster.local.cloud"}, {"Type", "DNS_PRIVATE"}});
+  for (int i = 0; i < 6; ++i) {
+    std::string color = kColors[i], n = std::to_string(i + 1);
+    std::string vs = "colorteller-" + n + ".default.svc.cluster.local";
+    m.virtualNodes["colorteller-" + color + "-vn"] = nodeSpec(color, cloudMap, nodePref);
+    m.virtualServices[vs] = {{"provider", {{"virtualNode", {{"virtualNodeName", "colorteller-" + color + "-vn"}}}}}};
+    m.gatewayRoutes["gw"]["colorgateway-route-" + color] = {
+        {"httpRoute", {{"match", {{"prefix", "/" + color}}},
+                       {"action", {{"target", {{"virtualService", {{"virtualServiceName", vs}}}}}}}}}};
+    std::string svcId = "srv-" + color;
+    w.registry.services.push_back({{"Id", svcId}, {"Name", "colorteller-" + color}, {"NamespaceId", "ns-1"}});
+    json attrs = {{"AWS_INSTANCE_IPV4", "198.18.0." + std::to_string(10 + i)}};
+    if (i >= 3) attrs["AWS_INSTANCE_IPV6"] = "fd00::" + std::to_string(10 + i);
+    w.registry.instances[svcId] = {{{"Id", "task-" + color}, {"Attributes", attrs}}};
+  }
+  return w;
+}
+
+Translation mustTranslate(const World& w, const std::string& nodeId, bool ipv6 = true) {
+  auto id = parseProxyId(nodeId);
+  EXPECT_TRUE(id.ok()) << id.status().message();
+  auto t = translate(w, *id, {ipv6});
+  EXPECT_TRUE(t.ok()) << t.status().message();
+  return t.ok() ? *t : Translation{};
+}
+
+const Cluster* findCluster(const Translation& t, const std::string& name) {
+  for (const auto& c : t.clusters) {
+    if (c.name() == name) return &c;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> endpointsOf(const Translation& t, const std::string& cluster) {
+  std::vector<std::string> out;
+  for (const auto& cla : t.endpoints) {
+    if (cla.cluster_name() != cluster) continue;
+    for (const auto& group : cla.endpoints()) {
+      for (const auto& lb : group.lb_endpoints()) out.push_back(lb.endpoint().address().socket_address().address());
+    }
+  }
+  return out;
+}
+
+const char* kPrefs[] = {"", "IPv4_PREFERRED", "IPv6_PREFERRED", "IPv4_ONLY", "IPv6_ONLY"};
+
+// DNS discovery: the caller's cluster is LOGICAL_DNS with the target's lookup family.
+TEST(TranslateTest, DnsTargetLookupFamilyForEveryPreference) {
+  const Cluster::DnsLookupFamily expected[] = {Cluster::AUTO, Cluster::V4_PREFERRED, Cluster::AUTO, Cluster::V4_ONLY,
+                                               Cluster::V6_ONLY};
+  for (int p = 0; p < 5; ++p) {
+    SCOPED_TRACE(std::string("mesh preference ") + kPrefs[p]);
+    Translation t = mustTranslate(walkthrough(false, kPrefs[p]), "mesh/m/virtualGateway/gw");
+    for (const char* color : kColors) {
+      const Cluster* c = findCluster(t, std::string("cds_egress_m_colorteller-") + color + "-vn_http_9080");
+      ASSERT_NE(c, nullptr) << color;
+      EXPECT_EQ(c->type(), Cluster::LOGICAL_DNS);
+      EXPECT_EQ(c->dns_lookup_family(), expected[p]);
+      EXPECT_EQ(c->connect_timeout().seconds(), 1);
+      EXPECT_EQ(c->load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address(),
+                std::string("colorteller-") + color + ".default.svc.cluster.local.dns");
+      ASSERT_EQ(c->health_checks_size(), 1);
+      EXPECT_EQ(c->health_checks(0).http_health_check().path(), "/ping");
+      EXPECT_EQ(c->health_checks(0).interval().seconds(), 5);
+    }
+  }
+}
+
+TEST(TranslateTest, DnsResponseTypeEndpointsIsStrictDns) {
+  World w = walkthrough(false, "");
+  w.meshes["m"].virtualNodes["colorteller-red-vn"]["serviceDiscovery"]["dns"]["responseType"] = "ENDPOINTS";
+  Translation t = mustTranslate(w, "mesh/m/virtualGateway/gw");
+  EXPECT_EQ(findCluster(t, "cds_egress_m_colorteller-red-vn_http_9080")->type(), Cluster::STRICT_DNS);
+}
+
+// Cloud Map discovery: EDS endpoints from the registered addresses, per the target's preference.
+TEST(TranslateTest, CloudMapEndpointsForEveryPreference) {
+  // Per preference: the address for an IPv4-only registration (red) and a dual registration (green).
+  struct Cell {
+    const char* v4only;
+    const char* dual;
+  };
+  const Cell expected[] = {{"198.18.0.10", "198.18.0.13"},
+                           {"198.18.0.10", "198.18.0.13"},
+                           {"198.18.0.10", "fd00::13"},
+                           {"198.18.0.10", "198.18.0.13"},
+                           {"", "fd00::13"}};
+  for (int p = 0; p < 5; ++p) {
+    SCOPED_TRACE(std::string("mesh preference ") + kPrefs[p]);
+    Translation t = mustTranslate(walkthrough(true, kPrefs[p]), "mesh/m/virtualGateway/gw");
+    const Cluster* red = findCluster(t, "cds_egress_m_colorteller-red-vn_http_9080");
+    ASSERT_NE(red, nullptr);
+    EXPECT_EQ(red->type(), Cluster::EDS);
+    EXPECT_EQ(red->eds_cluster_config().service_name(), red->name());
+    auto redEndpoints = endpointsOf(t, red->name());
+    EXPECT_EQ(redEndpoints, std::string(expected[p].v4only).empty() ? std::vector<std::string>{}
+                                                                   : std::vector<std::string>{expected[p].v4only});
+    EXPECT_EQ(endpointsOf(t, "cds_egress_m_colorteller-green-vn_http_9080"), std::vector<std::string>{expected[p].dual});
+  }
+}
+
+// The node's own side: the local app's address and the listeners' bind address.
+TEST(TranslateTest, LocalAppAndListenerAddressForEveryPreference) {
+  struct Cell {
+    const char* local;
+    const char* bind;
+  };
+  const Cell expected[] = {{"127.0.0.1", "0.0.0.0"}, {"127.0.0.1", "::"}, {"::1", "::"}, {"127.0.0.1", "::"}, {"::1", "::"}};
+  for (bool cloudMap : {false, true}) {
+    for (int p = 0; p < 5; ++p) {
+      SCOPED_TRACE(std::string(cloudMap ? "cloud map, " : "dns, ") + "preference " + kPrefs[p]);
+      Translation t = mustTranslate(walkthrough(cloudMap, kPrefs[p]), "mesh/m/virtualNode/colorteller-red-vn");
+      const Cluster* local = findCluster(t, "cds_ingress_m_colorteller-red-vn_http_9080");
+      ASSERT_NE(local, nullptr);
+      EXPECT_EQ(local->type(), Cluster::STATIC);
+      EXPECT_EQ(local->connect_timeout().nanos(), 250000000);
+      const auto& addr = local->load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address();
+      EXPECT_EQ(addr.address(), expected[p].local);
+      EXPECT_EQ(addr.port_value(), 9080u);
+      ASSERT_EQ(t.listeners.size(), 2u);
+      std::string bind = expected[p].bind;
+      EXPECT_EQ(t.listeners[0].name(), "lds_ingress_" + bind + "_15000");
+      EXPECT_EQ(t.listeners[1].name(), "lds_egress_" + bind + "_15001");
+      for (const auto& l : t.listeners) {
+        EXPECT_EQ(l.address().socket_address().address(), bind);
+        EXPECT_EQ(l.address().socket_address().ipv4_compat(), bind == "::");
+      }
+    }
+  }
+}
+
+TEST(TranslateTest, NodePreferenceOverridesMesh) {
+  // Step 7: IPv6_ONLY mesh, red-vn set to IPv4_PREFERRED.
+  World w = walkthrough(true, "IPv6_ONLY");
+  w.meshes["m"].virtualNodes["colorteller-red-vn"] = nodeSpec("red", true, "IPv4_PREFERRED");
+  Translation gw = mustTranslate(w, "mesh/m/virtualGateway/gw");
+  EXPECT_EQ(endpointsOf(gw, "cds_egress_m_colorteller-red-vn_http_9080"), std::vector<std::string>{"198.18.0.10"});
+  EXPECT_TRUE(endpointsOf(gw, "cds_egress_m_colorteller-orange-vn_http_9080").empty());
+  Translation red = mustTranslate(w, "mesh/m/virtualNode/colorteller-red-vn");
+  EXPECT_EQ(findCluster(red, "cds_ingress_m_colorteller-red-vn_http_9080")
+                ->load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address(),
+            "127.0.0.1");
+}
+
+TEST(TranslateTest, HostWithoutIpv6GetsIpv4ListenersAndANote) {
+  Translation t = mustTranslate(walkthrough(false, "IPv6_ONLY"), "mesh/m/virtualGateway/gw", /*ipv6=*/false);
+  ASSERT_EQ(t.listeners.size(), 1u);
+  EXPECT_EQ(t.listeners[0].name(), "lds_ingress_0.0.0.0_9080");
+  EXPECT_FALSE(t.listeners[0].address().socket_address().ipv4_compat());
+  ASSERT_FALSE(t.notes.empty());
+  EXPECT_NE(t.notes[0].find("no IPv6"), std::string::npos);
+}
+
+TEST(TranslateTest, GatewayRoutesRewritePrefixAndHost) {
+  Translation t = mustTranslate(walkthrough(false, ""), "mesh/m/virtualGateway/gw");
+  ASSERT_EQ(t.routes.size(), 1u);
+  const auto& rc = t.routes[0];
+  EXPECT_EQ(rc.name(), "rds_ingress_http_9080");
+  ASSERT_EQ(rc.virtual_hosts_size(), 1);
+  const auto& vh = rc.virtual_hosts(0);
+  EXPECT_EQ(vh.domains(0), "*");
+  ASSERT_EQ(vh.routes_size(), 6);
+  bool sawRed = false;
+  for (const auto& r : vh.routes()) {
+    if (r.match().prefix() != "/red") continue;
+    sawRed = true;
+    EXPECT_EQ(r.route().cluster(), "cds_egress_m_colorteller-red-vn_http_9080");
+    EXPECT_EQ(r.route().prefix_rewrite(), "/");
+    EXPECT_EQ(r.route().host_rewrite_literal(), "colorteller-1.default.svc.cluster.local");
+  }
+  EXPECT_TRUE(sawRed);
+}
+
+TEST(TranslateTest, RouterWithWeightedTargetsAndRetries) {
+  World w = walkthrough(false, "");
+  MeshResources& m = w.meshes["m"];
+  m.virtualRouters["vr"] = {{"listeners", {{{"portMapping", {{"port", 9080}, {"protocol", "http"}}}}}}};
+  m.virtualServices["colors.local"] = {{"provider", {{"virtualRouter", {{"virtualRouterName", "vr"}}}}}};
+  m.routes["vr"]["split"] = json::parse(R"({"priority": 5, "httpRoute": {
+      "match": {"prefix": "/", "headers": [{"name": "x-canary", "match": {"exact": "1"}}]},
+      "action": {"weightedTargets": [{"virtualNode": "colorteller-red-vn", "weight": 80},
+                                     {"virtualNode": "colorteller-blue-vn", "weight": 20}]},
+      "retryPolicy": {"maxRetries": 3, "perRetryTimeout": {"unit": "ms", "value": 500},
+                      "httpRetryEvents": ["server-error", "gateway-error"], "tcpRetryEvents": ["connection-error"]},
+      "timeout": {"perRequest": {"unit": "s", "value": 3}}}})");
+  m.routes["vr"]["default"] = json::parse(R"({"httpRoute": {"match": {"prefix": "/"},
+      "action": {"weightedTargets": [{"virtualNode": "colorteller-green-vn", "weight": 1}]}}})");
+  m.virtualNodes["client"] = {{"backends", {{{"virtualService", {{"virtualServiceName", "colors.local"}}}}}}};
+  m.spec["egressFilter"]["type"] = "DROP_ALL";
+  Translation t = mustTranslate(w, "mesh/m/virtualNode/client");
+  ASSERT_EQ(t.listeners.size(), 1u);  // no listeners of its own: egress only
+  const auto& rc = t.routes.back();
+  EXPECT_EQ(rc.name(), "rds_egress_http_15001");
+  ASSERT_EQ(rc.virtual_hosts_size(), 1);  // DROP_ALL: only its backend
+  const auto& vh = rc.virtual_hosts(0);
+  EXPECT_EQ(vh.domains(0), "colors.local");
+  EXPECT_EQ(vh.domains(1), "colors.local:9080");
+  ASSERT_EQ(vh.routes_size(), 2);
+  const auto& split = vh.routes(0);  // priority 5 before the unprioritised default
+  EXPECT_EQ(split.name(), "split");
+  EXPECT_EQ(split.match().headers(0).string_match().exact(), "1");
+  ASSERT_EQ(split.route().weighted_clusters().clusters_size(), 2);
+  EXPECT_EQ(split.route().weighted_clusters().clusters(0).weight().value(), 80u);
+  EXPECT_EQ(split.route().retry_policy().retry_on(), "5xx,gateway-error,connect-failure");
+  EXPECT_EQ(split.route().retry_policy().num_retries().value(), 3u);
+  EXPECT_EQ(split.route().timeout().seconds(), 3);
+  EXPECT_EQ(vh.routes(1).route().cluster(), "cds_egress_m_colorteller-green-vn_http_9080");
+  EXPECT_NE(findCluster(t, "cds_egress_m_colorteller-blue-vn_http_9080"), nullptr);
+}
+
+TEST(TranslateTest, HttpConnectionManagerUsesRdsOverAds) {
+  Translation t = mustTranslate(walkthrough(false, ""), "mesh/m/virtualNode/colorteller-red-vn");
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager hcm;
+  ASSERT_TRUE(t.listeners[0].filter_chains(0).filters(0).typed_config().UnpackTo(&hcm));
+  EXPECT_EQ(hcm.rds().route_config_name(), "rds_ingress_http_9080");
+  EXPECT_TRUE(hcm.rds().config_source().has_ads());
+  EXPECT_EQ(hcm.http_filters(0).name(), "envoy.filters.http.router");
+}
+
+TEST(TranslateTest, ProxyIdsAndUnknownProxies) {
+  auto arn = parseProxyId("arn:aws:appmesh:us-west-2:123456789012:mesh/m/virtualGateway/gw");
+  ASSERT_TRUE(arn.ok());
+  EXPECT_EQ(arn->key(), "mesh/m/virtualGateway/gw");
+  EXPECT_FALSE(parseProxyId("m/virtualNode/x").ok());
+  EXPECT_FALSE(parseProxyId("mesh/m/route/x").ok());
+  World w = walkthrough(false, "");
+  EXPECT_EQ(translate(w, *parseProxyId("mesh/m/virtualNode/nope"), {}).status().kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(translate(w, *parseProxyId("mesh/x/virtualNode/nope"), {}).status().kind(), ErrorKind::kNotFound);
+}
+
+TEST(TranslateTest, IsDeterministic) {
+  World w = walkthrough(true, "IPv6_PREFERRED");
+  auto dump = [&] {
+    Translation t = mustTranslate(w, "mesh/m/virtualGateway/gw");
+    std::string s;
+    for (const auto& c : t.clusters) s += c.SerializeAsString();
+    for (const auto& r : t.routes) s += r.SerializeAsString();
+    return s;
+  };
+  EXPECT_EQ(dump(), dump());
+}
+
+}  // namespace
+}  // namespace meshd::xds
