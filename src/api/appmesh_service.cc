@@ -37,6 +37,15 @@ std::optional<size_t> offsetFromToken(const std::string& token) {
   }
 }
 
+// Adds `added` to `tags`; a key already present takes the new value.
+void mergeTags(json& tags, const json& added) {
+  for (const json& tag : added) {
+    auto same = std::find_if(tags.begin(), tags.end(), [&](const json& t) { return t["key"] == tag["key"]; });
+    if (same != tags.end()) tags.erase(same);
+    tags.push_back({{"key", tag["key"]}, {"value", tag.value("value", "")}});
+  }
+}
+
 }  // namespace
 
 Status Quotas::set(const std::string& assignment) {
@@ -153,21 +162,15 @@ Status AppMeshService::checkNotInUse(const ResourceId& id) {
   }
   // Kinds whose specs can name `id`; routes and gateway routes are listed across all parents.
   for (const Kind* referrer : {&model::kVirtualService, &model::kRoute, &model::kGatewayRoute}) {
-    std::string prefix = model::meshContentsPrefix(id.mesh) + std::string(referrer->name) + "/";
-    std::string after;
-    while (true) {
-      auto page = store_.list(prefix, after, 500);
-      if (!page.ok()) return page.status();
-      for (const store::KeyValue& kv : *page) {
-        auto rid = model::parseKey(kv.key);
-        auto rec = Record::decode(kv.value);
-        if (!rid || !rec) continue;
-        for (const ResourceId& ref : model::references(*rid, rec->data.value("spec", json::object()))) {
-          if (ref == id) return resourceInUse(id.describe() + " is in use by " + rid->describe());
-        }
+    auto all = store::listAll(store_, model::meshContentsPrefix(id.mesh) + std::string(referrer->name) + "/");
+    if (!all.ok()) return all.status();
+    for (const store::KeyValue& kv : *all) {
+      auto rid = model::parseKey(kv.key);
+      auto rec = Record::decode(kv.value);
+      if (!rid || !rec) continue;
+      for (const ResourceId& ref : model::references(*rid, rec->data.value("spec", json::object()))) {
+        if (ref == id) return resourceInUse(id.describe() + " is in use by " + rid->describe());
       }
-      if (page->size() < 500) break;
-      after = page->back().key;
     }
   }
   return okStatus();
@@ -249,12 +252,7 @@ StatusOr<json> AppMeshService::create(const Kind& kind, const std::string& op, c
                       {"meshOwner", config_.account},
                       {"resourceOwner", config_.account}};
   Record rec{data, json::array()};
-  for (const json& tag : input.value("tags", json::array())) {
-    json& tags = rec.tags;
-    auto same = std::find_if(tags.begin(), tags.end(), [&](const json& t) { return t["key"] == tag["key"]; });
-    if (same != tags.end()) tags.erase(same);
-    tags.push_back({{"key", tag["key"]}, {"value", tag.value("value", "")}});
-  }
+  mergeTags(rec.tags, input.value("tags", json::array()));
   store::Txn txn{{{model::keyOf(id), 0}}, {{store::Op::Type::kPut, model::keyOf(id), rec.encode()}}};
   if (!tokenKey.empty()) txn.ops.push_back({store::Op::Type::kPut, tokenKey, tokenValue});
   auto result = store_.commit(txn);
@@ -361,43 +359,40 @@ StatusOr<ResourceId> AppMeshService::resolveArn(const std::string& arn) const {
   return *id;
 }
 
-StatusOr<json> AppMeshService::tagResource(const json& input) {
-  auto id = resolveArn(input["resourceArn"].get<std::string>());
+StatusOr<json> AppMeshService::editTags(const std::string& arn, const std::function<Status(json& tags)>& edit) {
+  auto id = resolveArn(arn);
   if (!id.ok()) return id.status();
   std::lock_guard lock(writeMu_);
   auto kv = loadExisting(*id);
   if (!kv.ok()) return kv.status();
   auto rec = Record::decode(kv->value);
   if (!rec) return internalError("stored " + id->describe() + " is unreadable");
-  for (const json& tag : input["tags"]) {
-    auto same = std::find_if(rec->tags.begin(), rec->tags.end(), [&](const json& t) { return t["key"] == tag["key"]; });
-    if (same != rec->tags.end()) rec->tags.erase(same);
-    rec->tags.push_back({{"key", tag["key"]}, {"value", tag.value("value", "")}});
-  }
+  MESHD_RETURN_IF_ERROR(edit(rec->tags));
   if (rec->tags.size() > kMaxTags) {
     return Status(ErrorKind::kTooManyTags, id->describe() + " would have " + std::to_string(rec->tags.size()) +
                                                " tags; the limit is " + std::to_string(kMaxTags));
   }
+  // Tags are not part of the resource's spec: its version does not move.
   auto result = store_.commit({{{kv->key, kv->modRevision}}, {{store::Op::Type::kPut, kv->key, rec->encode()}}});
   if (!result.ok()) return result.status();
+  if (!result->succeeded) return conflict(id->describe() + " changed concurrently; retry");
   return json::object();
 }
 
+StatusOr<json> AppMeshService::tagResource(const json& input) {
+  return editTags(input["resourceArn"], [&](json& tags) {
+    mergeTags(tags, input["tags"]);
+    return okStatus();
+  });
+}
+
 StatusOr<json> AppMeshService::untagResource(const json& input) {
-  auto id = resolveArn(input["resourceArn"].get<std::string>());
-  if (!id.ok()) return id.status();
-  std::lock_guard lock(writeMu_);
-  auto kv = loadExisting(*id);
-  if (!kv.ok()) return kv.status();
-  auto rec = Record::decode(kv->value);
-  if (!rec) return internalError("stored " + id->describe() + " is unreadable");
-  for (const json& key : input["tagKeys"]) {
-    auto& tags = rec->tags;
-    tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const json& t) { return t["key"] == key; }), tags.end());
-  }
-  auto result = store_.commit({{{kv->key, kv->modRevision}}, {{store::Op::Type::kPut, kv->key, rec->encode()}}});
-  if (!result.ok()) return result.status();
-  return json::object();
+  return editTags(input["resourceArn"], [&](json& tags) {
+    for (const json& key : input["tagKeys"]) {
+      tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const json& t) { return t["key"] == key; }), tags.end());
+    }
+    return okStatus();
+  });
 }
 
 StatusOr<json> AppMeshService::listTags(const json& input) {

@@ -56,6 +56,8 @@ class AppMeshService final : public ServiceHandler {
   StatusOr<json> tagResource(const json& input);
   StatusOr<json> untagResource(const json& input);
   StatusOr<json> listTags(const json& input);
+  // Loads the tags of the resource `arn` names, lets `edit` change them, and stores them back.
+  StatusOr<json> editTags(const std::string& arn, const std::function<Status(json& tags)>& edit);
 
   model::ResourceId idFrom(const model::Kind& kind, const json& input) const;
   Status checkOwner(const json& input) const;

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include "store/testing/temp_store.h"
 
 namespace meshd::api {
 namespace {
@@ -12,11 +12,6 @@ using nlohmann::json;
 class AppMeshServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("meshd-api-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    store_ = std::move(*store::openSqliteStore(dir_.string()));
     AppMeshConfig config;
     config.now = [this] { return clock_; };
     config.quotas.limits["meshes"] = 3;
@@ -24,8 +19,6 @@ class AppMeshServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     service_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   StatusOr<json> call(const std::string& op, json input) {
     return service_->call(*model::ServiceModel::appMesh().operation(op), input);
@@ -41,8 +34,7 @@ class AppMeshServiceTest : public ::testing::Test {
     ok("CreateVirtualNode", {{"meshName", "m"}, {"virtualNodeName", name}, {"spec", json::object()}});
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  store::testing::TempStore store_;
   std::unique_ptr<AppMeshService> service_;
   double clock_ = 1700000000.5;
 };

@@ -34,6 +34,12 @@ StatusOr<json> CloudMapService::call(const model::Operation& op, const json& inp
   if (n == "GetInstancesHealthStatus") return getInstancesHealthStatus(input);
   if (n == "UpdateInstanceCustomHealthStatus") return updateInstanceCustomHealthStatus(input);
   if (n == "DiscoverInstances") return discoverInstances(input);
+  if (n == "DiscoverInstancesRevision") {
+    auto r = discoverInstances({{"NamespaceName", input["NamespaceName"]}, {"ServiceName", input["ServiceName"]},
+                                {"MaxResults", 1}});
+    if (!r.ok()) return r.status();
+    return json{{"InstancesRevision", (*r)["InstancesRevision"]}};
+  }
   if (n == "GetOperation") return getOperation(input);
   if (n == "ListOperations") return listOperations(input);
   if (n == "TagResource") return tagResource(input);
@@ -68,15 +74,7 @@ StatusOr<store::KeyValue> CloudMapService::loadService(const std::string& id) {
 }
 
 StatusOr<std::vector<store::KeyValue>> CloudMapService::listAll(const std::string& prefix) {
-  std::vector<store::KeyValue> all;
-  std::string after;
-  while (true) {
-    auto page = store_.list(prefix, after, 1000);
-    if (!page.ok()) return page.status();
-    all.insert(all.end(), page->begin(), page->end());
-    if (page->size() < 1000) return all;
-    after = page->back().key;
-  }
+  return store::listAll(store_, prefix);
 }
 
 std::string CloudMapService::newOperation(const std::string& type, const json& targets, store::Op* write) {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include "store/testing/temp_store.h"
 
 #include "model/service_model.h"
 
@@ -14,17 +14,10 @@ using nlohmann::json;
 class CloudMapServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("meshd-cloudmap-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    store_ = std::move(*store::openSqliteStore(dir_.string()));
     service_ = std::make_unique<CloudMapService>(*store_, CloudMapConfig{"us-west-2", "123456789012", nullptr});
   }
   void TearDown() override {
     service_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   StatusOr<json> call(const std::string& op, json input) {
     return service_->call(*model::ServiceModel::cloudMap().operation(op), input);
@@ -47,8 +40,7 @@ class CloudMapServiceTest : public ::testing::Test {
     return ok("CreateService", in)["Service"]["Id"];
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  store::testing::TempStore store_;
   std::unique_ptr<CloudMapService> service_;
 };
 
@@ -136,6 +128,7 @@ TEST_F(CloudMapServiceTest, InstancesRevisionMovesWithEveryChange) {
   int64_t r2 = ok("DiscoverInstances", q)["InstancesRevision"];
   EXPECT_LT(r0, r1);
   EXPECT_LT(r1, r2);
+  EXPECT_EQ(ok("DiscoverInstancesRevision", q)["InstancesRevision"], r2);
 }
 
 TEST_F(CloudMapServiceTest, TagsByArn) {

@@ -6,22 +6,6 @@ namespace meshd::discovery {
 
 using nlohmann::json;
 
-namespace {
-
-StatusOr<std::vector<store::KeyValue>> listAll(store::Store& store, const std::string& prefix) {
-  std::vector<store::KeyValue> all;
-  std::string after;
-  while (true) {
-    auto page = store.list(prefix, after, 1000);
-    if (!page.ok()) return page.status();
-    all.insert(all.end(), page->begin(), page->end());
-    if (page->size() < 1000) return all;
-    after = page->back().key;
-  }
-}
-
-}  // namespace
-
 bool isHealthy(const json& instance) { return instance.value("Health", "HEALTHY") != "UNHEALTHY"; }
 
 StatusOr<RegistrySnapshot> loadRegistry(store::Store& store) {
@@ -30,10 +14,10 @@ StatusOr<RegistrySnapshot> loadRegistry(store::Store& store) {
   for (int attempt = 0;; ++attempt) {
     RegistrySnapshot snap;
     snap.revision = store.revision();
-    auto ns = listAll(store, keys::kNamespaces);
-    auto svcs = listAll(store, keys::kServices);
-    auto insts = listAll(store, keys::kInstances);
-    auto statics = listAll(store, keys::kStaticRecords);
+    auto ns = store::listAll(store, keys::kNamespaces);
+    auto svcs = store::listAll(store, keys::kServices);
+    auto insts = store::listAll(store, keys::kInstances);
+    auto statics = store::listAll(store, keys::kStaticRecords);
     for (auto* r : {&ns, &svcs, &insts, &statics}) {
       if (!r->ok()) return r->status();
     }

@@ -90,15 +90,10 @@ api::HttpResponse StaticRecordsApi::handle(const api::HttpRequest& req) {
   std::string rest = path.substr(std::string(kStaticRecordsPath).size());
   if (rest.empty() || rest == "/") {
     if (req.method != "GET") return api::restJsonError(badRequest("use GET to list records"));
+    auto all = store::listAll(store_, keys::kStaticRecords);
+    if (!all.ok()) return api::restJsonError(all.status());
     json records = json::array();
-    std::string after;
-    while (true) {
-      auto page = store_.list(keys::kStaticRecords, after, 1000);
-      if (!page.ok()) return api::restJsonError(page.status());
-      for (const auto& kv : *page) records.push_back(json::parse(kv.value));
-      if (page->size() < 1000) break;
-      after = page->back().key;
-    }
+    for (const auto& kv : *all) records.push_back(json::parse(kv.value));
     return ok({{"records", records}});
   }
   auto decoded = percentDecode(rest.substr(1));

@@ -122,8 +122,31 @@ const ServiceModel& ServiceModel::appMesh() {
   return *model;
 }
 
+// Cloud Map added DiscoverInstancesRevision (2023) after the model Debian's awscli ships; meshd
+// serves it too, defined here in the model's own terms.
+constexpr std::string_view kCloudMapSupplement = R"({
+  "operations": {"DiscoverInstancesRevision": {"http": {"method": "POST", "requestUri": "/"},
+      "input": "DiscoverInstancesRevisionRequest", "output": "DiscoverInstancesRevisionResponse",
+      "errors": ["ServiceNotFound", "NamespaceNotFound", "InvalidInput", "RequestLimitExceeded"]}},
+  "shapes": {
+    "DiscoverInstancesRevisionRequest": {"type": "structure", "required": ["NamespaceName", "ServiceName"],
+      "members": {"NamespaceName": {"shape": "NamespaceName"}, "ServiceName": {"shape": "ServiceName"}}},
+    "DiscoverInstancesRevisionResponse": {"type": "structure",
+      "members": {"InstancesRevision": {"shape": "Revision"}}},
+    "Revision": {"type": "long"}}})";
+
 const ServiceModel& ServiceModel::cloudMap() {
-  static const auto model = mustParse(kCloudMapModel);
+  static const auto model = [] {
+    json doc = json::parse(kCloudMapModel);
+    json extra = json::parse(kCloudMapSupplement);
+    for (auto& [k, v] : extra["operations"].items()) {
+      if (!doc["operations"].contains(k)) doc["operations"][k] = v;
+    }
+    for (auto& [k, v] : extra["shapes"].items()) {
+      if (!doc["shapes"].contains(k)) doc["shapes"][k] = v;
+    }
+    return mustParse(doc.dump());
+  }();
   return *model;
 }
 

@@ -242,6 +242,19 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
+StatusOr<std::vector<KeyValue>> listAll(Store& store, const std::string& prefix) {
+  constexpr size_t kPage = 1000;
+  std::vector<KeyValue> all;
+  std::string after;
+  while (true) {
+    auto page = store.list(prefix, after, kPage);
+    if (!page.ok()) return page.status();
+    all.insert(all.end(), page->begin(), page->end());
+    if (page->size() < kPage) return all;
+    after = page->back().key;
+  }
+}
+
 std::string prefixEnd(const std::string& prefix) {
   std::string end = prefix;
   while (!end.empty()) {

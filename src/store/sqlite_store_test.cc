@@ -1,40 +1,23 @@
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <thread>
 
 #include "store/store.h"
+#include "store/testing/temp_store.h"
 
 namespace meshd::store {
 namespace {
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("meshd-store-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void reopen() {
-    store_.reset();
-    auto s = openSqliteStore(dir_.string());
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    store_ = std::move(*s);
-  }
+  void reopen() { store_.reopen(); }
   TxnResult put(const std::string& k, const std::string& v, std::vector<Compare> cmp = {}) {
     auto r = store_->commit({std::move(cmp), {{Op::Type::kPut, k, v}}});
     EXPECT_TRUE(r.ok());
     return *r;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
+  testing::TempStore store_;
 };
 
 TEST_F(SqliteStoreTest, PutAssignsRevisionsAndVersions) {

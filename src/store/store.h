@@ -79,6 +79,9 @@ class Store {
 // Opens (creating if needed) the embedded SQLite store in `dir`.
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const std::string& dir);
 
+// Every key under `prefix`, in key order, read page by page.
+StatusOr<std::vector<KeyValue>> listAll(Store& store, const std::string& prefix);
+
 // Returns the smallest key greater than every key with this prefix ("" if none exists).
 std::string prefixEnd(const std::string& prefix);
 

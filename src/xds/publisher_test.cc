@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
-#include <filesystem>
+#include "store/testing/temp_store.h"
 
 #include "model/resource_key.h"
 #include "xds/resource_types.h"
@@ -16,11 +16,6 @@ using nlohmann::json;
 class PublisherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("meshd-publisher-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    store_ = std::move(*store::openSqliteStore(dir_.string()));
     put({&model::kMesh, "m", "", "m"}, json::object());
     for (const char* color : {"red", "blue"}) {
       put({&model::kVirtualNode, "m", "", std::string(color) + "-vn"},
@@ -32,8 +27,6 @@ class PublisherTest : public ::testing::Test {
   }
   void TearDown() override {
     publisher_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void put(const model::ResourceId& id, const json& spec) {
     model::Record rec{{{"spec", spec}}, json::array()};
@@ -52,8 +45,7 @@ class PublisherTest : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  store::testing::TempStore store_;
   SnapshotCache cache_;
   std::unique_ptr<XdsPublisher> publisher_;
 };

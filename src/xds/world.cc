@@ -16,31 +16,25 @@ StatusOr<World> loadWorld(store::Store& store) {
   world.revision = world.registry.revision;
   // Meshes and their contents share the "appmesh/" prefix; one ordered scan reads them all.
   std::set<std::string> declared;  // meshes whose own record was seen
-  std::string after;
-  while (true) {
-    auto page = store.list("appmesh/mesh", after, 1000);
-    if (!page.ok()) return page.status();
-    for (const store::KeyValue& kv : *page) {
-      auto id = model::parseKey(kv.key);
-      auto rec = model::Record::decode(kv.value);
-      if (!id || !rec) continue;
-      MeshResources& mesh = world.meshes[id->mesh];
-      mesh.name = id->mesh;
-      const json& spec = rec->data.contains("spec") ? rec->data["spec"] : json::object();
-      const model::Kind* k = id->kind;
-      if (k == &model::kMesh) {
-        mesh.spec = spec;
-        declared.insert(id->mesh);
-      }
-      else if (k == &model::kVirtualNode) mesh.virtualNodes[id->name] = spec;
-      else if (k == &model::kVirtualService) mesh.virtualServices[id->name] = spec;
-      else if (k == &model::kVirtualRouter) mesh.virtualRouters[id->name] = spec;
-      else if (k == &model::kVirtualGateway) mesh.virtualGateways[id->name] = spec;
-      else if (k == &model::kRoute) mesh.routes[id->parent][id->name] = spec;
-      else if (k == &model::kGatewayRoute) mesh.gatewayRoutes[id->parent][id->name] = spec;
-    }
-    if (page->size() < 1000) break;
-    after = page->back().key;
+  auto all = store::listAll(store, "appmesh/mesh");
+  if (!all.ok()) return all.status();
+  for (const store::KeyValue& kv : *all) {
+    auto id = model::parseKey(kv.key);
+    auto rec = model::Record::decode(kv.value);
+    if (!id || !rec) continue;
+    MeshResources& mesh = world.meshes[id->mesh];
+    mesh.name = id->mesh;
+    const json& spec = rec->data.contains("spec") ? rec->data["spec"] : json::object();
+    const model::Kind* k = id->kind;
+    if (k == &model::kMesh) {
+      mesh.spec = spec;
+      declared.insert(id->mesh);
+    } else if (k == &model::kVirtualNode) mesh.virtualNodes[id->name] = spec;
+    else if (k == &model::kVirtualService) mesh.virtualServices[id->name] = spec;
+    else if (k == &model::kVirtualRouter) mesh.virtualRouters[id->name] = spec;
+    else if (k == &model::kVirtualGateway) mesh.virtualGateways[id->name] = spec;
+    else if (k == &model::kRoute) mesh.routes[id->parent][id->name] = spec;
+    else if (k == &model::kGatewayRoute) mesh.gatewayRoutes[id->parent][id->name] = spec;
   }
   // A mesh's contents without the mesh itself (never left by the API) are dropped.
   std::erase_if(world.meshes, [&](const auto& m) { return !declared.count(m.first); });
