@@ -1,5 +1,6 @@
 #include "api/http_server.h"
 
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -92,7 +93,7 @@ HttpServer::HttpServer(HttpHandler handler) : handler_(std::move(handler)) {}
 
 HttpServer::~HttpServer() { stop(); }
 
-StatusOr<tcp::endpoint> HttpServer::listen(const std::string& host, uint16_t port) {
+StatusOr<tcp::endpoint> HttpServer::listen(const std::string& host, uint16_t port, std::optional<bool> v6only) {
   boost::system::error_code ec;
   auto addr = boost::asio::ip::make_address(host, ec);
   if (ec) return badRequest("invalid listen address '" + host + "'");
@@ -100,6 +101,7 @@ StatusOr<tcp::endpoint> HttpServer::listen(const std::string& host, uint16_t por
   auto acceptor = std::make_unique<tcp::acceptor>(io_);
   acceptor->open(ep.protocol(), ec);
   if (!ec) acceptor->set_option(boost::asio::socket_base::reuse_address(true), ec);
+  if (!ec && addr.is_v6() && v6only) acceptor->set_option(boost::asio::ip::v6_only(*v6only), ec);
   if (!ec) acceptor->bind(ep, ec);
   if (!ec) acceptor->listen(boost::asio::socket_base::max_listen_connections, ec);
   if (ec) return internalError("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,8 +22,10 @@ class HttpServer {
   explicit HttpServer(HttpHandler handler);
   ~HttpServer();
 
-  // Binds and listens on host:port (port 0 picks one); returns the bound endpoint.
-  StatusOr<boost::asio::ip::tcp::endpoint> listen(const std::string& host, uint16_t port);
+  // Binds and listens on host:port (port 0 picks one); returns the bound endpoint. For an IPv6
+  // address, `v6only` says whether IPv4 clients are refused (IPV6_V6ONLY); unset keeps the system's default.
+  StatusOr<boost::asio::ip::tcp::endpoint> listen(const std::string& host, uint16_t port,
+                                                  std::optional<bool> v6only = std::nullopt);
   // Serves on `threads` threads until stop().
   void start(int threads);
   void stop();
