@@ -207,4 +207,17 @@ std::string renderProxies(const json& r) {
   return columns(rows);
 }
 
+std::string renderDiagnoses(const json& r) {
+  std::vector<std::vector<std::string>> rows = {{"CALLER", "TARGET", "PREFERENCE", "ADDRESS", "APP VIA", "OUTCOME", "WHY"}};
+  for (const json& d : r["diagnoses"]) {
+    std::string caller = d.value("caller", "");
+    caller = caller.substr(caller.rfind('/') + 1);
+    std::string address = d.value("address", "");
+    rows.push_back({caller, d.value("target", ""), d.value("preference", ""), address.empty() ? "-" : address,
+                    d.value("appAddress", ""), d.value("outcome", ""),
+                    d["reasons"].empty() ? "" : d["reasons"][0].get<std::string>()});
+  }
+  return columns(rows);
+}
+
 }  // namespace meshd::cli

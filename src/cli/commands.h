@@ -40,4 +40,7 @@ std::string renderTable(const model::Kind& kind, const nlohmann::json& items);
 // The proxies table of `meshctl status`: PROXY, STREAM, ACKED (per type), LAST NACK, NOTES.
 std::string renderProxies(const nlohmann::json& proxies);
 
+// The table of `meshctl diagnose`: CALLER, TARGET, PREFERENCE, ADDRESS, APP VIA, OUTCOME, WHY.
+std::string renderDiagnoses(const nlohmann::json& diagnoses);
+
 }  // namespace meshd::cli

@@ -6,6 +6,7 @@
 //   meshctl dns set|get|delete ...           static DNS records
 //   meshctl bootstrap                        an Envoy bootstrap from APPMESH_* variables
 //   meshctl config-dump NODE | status        what meshd sends a proxy; connected proxies
+//   meshctl diagnose [CALLER] --mesh M       predicted outcomes per route and why
 
 #include <CLI/CLI.hpp>
 
@@ -96,19 +97,27 @@ int main(int argc, char** argv) {
       ->required();
   configDump->add_flag("--no-ipv6", dumpNoIpv6, "as for a proxy whose host has no IPv6");
   auto* status = app.add_subcommand("status", "connected proxies: last ACKed version, last NACK, notes");
+  std::string diagnoseCaller, diagnoseMesh;
+  auto* diagnose = app.add_subcommand("diagnose", "predict which routes will fail and why (IP preference, discovery)");
+  diagnose->add_option("caller", diagnoseCaller, "a virtual gateway or node name (all when omitted)");
+  diagnose->add_option("--mesh", diagnoseMesh, "mesh name")->required();
   meshd::cli::CliContext ctx{[&] { return Client::connectTo(endpoint); }, &output};
   meshd::cli::addDiscoveryCommands(app, ctx);
   CLI11_PARSE(app, argc, argv);
   auto client = Client::connectTo(endpoint);
-  if (configDump->parsed() || status->parsed()) {
+  if (configDump->parsed() || status->parsed() || diagnose->parsed()) {
     if (!client.ok()) return fail(client.status());
-    std::string target = configDump->parsed()
-                             ? "/meshd/v1/config_dump?node=" + meshd::percentEncode(dumpNode) + (dumpNoIpv6 ? "&ipv6=false" : "")
+    std::string target =
+        configDump->parsed() ? "/meshd/v1/config_dump?node=" + meshd::percentEncode(dumpNode) + (dumpNoIpv6 ? "&ipv6=false" : "")
+        : diagnose->parsed() ? "/meshd/v1/diagnose?mesh=" + meshd::percentEncode(diagnoseMesh) +
+                                   (diagnoseCaller.empty() ? "" : "&caller=" + meshd::percentEncode(diagnoseCaller))
                              : "/meshd/v1/proxies";
     auto r = client->request("GET", target);
     if (!r.ok()) return fail(r.status());
     if (configDump->parsed() || output == "json") {
       std::cout << r->dump(2) << "\n";
+    } else if (diagnose->parsed()) {
+      std::cout << meshd::cli::renderDiagnoses(*r);
     } else {
       std::cout << meshd::cli::renderProxies(*r);
     }

@@ -107,7 +107,7 @@ StatusOr<std::string> XdsPublisher::resolve(const envoy::config::core::v3::Node&
 StatusOr<Translation> XdsPublisher::translateFor(const std::string& nodeId, bool hasIpv6) {
   auto id = parseProxyId(nodeId);
   if (!id.ok()) return id.status();
-  auto world = loadWorld(store_);
+  auto world = currentWorld();
   if (!world.ok()) return world.status();
   return translate(*world, *id, {hasIpv6});
 }

@@ -32,6 +32,8 @@ class XdsPublisher {
   StatusOr<std::string> resolve(const envoy::config::core::v3::Node& node);
   // What meshd would send the proxy `nodeId` now (for config dumps), from the latest state.
   StatusOr<Translation> translateFor(const std::string& nodeId, bool hasIpv6 = true);
+  // The state as it is in the store now (not what the loop last saw: callers just wrote it).
+  StatusOr<World> currentWorld() { return loadWorld(store_); }
   // The notes of the last translation published under `key`.
   std::vector<std::string> notes(const std::string& key) const;
 

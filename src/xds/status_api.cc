@@ -6,6 +6,8 @@
 
 #include "api/rest_json.h"
 #include "common/encoding.h"
+#include "discovery/zones.h"
+#include "xds/diagnose.h"
 
 namespace meshd::xds {
 
@@ -15,6 +17,7 @@ namespace {
 
 constexpr std::string_view kProxies = "/meshd/v1/proxies";
 constexpr std::string_view kConfigDump = "/meshd/v1/config_dump";
+constexpr std::string_view kDiagnose = "/meshd/v1/diagnose";
 
 api::HttpResponse ok(const json& body) { return {200, {{"content-type", "application/json"}}, body.dump(2)}; }
 
@@ -37,7 +40,7 @@ std::string envoyJson(const google::protobuf::Message& m) {
 
 bool StatusApi::accepts(const api::HttpRequest& req) const {
   std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
-  return path == kProxies || path == kConfigDump;
+  return path == kProxies || path == kConfigDump || path == kDiagnose;
 }
 
 api::HttpResponse StatusApi::handle(const api::HttpRequest& req) {
@@ -46,6 +49,10 @@ api::HttpResponse StatusApi::handle(const api::HttpRequest& req) {
   std::string_view path = std::string_view(req.target).substr(0, q);
   if (path == kProxies) return proxies();
   auto query = parseQuery(q == std::string::npos ? "" : std::string_view(req.target).substr(q + 1));
+  if (path == kDiagnose) {
+    if (!query || !query->count("mesh")) return api::restJsonError(badRequest("diagnose needs ?mesh=<mesh>"));
+    return diagnose(query->at("mesh"), query->count("caller") ? query->at("caller") : "");
+  }
   if (!query || !query->count("node")) return api::restJsonError(badRequest("config_dump needs ?node=<node id>"));
   return configDump(query->at("node"), !query->count("ipv6") || query->at("ipv6") != "false");
 }
@@ -77,6 +84,16 @@ api::HttpResponse StatusApi::configDump(const std::string& node, bool ipv6) {
              {"endpoints", jsonList(t->endpoints)},
              {"listeners", jsonList(t->listeners)},
              {"routes", jsonList(t->routes)}});
+}
+
+api::HttpResponse StatusApi::diagnose(const std::string& mesh, const std::string& caller) {
+  auto world = publisher_.currentWorld();
+  if (!world.ok()) return api::restJsonError(world.status());
+  if (!world->meshes.count(mesh)) return api::restJsonError(notFound("mesh " + mesh + " not found"));
+  auto zones = discovery::buildZones(world->registry);
+  json rows = json::array();
+  for (const Diagnosis& d : xds::diagnose(*world, *zones, mesh, caller)) rows.push_back(d.toJson());
+  return ok({{"mesh", mesh}, {"revision", world->revision}, {"diagnoses", rows}});
 }
 
 }  // namespace meshd::xds

@@ -3,6 +3,7 @@
 //   GET /meshd/v1/proxies                        connected proxies: last ACKed versions, last NACK, notes
 //   GET /meshd/v1/config_dump?node=<node id>     what meshd would send that proxy now, as Envoy JSON
 //                                                (&ipv6=false for a proxy on a host without IPv6)
+//   GET /meshd/v1/diagnose?mesh=<mesh>[&caller=<gateway or node>]   predicted outcomes (diagnose.h)
 
 #include "api/http.h"
 #include "xds/publisher.h"
@@ -20,6 +21,7 @@ class StatusApi {
  private:
   api::HttpResponse proxies();
   api::HttpResponse configDump(const std::string& node, bool ipv6);
+  api::HttpResponse diagnose(const std::string& mesh, const std::string& caller);
 
   XdsPublisher& publisher_;
   SnapshotCache& cache_;

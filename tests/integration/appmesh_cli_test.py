@@ -470,10 +470,9 @@ class ExampleFilesTest(unittest.TestCase):
     @staticmethod
     def expected_discovery(setup: str, color: str) -> dict:
         if setup == "dns":
-            return {"dns": {"hostname": f"colorteller-{color}.default.svc.cluster.local.dns",
-                            "ipPreference": "IPv4_ONLY"}}
+            return {"dns": {"hostname": f"colorteller-{color}.default.svc.cluster.local.dns"}}
         return {"awsCloudMap": {"namespaceName": "default.svc.cluster.local.cloud",
-                                "serviceName": f"colorteller-{color}", "ipPreference": "IPv4_ONLY"}}
+                                "serviceName": f"colorteller-{color}"}}
 
 
 class WalkthroughFilesTest(AppMeshTestCase):
