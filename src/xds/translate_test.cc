@@ -4,6 +4,9 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "model/ip_preference.h"
 
 namespace meshd::xds {
@@ -262,6 +265,52 @@ TEST(TranslateTest, ProxyIdsAndUnknownProxies) {
   World w = walkthrough(false, "");
   EXPECT_EQ(translate(w, *parseProxyId("mesh/m/virtualNode/nope"), {}).status().kind(), ErrorKind::kNotFound);
   EXPECT_EQ(translate(w, *parseProxyId("mesh/x/virtualNode/nope"), {}).status().kind(), ErrorKind::kNotFound);
+}
+
+// Whole translations of the walkthrough's meshes, checked against files in testdata/. Run with
+// MESHD_UPDATE_GOLDEN=1 to rewrite them after an intended change, and review the diff.
+std::string translationJson(const Translation& t) {
+  auto list = [](const auto& messages) {
+    json out = json::array();
+    for (const auto& m : messages) {
+      std::string text;
+      google::protobuf::util::JsonPrintOptions options;
+      options.preserve_proto_field_names = true;
+      EXPECT_TRUE(google::protobuf::util::MessageToJsonString(m, &text, options).ok());
+      out.push_back(json::parse(text));
+    }
+    return out;
+  };
+  return json{{"clusters", list(t.clusters)}, {"endpoints", list(t.endpoints)}, {"listeners", list(t.listeners)},
+              {"routes", list(t.routes)}, {"notes", t.notes}}
+             .dump(2) + "\n";
+}
+
+void expectGolden(const std::string& file, const Translation& t) {
+  std::string path = std::string(MESHD_XDS_TESTDATA) + "/" + file;
+  std::string actual = translationJson(t);
+  if (std::getenv("MESHD_UPDATE_GOLDEN")) {
+    std::ofstream(path) << actual;
+    return;
+  }
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << "missing " << path << " (run with MESHD_UPDATE_GOLDEN=1)";
+  std::stringstream expected;
+  expected << in.rdbuf();
+  EXPECT_EQ(actual, expected.str()) << file << " differs; if intended, run with MESHD_UPDATE_GOLDEN=1";
+}
+
+TEST(TranslateGoldenTest, WalkthroughDnsMesh) {
+  World w = walkthrough(false, "IPv6_PREFERRED");
+  expectGolden("walkthrough_dns_gateway.json", mustTranslate(w, "mesh/m/virtualGateway/gw"));
+  expectGolden("walkthrough_dns_red.json", mustTranslate(w, "mesh/m/virtualNode/colorteller-red-vn"));
+}
+
+TEST(TranslateGoldenTest, WalkthroughCloudMapMesh) {
+  World w = walkthrough(true, "IPv6_ONLY");
+  w.meshes["m"].virtualNodes["colorteller-red-vn"] = nodeSpec("red", true, "IPv4_PREFERRED");  // step 7
+  expectGolden("walkthrough_cloudmap_gateway.json", mustTranslate(w, "mesh/m/virtualGateway/gw"));
+  expectGolden("walkthrough_cloudmap_purple.json", mustTranslate(w, "mesh/m/virtualNode/colorteller-purple-vn"));
 }
 
 TEST(TranslateTest, IsDeterministic) {
