@@ -1,0 +1,72 @@
+#pragma once
+// Envoy's file access log for the HTTP connection manager: the format (text with %COMMAND%
+// operators, or a JSON object of them) parsed once on the main thread, lines appended to the file by
+// any worker. Thread-safety: AccessLog is immutable after construction; write() is one O_APPEND
+// write(2) per line, which the kernel keeps whole, so workers share it without a lock.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace meshd::proxy {
+
+// What one request left for the log.
+struct RequestLog {
+  std::chrono::system_clock::time_point start;
+  std::string method, path, protocol = "HTTP/1.1", authority, userAgent, forwardedFor, requestId;
+  unsigned responseCode = 0;
+  std::string responseFlags;  // Envoy's: NR, NC, UH, UF, URX, UT, UC; several joined by ','
+  uint64_t bytesReceived = 0, bytesSent = 0;
+  std::chrono::milliseconds duration{0};
+  std::string upstreamHost, upstreamCluster, downstreamRemote;
+
+  void addFlag(const std::string& f) { responseFlags += (responseFlags.empty() ? "" : ",") + f; }
+};
+
+// Envoy's default text format.
+inline constexpr const char* kDefaultAccessLogFormat =
+    "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" %RESPONSE_CODE% "
+    "%RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "
+    "\"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\"\n";
+
+class AccessLogFormat {
+ public:
+  // A text format; an empty one is Envoy's default.
+  static AccessLogFormat text(const std::string& format);
+  // A JSON format: each key's value is itself a text format; one JSON object per line.
+  static AccessLogFormat json(const std::map<std::string, std::string>& fields);
+
+  std::string format(const RequestLog& r) const;
+
+ private:
+  struct Piece {
+    bool literal = true;
+    std::string text;     // the literal, or the command name
+    std::string arg;      // REQ(...) / START_TIME(...) argument
+  };
+  static std::vector<Piece> parse(const std::string& f);
+  static std::string render(const std::vector<Piece>& pieces, const RequestLog& r);
+
+  std::vector<Piece> text_;
+  std::vector<std::pair<std::string, std::vector<Piece>>> json_;
+  bool isJson_ = false;
+};
+
+class AccessLog {
+ public:
+  // Opens `path` for appending (created 0644); BadRequest when it cannot.
+  static StatusOr<std::shared_ptr<const AccessLog>> open(const std::string& path, AccessLogFormat format);
+  ~AccessLog();
+  void write(const RequestLog& r) const;
+
+ private:
+  AccessLog(int fd, AccessLogFormat format) : fd_(fd), format_(std::move(format)) {}
+  int fd_;
+  AccessLogFormat format_;
+};
+
+}  // namespace meshd::proxy

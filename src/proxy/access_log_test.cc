@@ -1,0 +1,45 @@
+#include "proxy/access_log.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace meshd::proxy {
+namespace {
+
+RequestLog sample() {
+  RequestLog r;
+  r.start = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795474800123));  // 2026-11-23T23:00:00.123Z
+  r.method = "GET";
+  r.path = "/red";
+  r.authority = "gw";
+  r.userAgent = "curl/7.88.1";
+  r.responseCode = 503;
+  r.addFlag("UF");
+  r.addFlag("URX");
+  r.bytesSent = 19;
+  r.duration = std::chrono::milliseconds(7);
+  r.upstreamHost = "127.0.0.1:15000";
+  return r;
+}
+
+TEST(AccessLogTest, DefaultFormatIsEnvoys) {
+  EXPECT_EQ(AccessLogFormat::text("").format(sample()),
+            "[2026-11-23T23:00:00.123Z] \"GET /red HTTP/1.1\" 503 UF,URX 0 19 7 - \"-\" \"curl/7.88.1\" \"-\" \"gw\" "
+            "\"127.0.0.1:15000\"\n");
+}
+
+TEST(AccessLogTest, TextOperatorsAndFallbacks) {
+  RequestLog r = sample();
+  r.responseFlags.clear();
+  EXPECT_EQ(AccessLogFormat::text("%RESPONSE_FLAGS% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(USER-AGENT):5% 100%% %NOPE%\n").format(r),
+            "- /red curl/7.88.1 100% -\n");
+}
+
+TEST(AccessLogTest, JsonFormatIsOneObjectPerLine) {
+  auto line = AccessLogFormat::json({{"code", "%RESPONSE_CODE%"}, {"flags", "%RESPONSE_FLAGS%"}}).format(sample());
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(nlohmann::json::parse(line), (nlohmann::json{{"code", "503"}, {"flags", "UF,URX"}}));
+}
+
+}  // namespace
+}  // namespace meshd::proxy

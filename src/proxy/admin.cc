@@ -1,0 +1,192 @@
+#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
+
+#include "proxy/admin.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "proxy/xds_types.h"
+
+namespace meshd::proxy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+json toJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(m, &out, o).ok()) return json::object();
+  return json::parse(out, nullptr, false);
+}
+
+std::string hostFlags(const Host& h) {
+  if (h.healthy()) return "healthy";
+  std::string f;
+  if (h.failedActiveHc) f += "/failed_active_hc";
+  if (h.ejected) f += "/failed_outlier_check";
+  if (h.edsUnhealthy) f += "/failed_eds_health";
+  return f;
+}
+
+std::string configDump(const AdminContext& ctx) {
+  json clusters = json::array();
+  for (const auto& c : ctx.config->clusterProtos()) {
+    clusters.push_back({{"version_info", ctx.config->versionOf(kClusterType)}, {"cluster", toJson(*c)}});
+  }
+  json listeners = json::array();
+  for (const auto& l : ctx.config->listenerProtos()) {
+    listeners.push_back({{"name", l->name()},
+                         {"active_state", {{"version_info", ctx.config->versionOf(kListenerType)}, {"listener", toJson(*l)}}}});
+  }
+  json routes = json::array();
+  for (const auto& [name, rc] : ctx.config->current()->routes) {
+    if (name.starts_with("inline:")) continue;
+    routes.push_back({{"version_info", ctx.config->versionOf(kRouteType)}, {"route_config", toJson(*rc)}});
+  }
+  json dump = {{"configs",
+                {{{"@type", "type.googleapis.com/envoy.admin.v3.ClustersConfigDump"}, {"dynamic_active_clusters", clusters}},
+                 {{"@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump"}, {"dynamic_listeners", listeners}},
+                 {{"@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump"}, {"dynamic_route_configs", routes}}}}};
+  return dump.dump(2);
+}
+
+// Envoy's Prometheus form: envoy_cluster_<stat>{envoy_cluster_name="<name>"}.
+std::string prometheus(const StatsRegistry& stats, const ConfigManager& config) {
+  std::string out;
+  std::map<std::string, std::vector<std::string>> byMetric;
+  for (const auto& [name, value] : stats.all()) {
+    std::string metric, label;
+    for (const char* kind : {"cluster.", "http."}) {
+      if (!name.starts_with(kind)) continue;
+      // The name between the kind and the stat may contain dots (App Mesh names do not, but be safe
+      // for the stat part: it is one of ours).
+      std::string rest = name.substr(std::string(kind).size());
+      for (const char* stat : {".health_check.", ".upstream_", ".downstream_", ".no_route"}) {
+        size_t at = rest.find(stat);
+        if (at == std::string::npos) continue;
+        std::string who = rest.substr(0, at);
+        std::string s = rest.substr(at + 1);
+        for (char& c : s) c = c == '.' ? '_' : c;
+        bool isCluster = std::string(kind) == "cluster.";
+        metric = std::string("envoy_") + (isCluster ? "cluster_" : "http_") + s;
+        label = std::string(isCluster ? "envoy_cluster_name" : "envoy_http_conn_manager_prefix") + "=\"" + who + "\"";
+        break;
+      }
+    }
+    if (metric.empty()) continue;
+    byMetric[metric].push_back(metric + "{" + label + "} " + std::to_string(value));
+  }
+  for (const auto& [metric, lines] : byMetric) {
+    out += "# TYPE " + metric + (metric.ends_with("health_check_healthy") ? " gauge\n" : " counter\n");
+    for (const auto& l : lines) out += l + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+AdminResponse adminHandle(const AdminContext& ctx, const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  bool live = ctx.config->initialized();
+  if (path == "/ready") return {live ? 200u : 503u, "text/plain; charset=UTF-8", live ? "LIVE\n" : "PRE_INITIALIZING\n"};
+  if (path == "/server_info") {
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started).count();
+    json info = {{"version", "meshproxy/1.0 (Envoy-compatible)"},
+                 {"state", live ? "LIVE" : "PRE_INITIALIZING"},
+                 {"uptime_current_epoch", std::to_string(uptime) + "s"},
+                 {"node", json::parse(ctx.nodeJson, nullptr, false)},
+                 {"command_line_options", {{"concurrency", ctx.concurrency}}}};
+    return {200, "application/json", info.dump(2) + "\n"};
+  }
+  if (path == "/config_dump") return {200, "application/json", configDump(ctx) + "\n"};
+  if (path == "/clusters") {
+    std::string out;
+    for (const auto& [name, c] : ctx.config->current()->clusters) {
+      for (const Host& h : c->hosts) {
+        std::string prefix = name + "::" + h.address + ":" + std::to_string(h.port) + "::";
+        out += prefix + "health_flags::" + hostFlags(h) + "\n";
+      }
+    }
+    return {200, "text/plain; charset=UTF-8", out};
+  }
+  if (path == "/listeners") {
+    std::string out;
+    for (const auto& l : ctx.config->listenerProtos()) {
+      const auto& sa = l->address().socket_address();
+      bool v6 = sa.address().find(':') != std::string::npos;
+      out += l->name() + "::" + (v6 ? "[" + sa.address() + "]" : sa.address()) + ":" + std::to_string(sa.port_value()) + "\n";
+    }
+    return {200, "text/plain; charset=UTF-8", out};
+  }
+  if (path == "/stats") {
+    std::string out;
+    for (const auto& [name, value] : ctx.stats->all()) out += name + ": " + std::to_string(value) + "\n";
+    return {200, "text/plain; charset=UTF-8", out};
+  }
+  if (path == "/stats/prometheus") return {200, "text/plain; version=0.0.4", prometheus(*ctx.stats, *ctx.config)};
+  return {404, "text/plain; charset=UTF-8", "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus\n"};
+}
+
+AdminServer::AdminServer(boost::asio::io_context& main, AdminContext ctx) : main_(main), ctx_(std::move(ctx)), acceptor_(main) {}
+
+StatusOr<int> AdminServer::listen(const std::string& address, uint32_t port) {
+  boost::system::error_code ec;
+  auto ip = boost::asio::ip::make_address(address, ec);
+  if (ec) return badRequest("admin address " + address + " is not an IP address");
+  tcp::endpoint ep(ip, static_cast<uint16_t>(port));
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && ip.is_v6()) acceptor_.set_option(boost::asio::ip::v6_only(false), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(128, ec);
+  if (ec) return badRequest("cannot bind the admin address " + address + ":" + std::to_string(port) + ": " + ec.message());
+  boost::asio::co_spawn(main_, [this]() -> boost::asio::awaitable<void> {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket s = co_await acceptor_.async_accept(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec) continue;
+      boost::asio::co_spawn(main_, [this, s = std::move(s)]() mutable -> boost::asio::awaitable<void> {
+        beast::tcp_stream stream(std::move(s));
+        beast::flat_buffer buffer;
+        boost::system::error_code ec;
+        for (;;) {
+          http::request<http::string_body> req;
+          stream.expires_after(std::chrono::seconds(30));
+          co_await http::async_read(stream, buffer, req, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+          if (ec) break;
+          AdminResponse r = adminHandle(ctx_, std::string(req.target()));
+          http::response<http::string_body> res{static_cast<http::status>(r.status), req.version()};
+          res.set(http::field::content_type, r.contentType);
+          res.body() = std::move(r.body);
+          res.keep_alive(req.keep_alive());
+          res.prepare_payload();
+          co_await http::async_write(stream, res, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+          if (ec || !req.keep_alive()) break;
+        }
+        stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      }, boost::asio::detached);
+    }
+  }, boost::asio::detached);
+  return static_cast<int>(acceptor_.local_endpoint().port());
+}
+
+void AdminServer::stop() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+}  // namespace meshd::proxy

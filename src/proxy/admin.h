@@ -1,0 +1,48 @@
+#pragma once
+// Envoy's admin endpoints on the bootstrap's admin address: /ready, /server_info, /config_dump,
+// /clusters, /listeners, /stats, /stats/prometheus. Served on the main thread's io_context, so it
+// reads the ConfigManager and StatsRegistry without locks. Main thread only.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "common/status.h"
+#include "proxy/config_manager.h"
+#include "proxy/stats.h"
+
+namespace meshd::proxy {
+
+struct AdminContext {
+  const ConfigManager* config = nullptr;
+  const StatsRegistry* stats = nullptr;
+  std::string nodeJson;  // the bootstrap's node as JSON
+  size_t concurrency = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+// The response to an admin GET: status, content type, body.
+struct AdminResponse {
+  unsigned status = 200;
+  std::string contentType = "text/plain; charset=UTF-8";
+  std::string body;
+};
+
+AdminResponse adminHandle(const AdminContext& ctx, const std::string& target);
+
+class AdminServer {
+ public:
+  AdminServer(boost::asio::io_context& main, AdminContext ctx);
+  // Binds (port 0 picks one) and starts serving; the bound port, or why not.
+  StatusOr<int> listen(const std::string& address, uint32_t port);
+  void stop();
+
+ private:
+  boost::asio::io_context& main_;
+  AdminContext ctx_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+}  // namespace meshd::proxy

@@ -1,0 +1,99 @@
+#pragma once
+// The configuration a worker serves requests with: an immutable snapshot built on the main thread
+// and published whole (std::shared_ptr<const Config>). Never mutated after publication, so workers
+// read it without locks; the only shared mutable state reachable from it is the stats counters,
+// which are atomics.
+
+#include <envoy/config/listener/v3/listener.pb.h>
+#include <envoy/config/route/v3/route.pb.h>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/stats.h"
+
+namespace meshd::proxy {
+
+class AccessLog;
+
+// Outlier detection's count for one host, shared by every worker's requests to it.
+struct HostOutlierState {
+  std::atomic<uint32_t> consecutive5xx{0};
+};
+
+struct Host {
+  std::string address;
+  uint32_t port = 0;
+  boost::asio::ip::tcp::endpoint endpoint;
+  bool edsUnhealthy = false;    // the ClusterLoadAssignment said UNHEALTHY/DRAINING/TIMEOUT
+  bool failedActiveHc = false;  // the active health check marked it down
+  bool ejected = false;         // outlier detection ejected it
+  std::shared_ptr<HostOutlierState> outlier;  // when the cluster has outlier detection
+
+  bool healthy() const { return !edsUnhealthy && !failedActiveHc && !ejected; }
+  std::string key() const { return address + ":" + std::to_string(port); }
+};
+
+struct ClusterView {
+  std::string name;
+  std::chrono::milliseconds connectTimeout{5000};
+  double panicThresholdPercent = 50.0;
+  std::vector<Host> hosts;
+  std::shared_ptr<ClusterStats> stats;  // lives across updates of the cluster
+  // Circuit breakers (default priority), Envoy's defaults: requests in flight beyond
+  // max_requests, or beyond max_connections + max_pending_requests (HTTP/1.1), overflow.
+  uint32_t maxRequests = 1024;
+  uint32_t maxConnectionsPlusPending = 2048;
+  uint32_t consecutive5xx = 0;  // outlier detection's threshold; 0: off
+};
+
+// Listening sockets bound on the main thread, one per worker (SO_REUSEPORT); closed when the last
+// snapshot naming them goes. Workers dup() the one they serve.
+class BoundSockets {
+ public:
+  explicit BoundSockets(std::vector<int> fds) : fds_(std::move(fds)) {}
+  ~BoundSockets();
+  BoundSockets(const BoundSockets&) = delete;
+  BoundSockets& operator=(const BoundSockets&) = delete;
+  int fd(size_t worker) const { return fds_.at(worker % fds_.size()); }
+  size_t size() const { return fds_.size(); }
+
+ private:
+  std::vector<int> fds_;
+};
+
+struct FilterChainView {
+  uint32_t destinationPort = 0;  // 0: any
+  bool http = true;
+  std::string routeConfigName;   // http
+  std::string tcpCluster;        // tcp proxy
+  std::string statPrefix;
+  std::shared_ptr<HttpStats> httpStats;  // http: http.<stat_prefix>.*
+  std::vector<std::shared_ptr<const AccessLog>> accessLogs;
+};
+
+struct ListenerView {
+  std::string name;
+  uint64_t generation = 0;  // changes when the listener is replaced: workers reopen
+  std::shared_ptr<const envoy::config::listener::v3::Listener> proto;
+  std::vector<FilterChainView> chains;
+  bool originalDst = false;
+  std::shared_ptr<BoundSockets> sockets;
+};
+
+struct Config {
+  std::map<std::string, std::shared_ptr<const ListenerView>> listeners;
+  std::map<std::string, std::shared_ptr<const envoy::config::route::v3::RouteConfiguration>> routes;
+  std::map<std::string, std::shared_ptr<const ClusterView>> clusters;
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+}  // namespace meshd::proxy

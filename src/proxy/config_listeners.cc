@@ -1,0 +1,167 @@
+// ConfigManager: listeners and route configurations.
+#include <envoy/extensions/access_loggers/file/v3/file.pb.h>
+#include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
+#include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include "proxy/access_log.h"
+#include "proxy/config_manager.h"
+#include "proxy/listener_socket.h"
+#include "proxy/xds_types.h"
+
+namespace meshd::proxy {
+
+using envoy::config::listener::v3::Listener;
+namespace hcm = envoy::extensions::filters::network::http_connection_manager::v3;
+
+namespace {
+
+// The connection manager's file access logs (other loggers are ignored, as Envoy would reject them
+// only if it lacked the extension).
+StatusOr<std::vector<std::shared_ptr<const AccessLog>>> accessLogs(const hcm::HttpConnectionManager& m) {
+  std::vector<std::shared_ptr<const AccessLog>> out;
+  for (const auto& a : m.access_log()) {
+    envoy::extensions::access_loggers::file::v3::FileAccessLog file;
+    if (!a.typed_config().UnpackTo(&file)) continue;
+    AccessLogFormat format = AccessLogFormat::text("");  // Envoy's default (the deprecated `format` field is not read)
+    if (file.has_log_format()) {
+      const auto& lf = file.log_format();
+      if (lf.has_json_format()) {
+        std::map<std::string, std::string> fields;
+        for (const auto& [k, v] : lf.json_format().fields()) fields[k] = v.string_value();
+        format = AccessLogFormat::json(fields);
+      } else {
+        format = AccessLogFormat::text(lf.text_format_source().inline_string());
+      }
+    }
+    auto log = AccessLog::open(file.path(), std::move(format));
+    if (!log.ok()) return log.status();
+    out.push_back(*log);
+  }
+  return out;
+}
+
+bool sameAddress(const Listener& a, const Listener& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a.address(), b.address());
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Listener& l, const ListenerEntry* previous) {
+  if (!l.address().has_socket_address()) return badRequest("listener " + l.name() + ": only socket addresses are supported");
+  const auto& sa = l.address().socket_address();
+  if (Status s = validateListenerAddress(sa); !s.ok()) return badRequest("listener " + l.name() + ": " + s.message());
+  auto v = std::make_shared<ListenerView>();
+  v->name = l.name();
+  v->proto = std::make_shared<Listener>(l);
+  for (const auto& f : l.listener_filters()) {
+    if (f.name() == kOriginalDst) v->originalDst = true;
+  }
+  for (const auto& chain : l.filter_chains()) {
+    FilterChainView fc;
+    if (chain.filter_chain_match().has_destination_port()) fc.destinationPort = chain.filter_chain_match().destination_port().value();
+    bool found = false;
+    for (const auto& f : chain.filters()) {
+      if (f.name() == kHttpConnectionManager || f.typed_config().Is<hcm::HttpConnectionManager>()) {
+        hcm::HttpConnectionManager m;
+        if (!f.typed_config().UnpackTo(&m)) return badRequest("listener " + l.name() + ": bad http_connection_manager");
+        fc.http = true;
+        fc.statPrefix = m.stat_prefix();
+        fc.httpStats = stats_.http(m.stat_prefix());
+        auto logs = accessLogs(m);
+        if (!logs.ok()) return badRequest("listener " + l.name() + ": " + logs.status().message());
+        fc.accessLogs = std::move(*logs);
+        if (m.has_rds()) {
+          fc.routeConfigName = m.rds().route_config_name();
+        } else if (m.has_route_config()) {
+          fc.routeConfigName = "inline:" + l.name() + ":" + m.route_config().name();
+          routes_[fc.routeConfigName] = std::make_shared<envoy::config::route::v3::RouteConfiguration>(m.route_config());
+        } else {
+          return badRequest("listener " + l.name() + ": http_connection_manager without routes");
+        }
+        found = true;
+      } else if (f.name() == kTcpProxy || f.typed_config().Is<envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy>()) {
+        envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
+        if (!f.typed_config().UnpackTo(&t)) return badRequest("listener " + l.name() + ": bad tcp_proxy");
+        fc.http = false;
+        fc.tcpCluster = t.cluster();
+        fc.statPrefix = t.stat_prefix();
+        found = true;
+      }
+    }
+    if (!found) return badRequest("listener " + l.name() + ": a filter chain has no http_connection_manager or tcp_proxy");
+    v->chains.push_back(std::move(fc));
+  }
+  if (v->chains.empty()) return badRequest("listener " + l.name() + ": no filter chains");
+  if (previous && previous->latest && sameAddress(*previous->latest->proto, l)) {
+    v->sockets = previous->latest->sockets;
+    v->generation = previous->latest->generation;
+  } else {
+    auto fds = bindListener(sa, workers_, /*listenNow=*/false);  // workers listen once it is warm
+    if (!fds.ok()) return badRequest("listener " + l.name() + ": " + fds.status().message());
+    v->sockets = std::make_shared<BoundSockets>(std::move(*fds));
+    v->generation = nextGeneration_++;
+  }
+  return v;
+}
+
+Status ConfigManager::applyListeners(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources) {
+  std::map<std::string, ListenerEntry> next;
+  for (const auto& any : resources) {
+    Listener l;
+    if (!any.UnpackTo(&l)) return badRequest("cannot unpack a Listener");
+    if (next.count(l.name())) return badRequest("duplicate listener " + l.name());
+    auto old = listeners_.find(l.name());
+    const ListenerEntry* previous = old == listeners_.end() ? nullptr : &old->second;
+    if (previous && google::protobuf::util::MessageDifferencer::Equals(*previous->latest->proto, l)) {
+      next[l.name()] = *previous;
+      continue;
+    }
+    // A failure here drops what was bound so far for this response; the old listeners stay.
+    auto v = buildListener(l, previous);
+    if (!v.ok()) return v.status();
+    ListenerEntry e;
+    e.latest = *v;
+    if (previous) e.active = previous->active;
+    next[l.name()] = std::move(e);
+  }
+  listeners_ = std::move(next);
+  ldsSeen_ = true;
+  return okStatus();
+}
+
+Status ConfigManager::applyRoutes(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources) {
+  std::vector<std::shared_ptr<envoy::config::route::v3::RouteConfiguration>> parsed;
+  for (const auto& any : resources) {
+    auto rc = std::make_shared<envoy::config::route::v3::RouteConfiguration>();
+    if (!any.UnpackTo(rc.get())) return badRequest("cannot unpack a RouteConfiguration");
+    parsed.push_back(rc);
+  }
+  for (auto& rc : parsed) routes_[rc->name()] = rc;
+  return okStatus();
+}
+
+bool ConfigManager::listenerWarm(const ListenerView& l) const {
+  for (const auto& c : l.chains) {
+    if (c.http && !routes_.count(c.routeConfigName)) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> ConfigManager::routeNames() const {
+  std::set<std::string> names;
+  for (const auto& [n, l] : listeners_) {
+    for (const auto& c : l.latest->chains) {
+      if (c.http && !c.routeConfigName.starts_with("inline:")) names.insert(c.routeConfigName);
+    }
+  }
+  return {names.begin(), names.end()};
+}
+
+std::vector<std::shared_ptr<const Listener>> ConfigManager::listenerProtos() const {
+  std::vector<std::shared_ptr<const Listener>> out;
+  for (const auto& [n, l] : listeners_) out.push_back(l.latest->proto);
+  return out;
+}
+
+}  // namespace meshd::proxy

@@ -1,0 +1,295 @@
+#include "proxy/config_manager.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <google/protobuf/util/message_differencer.h>
+#include <spdlog/spdlog.h>
+
+#include "proxy/xds_types.h"
+
+namespace meshd::proxy {
+
+using envoy::config::cluster::v3::Cluster;
+using envoy::config::endpoint::v3::ClusterLoadAssignment;
+
+namespace {
+
+std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+
+StatusOr<Host> hostOf(const envoy::config::core::v3::SocketAddress& a) {
+  boost::system::error_code ec;
+  auto ip = boost::asio::ip::make_address(a.address(), ec);
+  if (ec) return badRequest("endpoint address is not an IP address: " + a.address());
+  Host h;
+  h.address = a.address();
+  h.port = a.port_value();
+  h.endpoint = boost::asio::ip::tcp::endpoint(ip, static_cast<uint16_t>(a.port_value()));
+  return h;
+}
+
+bool isIp(const std::string& s) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(s, ec);
+  return !ec;
+}
+
+std::string hostKey(const Host& h) { return h.address + ":" + std::to_string(h.port); }
+
+}  // namespace
+
+ConfigManager::ConfigManager(size_t workers, StatsRegistry& stats, Publish publish, StartDns startDns)
+    : workers_(workers), stats_(stats), publish_(std::move(publish)), startDns_(std::move(startDns)) {}
+
+Status ConfigManager::apply(const std::string& typeUrl,
+                            const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources) {
+  for (const auto& any : resources) {
+    if (any.type_url() != typeUrl) return badRequest("resource of type " + any.type_url() + " in a " + typeUrl + " response");
+  }
+  Status s;
+  if (typeUrl == kClusterType) s = applyClusters(resources);
+  else if (typeUrl == kEndpointType) s = applyEndpoints(resources);
+  else if (typeUrl == kListenerType) s = applyListeners(resources);
+  else if (typeUrl == kRouteType) s = applyRoutes(resources);
+  else return badRequest("unsupported type " + typeUrl);
+  if (s.ok()) publish();
+  return s;
+}
+
+Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources) {
+  std::map<std::string, ClusterEntry> next;
+  std::vector<std::string> dnsToStart;
+  for (const auto& any : resources) {
+    auto c = std::make_shared<Cluster>();
+    if (!any.UnpackTo(c.get())) return badRequest("cannot unpack a Cluster");
+    if (next.count(c->name())) return badRequest("duplicate cluster " + c->name());
+    auto old = clusters_.find(c->name());
+    if (old != clusters_.end() && google::protobuf::util::MessageDifferencer::Equals(*old->second.proto, *c)) {
+      next[c->name()] = old->second;
+      continue;
+    }
+    ClusterEntry e;
+    e.proto = c;
+    e.stats = stats_.cluster(c->name());
+    switch (c->type()) {
+      case Cluster::STATIC:
+        for (const auto& l : c->load_assignment().endpoints()) {
+          for (const auto& lb : l.lb_endpoints()) {
+            auto h = hostOf(lb.endpoint().address().socket_address());
+            if (!h.ok()) return badRequest("cluster " + c->name() + ": " + h.status().message());
+          }
+        }
+        hostsFromAssignment(e, c->load_assignment());
+        e.warm = true;
+        break;
+      case Cluster::EDS:
+        e.edsName = c->eds_cluster_config().service_name().empty() ? c->name() : c->eds_cluster_config().service_name();
+        if (auto it = endpoints_.find(e.edsName); it != endpoints_.end()) {
+          hostsFromAssignment(e, it->second);
+          e.warm = true;
+        }
+        break;
+      case Cluster::STRICT_DNS:
+      case Cluster::LOGICAL_DNS: {
+        const auto& eps = c->load_assignment().endpoints();
+        if (eps.empty() || eps[0].lb_endpoints().empty()) return badRequest("cluster " + c->name() + " has no DNS name");
+        const auto& sa = eps[0].lb_endpoints(0).endpoint().address().socket_address();
+        if (isIp(sa.address())) {
+          hostsFromAssignment(e, c->load_assignment());
+          e.warm = true;
+        } else {
+          if (old != clusters_.end()) e.hosts = old->second.hosts;  // until the new resolution lands
+          dnsToStart.push_back(c->name());
+        }
+        break;
+      }
+      default:
+        return badRequest("cluster " + c->name() + ": unsupported cluster type " + Cluster::DiscoveryType_Name(c->type()));
+    }
+    next[c->name()] = std::move(e);
+  }
+  clusters_ = std::move(next);
+  for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+    bool used = false;
+    for (const auto& [n, e] : clusters_) used = used || e.edsName == it->first;
+    it = used ? std::next(it) : endpoints_.erase(it);
+  }
+  cdsSeen_ = true;
+  for (const auto& name : dnsToStart) startDns_(*clusters_[name].proto);
+  return okStatus();
+}
+
+Status ConfigManager::applyEndpoints(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources) {
+  std::vector<ClusterLoadAssignment> parsed;
+  for (const auto& any : resources) {
+    ClusterLoadAssignment cla;
+    if (!any.UnpackTo(&cla)) return badRequest("cannot unpack a ClusterLoadAssignment");
+    for (const auto& l : cla.endpoints()) {
+      for (const auto& lb : l.lb_endpoints()) {
+        auto h = hostOf(lb.endpoint().address().socket_address());
+        if (!h.ok()) return badRequest("endpoints " + cla.cluster_name() + ": " + h.status().message());
+      }
+    }
+    parsed.push_back(std::move(cla));
+  }
+  for (auto& cla : parsed) {
+    for (auto& [name, e] : clusters_) {
+      if (e.edsName != cla.cluster_name()) continue;
+      hostsFromAssignment(e, cla);
+      e.warm = true;
+    }
+    endpoints_[cla.cluster_name()] = std::move(cla);
+  }
+  return okStatus();
+}
+
+void ConfigManager::hostsFromAssignment(ClusterEntry& e, const ClusterLoadAssignment& cla) {
+  std::vector<Host> hosts;
+  for (const auto& l : cla.endpoints()) {
+    for (const auto& lb : l.lb_endpoints()) {
+      auto h = hostOf(lb.endpoint().address().socket_address());
+      if (!h.ok()) continue;
+      auto hs = lb.health_status();
+      h->edsUnhealthy = hs == envoy::config::core::v3::UNHEALTHY || hs == envoy::config::core::v3::DRAINING ||
+                        hs == envoy::config::core::v3::TIMEOUT;
+      hosts.push_back(*h);
+    }
+  }
+  setHosts(e, std::move(hosts));
+}
+
+void ConfigManager::setHosts(ClusterEntry& e, std::vector<Host> hosts) {
+  const std::string& name = e.proto->name();
+  const auto& failed = failedHc_[name];
+  const auto& ejected = ejected_[name];
+  auto& outliers = outliers_[name];
+  bool detect = e.proto->has_outlier_detection();
+  for (Host& h : hosts) {
+    h.failedActiveHc = failed.count(hostKey(h)) > 0;
+    h.ejected = ejected.count(hostKey(h)) > 0;
+    if (detect) {
+      auto& state = outliers[hostKey(h)];
+      if (!state) state = std::make_shared<HostOutlierState>();
+      h.outlier = state;
+    }
+  }
+  e.hosts = std::move(hosts);
+}
+
+bool ConfigManager::setHostEjected(const std::string& cluster, const std::string& key, bool eject) {
+  auto it = clusters_.find(cluster);
+  auto& set = ejected_[cluster];
+  if (auto o = outliers_[cluster].find(key); o != outliers_[cluster].end()) o->second->consecutive5xx = 0;
+  if (eject && it != clusters_.end() && !set.empty()) {
+    const auto& od = it->second.proto->outlier_detection();
+    uint32_t maxPercent = od.has_max_ejection_percent() ? od.max_ejection_percent().value() : 10;
+    if (set.size() * 100 >= maxPercent * it->second.hosts.size()) return false;
+  }
+  if (eject ? !set.insert(key).second : set.erase(key) == 0) return eject;
+  if (it != clusters_.end()) {
+    setHosts(it->second, it->second.hosts);
+    publish();
+  }
+  return true;
+}
+
+void ConfigManager::onDnsResolved(const std::string& cluster, bool failed, const std::vector<std::string>& addresses) {
+  auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return;
+  ClusterEntry& e = it->second;
+  bool strict = e.proto->type() == Cluster::STRICT_DNS;
+  e.warm = true;  // Envoy warms a DNS cluster after its first resolution, whatever the outcome
+  if (!failed && (strict || !addresses.empty())) {
+    uint32_t port = e.proto->load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address().port_value();
+    std::vector<Host> hosts;
+    for (const auto& a : addresses) {
+      envoy::config::core::v3::SocketAddress sa;
+      sa.set_address(a);
+      sa.set_port_value(port);
+      if (auto h = hostOf(sa); h.ok()) hosts.push_back(*h);
+      if (!strict) break;  // LOGICAL_DNS connects to the first address of the answer
+    }
+    setHosts(e, std::move(hosts));
+  }
+  publish();
+}
+
+void ConfigManager::setHostFailedActiveHc(const std::string& cluster, const std::string& key, bool failed) {
+  auto& set = failedHc_[cluster];
+  if (failed ? !set.insert(key).second : set.erase(key) == 0) return;
+  auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return;
+  setHosts(it->second, it->second.hosts);
+  publish();
+}
+
+std::vector<std::string> ConfigManager::endpointNames() const {
+  std::set<std::string> names;
+  for (const auto& [n, e] : clusters_) {
+    if (!e.edsName.empty()) names.insert(e.edsName);
+  }
+  return {names.begin(), names.end()};
+}
+
+bool ConfigManager::initialized() const {
+  if (live_) return true;  // like Envoy's LIVE, it stays once reached
+  if (!cdsSeen_ || !ldsSeen_) return false;
+  for (const auto& [n, e] : clusters_) {
+    if (!e.warm) return false;
+  }
+  for (const auto& [n, l] : listeners_) {
+    if (!listenerWarm(*l.latest)) return false;
+  }
+  live_ = true;
+  return true;
+}
+
+std::vector<std::shared_ptr<const Cluster>> ConfigManager::clusterProtos() const {
+  std::vector<std::shared_ptr<const Cluster>> out;
+  for (const auto& [n, e] : clusters_) out.push_back(e.proto);
+  return out;
+}
+
+std::string ConfigManager::versionOf(const std::string& typeUrl) const {
+  auto it = versions_.find(typeUrl);
+  return it == versions_.end() ? "" : it->second;
+}
+
+void ConfigManager::publish() {
+  auto c = std::make_shared<Config>();
+  for (auto& [name, e] : clusters_) {
+    if (!e.warm) continue;
+    auto v = std::make_shared<ClusterView>();
+    v->name = name;
+    if (e.proto->has_connect_timeout()) v->connectTimeout = toMillis(e.proto->connect_timeout());
+    if (e.proto->common_lb_config().has_healthy_panic_threshold()) {
+      v->panicThresholdPercent = e.proto->common_lb_config().healthy_panic_threshold().value();
+    }
+    v->hosts = e.hosts;
+    v->stats = e.stats;
+    if (e.proto->has_outlier_detection()) {
+      const auto& od = e.proto->outlier_detection();
+      v->consecutive5xx = od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5;
+    }
+    for (const auto& t : e.proto->circuit_breakers().thresholds()) {
+      if (t.priority() != envoy::config::core::v3::DEFAULT) continue;
+      if (t.has_max_requests()) v->maxRequests = t.max_requests().value();
+      uint32_t connections = t.has_max_connections() ? t.max_connections().value() : 1024;
+      uint32_t pending = t.has_max_pending_requests() ? t.max_pending_requests().value() : 1024;
+      v->maxConnectionsPlusPending = connections + pending;
+    }
+    size_t healthy = 0;
+    for (const Host& h : e.hosts) healthy += h.healthy() ? 1 : 0;
+    e.stats->health_check_healthy = healthy;
+    c->clusters[name] = std::move(v);
+  }
+  for (auto& [name, l] : listeners_) {
+    if (listenerWarm(*l.latest)) l.active = l.latest;
+    if (l.active) c->listeners[name] = l.active;
+  }
+  c->routes = routes_;
+  current_ = c;
+  publish_(current_);
+}
+
+}  // namespace meshd::proxy

@@ -1,0 +1,110 @@
+#pragma once
+// The main thread's view of the configuration: applies xDS resources with Envoy's warming rules and
+// publishes a fresh immutable Config to the workers whenever what they serve changes.
+//   - A cluster is warm when its hosts are known: STATIC at once, EDS when its ClusterLoadAssignment
+//     arrives, STRICT/LOGICAL_DNS after the first resolution.
+//   - A listener is warm when every route configuration it names has arrived; until then the
+//     previous version (if any) keeps serving.
+//   - A response that cannot be applied is rejected whole (the caller NACKs) and changes nothing.
+// Thread-safety: main thread only. What it publishes is immutable and may go to any thread.
+
+#include <envoy/config/cluster/v3/cluster.pb.h>
+#include <envoy/config/endpoint/v3/endpoint.pb.h>
+#include <envoy/config/listener/v3/listener.pb.h>
+#include <envoy/config/route/v3/route.pb.h>
+#include <google/protobuf/any.pb.h>
+#include <google/protobuf/repeated_field.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "proxy/config.h"
+#include "proxy/stats.h"
+
+namespace meshd::proxy {
+
+class ConfigManager {
+ public:
+  using Publish = std::function<void(ConfigPtr)>;
+  // Asked to (re)start resolving a DNS cluster; the result comes back through onDnsResolved.
+  using StartDns = std::function<void(const envoy::config::cluster::v3::Cluster&)>;
+
+  ConfigManager(size_t workers, StatsRegistry& stats, Publish publish, StartDns startDns);
+
+  // Applies one DiscoveryResponse's resources of `typeUrl`. BadRequest with the reason to NACK.
+  Status apply(const std::string& typeUrl, const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
+
+  // Names to subscribe to for EDS and RDS, as the current clusters and listeners need them.
+  std::vector<std::string> endpointNames() const;
+  std::vector<std::string> routeNames() const;
+
+  // A DNS cluster's resolution: `failed` keeps the hosts; otherwise STRICT_DNS replaces them (an
+  // empty success removes every host) and LOGICAL_DNS keeps its last address on an empty success.
+  void onDnsResolved(const std::string& cluster, bool failed, const std::vector<std::string>& addresses);
+
+  // The active health checker's verdict on a host ("address:port").
+  void setHostFailedActiveHc(const std::string& cluster, const std::string& hostKey, bool failed);
+
+  // Outlier detection: ejects a host (false when max_ejection_percent forbids it; Envoy always
+  // allows one) or returns it. The host's consecutive-5xx count starts over either way.
+  bool setHostEjected(const std::string& cluster, const std::string& hostKey, bool ejected);
+
+  // True once clusters and listeners have arrived and everything was warm (Envoy's LIVE); stays true.
+  bool initialized() const;
+  ConfigPtr current() const { return current_; }
+
+  // For the admin endpoints and the health checker.
+  std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>> clusterProtos() const;
+  std::vector<std::shared_ptr<const envoy::config::listener::v3::Listener>> listenerProtos() const;
+  std::string versionOf(const std::string& typeUrl) const;
+  void setVersion(const std::string& typeUrl, const std::string& v) { versions_[typeUrl] = v; }
+
+ private:
+  struct ClusterEntry {
+    std::shared_ptr<const envoy::config::cluster::v3::Cluster> proto;
+    std::string edsName;  // EDS: the name endpoints arrive under
+    bool warm = false;
+    std::vector<Host> hosts;
+    std::shared_ptr<ClusterStats> stats;
+  };
+  struct ListenerEntry {
+    std::shared_ptr<ListenerView> latest;
+    std::shared_ptr<const ListenerView> active;  // last warm version, what workers serve
+  };
+
+  Status applyClusters(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
+  Status applyEndpoints(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
+  Status applyListeners(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
+  Status applyRoutes(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
+  StatusOr<std::shared_ptr<ListenerView>> buildListener(const envoy::config::listener::v3::Listener& l,
+                                                        const ListenerEntry* previous);
+  void hostsFromAssignment(ClusterEntry& e, const envoy::config::endpoint::v3::ClusterLoadAssignment& cla);
+  void setHosts(ClusterEntry& e, std::vector<Host> hosts);
+  bool listenerWarm(const ListenerView& l) const;
+  void publish();
+
+  size_t workers_;
+  StatsRegistry& stats_;
+  Publish publish_;
+  StartDns startDns_;
+  uint64_t nextGeneration_ = 1;
+  bool cdsSeen_ = false;
+  bool ldsSeen_ = false;
+  mutable bool live_ = false;  // latched by initialized()
+  std::map<std::string, ClusterEntry> clusters_;
+  std::map<std::string, envoy::config::endpoint::v3::ClusterLoadAssignment> endpoints_;
+  std::map<std::string, ListenerEntry> listeners_;
+  std::map<std::string, std::shared_ptr<const envoy::config::route::v3::RouteConfiguration>> routes_;
+  std::map<std::string, std::set<std::string>> failedHc_;  // cluster -> hosts failing active HC
+  std::map<std::string, std::set<std::string>> ejected_;   // cluster -> hosts ejected as outliers
+  std::map<std::string, std::map<std::string, std::shared_ptr<HostOutlierState>>> outliers_;
+  std::map<std::string, std::string> versions_;
+  ConfigPtr current_ = std::make_shared<Config>();
+};
+
+}  // namespace meshd::proxy

@@ -1,0 +1,142 @@
+#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
+
+#include "proxy/health_checker.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace meshd::proxy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::asio::awaitable;
+using boost::asio::redirect_error;
+using boost::asio::use_awaitable;
+
+namespace {
+
+std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+
+}  // namespace
+
+struct HealthChecker::Check {
+  std::string cluster;
+  std::string hostKey;
+  Host host;
+  envoy::config::core::v3::HealthCheck hc;
+  std::shared_ptr<ClusterStats> stats;
+  bool stopped = false;
+  std::shared_ptr<boost::asio::steady_timer> timer;
+};
+
+HealthChecker::HealthChecker(boost::asio::io_context& main, OnVerdict onVerdict)
+    : main_(main), onVerdict_(std::move(onVerdict)) {}
+
+HealthChecker::~HealthChecker() { stop(); }
+
+void HealthChecker::stop() {
+  for (auto& [k, c] : checks_) {
+    c->stopped = true;
+    c->timer->cancel();
+  }
+  checks_.clear();
+}
+
+namespace {
+
+// One probe: true when the host passed.
+awaitable<bool> probe(const Host& host, const envoy::config::core::v3::HealthCheck& hc, const std::string& cluster) {
+  beast::tcp_stream stream(co_await boost::asio::this_coro::executor);
+  beast::error_code ec;
+  stream.expires_after(toMillis(hc.timeout()));
+  co_await stream.async_connect(host.endpoint, redirect_error(use_awaitable, ec));
+  if (ec) co_return false;
+  if (!hc.has_http_health_check()) co_return true;  // TCP: connecting is passing
+  const auto& h = hc.http_health_check();
+  http::request<http::empty_body> req{http::verb::get, h.path().empty() ? "/" : h.path(), 11};
+  req.set(http::field::host, h.host().empty() ? cluster : h.host());
+  req.set(http::field::user_agent, "Envoy/HC");
+  req.keep_alive(false);
+  co_await http::async_write(stream, req, redirect_error(use_awaitable, ec));
+  if (ec) co_return false;
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  co_await http::async_read(stream, buffer, res, redirect_error(use_awaitable, ec));
+  if (ec) co_return false;
+  co_return res.result_int() == 200;
+}
+
+}  // namespace
+
+void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters,
+                              const Config& config) {
+  std::map<std::string, std::shared_ptr<Check>> next;
+  for (const auto& c : clusters) {
+    if (c->health_checks_size() == 0) continue;
+    auto view = config.clusters.find(c->name());
+    if (view == config.clusters.end()) continue;
+    const auto& hc = c->health_checks(0);
+    for (const Host& h : view->second->hosts) {
+      std::string hostKey = h.address + ":" + std::to_string(h.port);
+      std::string key = c->name() + "|" + hostKey + "|" + hc.SerializeAsString();
+      if (auto it = checks_.find(key); it != checks_.end()) {
+        next[key] = it->second;
+        checks_.erase(it);
+        continue;
+      }
+      auto check = std::make_shared<Check>();
+      check->cluster = c->name();
+      check->hostKey = hostKey;
+      check->host = h;
+      check->hc = hc;
+      check->stats = view->second->stats;
+      check->timer = std::make_shared<boost::asio::steady_timer>(main_);
+      next[key] = check;
+      boost::asio::co_spawn(main_, [this, check]() -> awaitable<void> {
+        uint32_t fails = 0, passes = 0;
+        bool failed = check->host.failedActiveHc;  // a verdict that outlived an earlier check
+        uint32_t unhealthy = check->hc.has_unhealthy_threshold() ? check->hc.unhealthy_threshold().value() : 1;
+        uint32_t healthy = check->hc.has_healthy_threshold() ? check->hc.healthy_threshold().value() : 1;
+        auto interval = toMillis(check->hc.interval());
+        if (interval.count() <= 0) interval = std::chrono::milliseconds(5000);
+        while (!check->stopped) {
+          check->stats->health_check_attempt++;
+          bool ok = co_await probe(check->host, check->hc, check->cluster);
+          if (check->stopped) co_return;
+          if (ok) {
+            check->stats->health_check_success++;
+            fails = 0;
+            if (failed && ++passes >= healthy) {
+              failed = false;
+              onVerdict_(check->cluster, check->hostKey, false);
+            }
+          } else {
+            check->stats->health_check_failure++;
+            passes = 0;
+            if (!failed && ++fails >= unhealthy) {
+              failed = true;
+              onVerdict_(check->cluster, check->hostKey, true);
+            }
+          }
+          boost::system::error_code ec;
+          check->timer->expires_after(interval);
+          co_await check->timer->async_wait(redirect_error(use_awaitable, ec));
+        }
+      }, boost::asio::detached);
+    }
+  }
+  for (auto& [k, c] : checks_) {  // what is left went away (its verdict stays with the manager)
+    c->stopped = true;
+    c->timer->cancel();
+  }
+  checks_ = std::move(next);
+}
+
+}  // namespace meshd::proxy

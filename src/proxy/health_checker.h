@@ -1,0 +1,40 @@
+#pragma once
+// Active health checks (HTTP and TCP) for the clusters that configure them, on the main thread. A
+// host starts healthy-unknown (routable); `unhealthy_threshold` consecutive failures mark it
+// failed_active_hc, `healthy_threshold` consecutive successes clear it. Verdicts go to the callback;
+// counters to the cluster's stats (health_check.attempt/success/failure).
+// Thread-safety: main thread only.
+
+#include <envoy/config/cluster/v3/cluster.pb.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "proxy/config.h"
+
+namespace meshd::proxy {
+
+class HealthChecker {
+ public:
+  using OnVerdict = std::function<void(const std::string& cluster, const std::string& hostKey, bool failed)>;
+
+  HealthChecker(boost::asio::io_context& main, OnVerdict onVerdict);
+  ~HealthChecker();
+
+  // Starts checks for hosts that are new, stops those for hosts or clusters that went away.
+  void reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters,
+                 const Config& config);
+  void stop();
+
+ private:
+  struct Check;
+  boost::asio::io_context& main_;
+  OnVerdict onVerdict_;
+  std::map<std::string, std::shared_ptr<Check>> checks_;  // "cluster|host:port|hc hash" -> running check
+};
+
+}  // namespace meshd::proxy

@@ -1,0 +1,42 @@
+#pragma once
+// Envoy's local replies, byte for byte: the status, body and headers Envoy itself answers with when
+// it cannot proxy a request. A non-empty reply carries content-type: text/plain and content-length;
+// an empty one carries neither. Pure; safe from any thread.
+
+#include <string>
+#include <string_view>
+
+namespace meshd::proxy {
+
+// Envoy's reply bodies and the pieces of its reset reasons.
+inline constexpr std::string_view kNoHealthyUpstream = "no healthy upstream";
+inline constexpr std::string_view kUpstreamTimeout = "upstream request timeout";
+inline constexpr std::string_view kUpstreamResetPrefix = "upstream connect error or disconnect/reset before headers. ";
+inline constexpr std::string_view kRetriedPrefix = "retried and the latest ";
+inline constexpr std::string_view kRemoteConnectionFailure = "remote connection failure";
+inline constexpr std::string_view kConnectionTimeout = "connection timeout";
+inline constexpr std::string_view kConnectionTermination = "connection termination";
+inline constexpr std::string_view kOverflow = "overflow";
+
+struct LocalReply {
+  unsigned status = 0;
+  std::string body;  // empty: no content-type, no content-length body headers
+
+  bool operator==(const LocalReply&) const = default;
+};
+
+LocalReply noRoute();           // 404, empty (NR)
+LocalReply clusterNotFound();   // 503, empty (NC)
+LocalReply noHealthyUpstream(); // 503 (UH)
+LocalReply upstreamTimeout();   // 504 (UT)
+
+// 503 after the upstream could not be reached or reset before its response headers (UF / URX).
+// `reason` is Envoy's reset reason ("remote connection failure", "connection termination",
+// "connection timeout"); `transportFailure` the socket error's text ("Connection refused"), empty
+// when there is none; `retried` when retries ran and this was the last attempt's reason.
+LocalReply upstreamReset(std::string_view reason, std::string_view transportFailure, bool retried);
+
+// The reply as HTTP/1.1 bytes, as Envoy writes it (date and server headers excepted).
+std::string serialize(const LocalReply& r, bool keepAlive);
+
+}  // namespace meshd::proxy

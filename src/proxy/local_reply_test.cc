@@ -1,0 +1,41 @@
+#include "proxy/local_reply.h"
+
+#include <gtest/gtest.h>
+
+namespace meshd::proxy {
+namespace {
+
+TEST(LocalReplyTest, ConnectFailureBodyIsEnvoys) {
+  EXPECT_EQ(upstreamReset(kRemoteConnectionFailure, "delayed connect error: Connection refused", false).body,
+            "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, "
+            "transport failure reason: delayed connect error: Connection refused");
+  EXPECT_EQ(upstreamReset(kRemoteConnectionFailure, "delayed connect error: Connection refused", false).status, 503u);
+}
+
+TEST(LocalReplyTest, RetriedConnectFailureSaysRetried) {
+  EXPECT_EQ(upstreamReset(kRemoteConnectionFailure, "delayed connect error: Connection refused", true).body,
+            "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
+            "remote connection failure, transport failure reason: delayed connect error: Connection refused");
+}
+
+TEST(LocalReplyTest, ResetWithoutTransportFailureHasNoTransportPart) {
+  EXPECT_EQ(upstreamReset(kConnectionTermination, "", false).body,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+}
+
+TEST(LocalReplyTest, NonEmptyReplyCarriesTextPlainAndLength) {
+  EXPECT_EQ(serialize(noHealthyUpstream(), true),
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n\r\n"
+            "no healthy upstream");
+  EXPECT_EQ(serialize(upstreamTimeout(), false),
+            "HTTP/1.1 504 Gateway Timeout\r\ncontent-length: 24\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n"
+            "upstream request timeout");
+}
+
+TEST(LocalReplyTest, EmptyReplyHasNoContentType) {
+  EXPECT_EQ(serialize(noRoute(), true), "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+  EXPECT_EQ(clusterNotFound(), (LocalReply{503, ""}));
+}
+
+}  // namespace
+}  // namespace meshd::proxy

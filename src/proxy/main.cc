@@ -1,0 +1,63 @@
+// meshproxy: the Envoy-compatible data plane. Starts from an Envoy bootstrap file, or from the App
+// Mesh Envoy image's environment variables, and serves what meshd's ADS server sends.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "common/log.h"
+#include "proxy/bootstrap_loader.h"
+#include "proxy/proxy.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  CLI::App app{"meshproxy: an Envoy-compatible sidecar and gateway proxy driven by meshd's xDS"};
+  std::string bootstrapFile;
+  size_t concurrency = 2;
+  std::string logLevel = "info";
+  app.add_option("--bootstrap,-c", bootstrapFile, "Envoy bootstrap JSON (as `meshctl bootstrap` writes); "
+                                                  "without it the APPMESH_* environment variables are used");
+  app.add_option("--concurrency", concurrency, "worker threads")->check(CLI::Range(1, 256));
+  app.add_option("--log-level,-l", logLevel, "trace, debug, info, warn, error, off");
+  CLI11_PARSE(app, argc, argv);
+  meshd::log::init(logLevel);
+
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  auto bootstrap = bootstrapFile.empty() ? meshd::proxy::bootstrapFromEnvironment(env)
+                                         : meshd::proxy::loadBootstrapFile(bootstrapFile);
+  if (!bootstrap.ok()) {
+    std::cerr << "meshproxy: " << bootstrap.status().message() << "\n";
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  // SIGTERM and SIGINT are blocked in every thread (they inherit the mask) and taken by sigwait on
+  // one thread of their own, which asks the proxy to stop.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  meshd::proxy::Proxy proxy({*bootstrap, concurrency});
+  if (auto s = proxy.start(); !s.ok()) {
+    std::cerr << "meshproxy: " << s.message() << "\n";
+    return 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stopSignals, &sig);
+    proxy.requestStop();
+  });
+  proxy.run();
+  waiter.join();
+  spdlog::info("msg=\"meshproxy stopped\"");
+  return 0;
+}

@@ -1,0 +1,112 @@
+#include "proxy/proxy.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include "proxy/admin.h"
+#include "proxy/bootstrap_loader.h"
+#include "proxy/config_manager.h"
+#include "proxy/dns_refresher.h"
+#include "proxy/health_checker.h"
+#include "proxy/outlier_detector.h"
+#include "proxy/worker.h"
+#include "proxy/xds_client.h"
+
+namespace meshd::proxy {
+
+struct Proxy::Parts {
+  StatsRegistry stats;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<ConfigManager> config;
+  std::unique_ptr<DnsRefresher> dns;
+  std::unique_ptr<HealthChecker> health;
+  std::unique_ptr<OutlierDetector> outliers;
+  std::unique_ptr<AdminServer> admin;
+  std::unique_ptr<XdsClient> xds;
+};
+
+Proxy::Proxy(ProxyOptions options) : options_(std::move(options)), parts_(std::make_unique<Parts>()) {}
+
+Proxy::~Proxy() {
+  if (parts_->xds) parts_->xds->stop();
+  if (parts_->dns) parts_->dns->stop();
+  for (auto& w : parts_->workers) w->stop();
+}
+
+Status Proxy::start() {
+  registerExtensionTypes();
+  auto target = adsTarget(options_.bootstrap);
+  if (!target.ok()) return target.status();
+  Parts& p = *parts_;
+  auto onOutlier = [this](const std::string& cluster, const std::string& host) {
+    boost::asio::post(main_, [this, cluster, host] { parts_->outliers->onConsecutive5xx(cluster, host); });
+  };
+  for (size_t i = 0; i < options_.concurrency; ++i) p.workers.push_back(std::make_unique<Worker>(i, onOutlier));
+  auto publish = [this](ConfigPtr c) {
+    Parts& p = *parts_;
+    for (auto& w : p.workers) w->setConfig(c);
+    if (!p.config) return;  // the first publication happens while the manager is being built
+    std::vector<std::string> dnsClusters;
+    for (const auto& c : p.config->clusterProtos()) {
+      if (c->type() == envoy::config::cluster::v3::Cluster::STRICT_DNS ||
+          c->type() == envoy::config::cluster::v3::Cluster::LOGICAL_DNS) {
+        dnsClusters.push_back(c->name());
+      }
+    }
+    p.dns->retain(dnsClusters);
+    p.health->reconcile(p.config->clusterProtos(), *c);
+  };
+  p.dns = std::make_unique<DnsRefresher>(main_, dnsResolvers(options_.bootstrap), [this](const std::string& cluster, const LookupResult& r) {
+    parts_->config->onDnsResolved(cluster, r.failed, r.addresses);
+  });
+  p.health = std::make_unique<HealthChecker>(main_, [this](const std::string& cluster, const std::string& host, bool failed) {
+    parts_->config->setHostFailedActiveHc(cluster, host, failed);
+  });
+  p.config = std::make_unique<ConfigManager>(options_.concurrency, p.stats, publish,
+                                             [this](const envoy::config::cluster::v3::Cluster& c) { parts_->dns->start(c); });
+
+  p.outliers = std::make_unique<OutlierDetector>(main_, *p.config);
+
+  AdminContext ctx;
+  ctx.config = p.config.get();
+  ctx.stats = &p.stats;
+  ctx.concurrency = options_.concurrency;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(options_.bootstrap.node(), &ctx.nodeJson, o);
+  p.admin = std::make_unique<AdminServer>(main_, ctx);
+  if (options_.bootstrap.has_admin()) {
+    const auto& sa = options_.bootstrap.admin().address().socket_address();
+    auto port = p.admin->listen(sa.address(), sa.port_value());
+    if (!port.ok()) return port.status();
+    adminPort_ = *port;
+  }
+  for (auto& w : p.workers) w->start();
+  p.xds = std::make_unique<XdsClient>(options_.bootstrap, *target, main_, *p.config);
+  p.xds->start();
+  spdlog::info("msg=\"meshproxy started\" node={} xds={} admin_port={} workers={}", options_.bootstrap.node().id(), *target,
+               adminPort_, options_.concurrency);
+  return okStatus();
+}
+
+void Proxy::run() {
+  auto guard = boost::asio::make_work_guard(main_);
+  main_.run();
+}
+
+void Proxy::requestStop() {
+  boost::asio::post(main_, [this] {
+    // The xDS client notices within 100 ms even while waiting for this loop to apply a response.
+    parts_->xds->stop();
+    parts_->dns->stop();
+    parts_->admin->stop();
+    parts_->health->stop();
+    parts_->outliers->stop();
+    main_.stop();
+  });
+}
+
+}  // namespace meshd::proxy

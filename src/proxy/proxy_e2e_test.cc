@@ -1,0 +1,320 @@
+// meshproxy in-process against meshd's real ADS server (xds_server) and loopback upstreams:
+// warming, NACK-and-keep, retries, timeouts, rewrites, weighted clusters, EDS health, TCP proxy.
+#include <gtest/gtest.h>
+
+#include <envoy/config/endpoint/v3/endpoint.pb.h>
+#include <envoy/extensions/access_loggers/file/v3/file.pb.h>
+#include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
+
+#include <filesystem>
+#include <future>
+#include <fstream>
+#include <google/protobuf/text_format.h>
+
+#include "proxy/local_reply.h"
+#include "proxy/proxy.h"
+#include "proxy/test_util.h"
+#include "xds/ads_server.h"
+#include "xds/resource_types.h"
+#include "xds/snapshot_cache.h"
+
+namespace meshd::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace testing;
+
+template <typename F>
+bool eventually(F f, std::chrono::milliseconds within = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (!f()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+class ProxyE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<xds::AdsServer>(cache_, [](const envoy::config::core::v3::Node& n) -> StatusOr<std::string> {
+      return n.id();
+    });
+    auto port = server_->listen("127.0.0.1:0");
+    ASSERT_TRUE(port.ok());
+    envoy::config::bootstrap::v3::Bootstrap b;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+      node { id: "proxy" cluster: "test" }
+      admin { address { socket_address { address: "127.0.0.1" port_value: 0 } } }
+      dynamic_resources { ads_config { api_type: GRPC grpc_services { envoy_grpc { cluster_name: "xds" } } } }
+      static_resources { clusters { name: "xds" type: STATIC load_assignment { cluster_name: "xds"
+        endpoints { lb_endpoints { endpoint { address { socket_address { address: "127.0.0.1" port_value: )" +
+                                                                  std::to_string(*port) + " } } } } } } } }",
+                                                              &b));
+    proxy_ = std::make_unique<Proxy>(ProxyOptions{b, 2});
+    ASSERT_TRUE(proxy_->start().ok());
+    thread_ = std::thread([this] { proxy_->run(); });
+  }
+
+  void TearDown() override {
+    proxy_->requestStop();
+    thread_.join();
+    proxy_.reset();
+    server_->stop();
+  }
+
+  void set(const std::vector<envoy::config::cluster::v3::Cluster>& clusters,
+           const std::vector<envoy::config::listener::v3::Listener>& listeners,
+           const std::vector<envoy::config::route::v3::RouteConfiguration>& routes,
+           const std::vector<envoy::config::endpoint::v3::ClusterLoadAssignment>& endpoints = {}) {
+    auto s = std::make_shared<xds::Snapshot>();
+    for (const auto& c : clusters) s->resources[std::string(xds::kClusterType)][c.name()] = xds::makeResource(c.name(), c);
+    for (const auto& l : listeners) s->resources[std::string(xds::kListenerType)][l.name()] = xds::makeResource(l.name(), l);
+    for (const auto& r : routes) s->resources[std::string(xds::kRouteType)][r.name()] = xds::makeResource(r.name(), r);
+    for (const auto& e : endpoints) {
+      s->resources[std::string(xds::kEndpointType)][e.cluster_name()] = xds::makeResource(e.cluster_name(), e);
+    }
+    cache_.setSnapshot("proxy", s);
+  }
+
+  // Serves `target` through the listener on port_ until `ok` holds for the reply.
+  HttpReply await(const std::string& target, const std::function<bool(const HttpReply&)>& ok, const std::string& host = "svc") {
+    HttpReply r;
+    eventually([&] {
+      r = httpGet("127.0.0.1", port_, target, host);
+      return ok(r);
+    });
+    return r;
+  }
+
+  std::string admin(const std::string& path) { return httpGet("127.0.0.1", proxy_->adminPort(), path).body; }
+
+  xds::SnapshotCache cache_;
+  std::unique_ptr<xds::AdsServer> server_;
+  std::unique_ptr<Proxy> proxy_;
+  std::thread thread_;
+  int port_ = freePort();
+};
+
+TEST_F(ProxyE2eTest, ListenerServesOnlyOnceItsRoutesArrive) {
+  Upstream app("app");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")}, {});
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/").status, 0);  // warming: not bound for traffic yet
+  EXPECT_EQ(admin("/ready"), "PRE_INITIALIZING\n");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  EXPECT_EQ(await("/x", [](auto& r) { return r.status == 200; }).body, "app /x host=svc");
+  EXPECT_EQ(admin("/ready"), "LIVE\n");
+}
+
+TEST_F(ProxyE2eTest, RetriesConnectFailuresAndSaysSoInTheReply) {
+  int dead = freePort();
+  set({staticCluster("dead", {dead})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "dead"
+         retry_policy { retry_on: "connect-failure" num_retries { value: 2 } } } })")});
+  HttpReply r = await("/", [](auto& r) { return r.status == 503; });
+  EXPECT_EQ(r.body, upstreamReset(kRemoteConnectionFailure, "delayed connect error: Connection refused", true).body);
+  EXPECT_NE(r.head.find("content-type: text/plain"), std::string::npos);
+  EXPECT_NE(admin("/stats").find("cluster.dead.upstream_rq_retry: 2"), std::string::npos) << admin("/stats");
+  EXPECT_NE(admin("/stats").find("cluster.dead.upstream_cx_connect_fail: 3"), std::string::npos);
+}
+
+TEST_F(ProxyE2eTest, AccessLogCarriesResponseFlags) {
+  char dir[] = "/tmp/meshproxy-log-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/access.log";
+  auto l = httpListener("l", port_, "rc");
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
+  envoy::extensions::access_loggers::file::v3::FileAccessLog file;
+  file.set_path(path);
+  file.mutable_log_format()->mutable_text_format_source()->set_inline_string("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)%\n");
+  m.add_access_log()->mutable_typed_config()->PackFrom(file);
+  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
+  set({staticCluster("dead", {freePort()})}, {l},
+      {routeConfig("rc", R"(routes { match { prefix: "/dead" } route { cluster: "dead"
+         retry_policy { retry_on: "connect-failure" num_retries { value: 1 } } } })")});
+  await("/dead", [](auto& r) { return r.status == 503; });
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/none").status, 404);
+  std::string text;
+  eventually([&] {
+    std::ifstream in(path);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+    return text.find("404 NR /none\n") != std::string::npos;
+  });
+  EXPECT_NE(text.find("503 UF,URX /dead\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("404 NR /none\n"), std::string::npos) << text;
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ProxyE2eTest, ConnectFailureWithoutRetriesIsThePlainBody) {
+  set({staticCluster("dead", {freePort()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "dead" } })")});
+  EXPECT_EQ(await("/", [](auto& r) { return r.status == 503; }).body,
+            "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, "
+            "transport failure reason: delayed connect error: Connection refused");
+}
+
+TEST_F(ProxyE2eTest, RetryOn5xxReachesTheGoodHost) {
+  Upstream bad("bad", 503), good("good");
+  set({staticCluster("c", {bad.port(), good.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c"
+         retry_policy { retry_on: "5xx" num_retries { value: 1 } } } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/").body, "good / host=svc");
+}
+
+TEST_F(ProxyE2eTest, RouteTimeoutIs504UpstreamRequestTimeout) {
+  Upstream slow("slow", 200, 3s);
+  set({staticCluster("slow", {slow.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "slow" timeout { nanos: 300000000 } } })")});
+  auto start = std::chrono::steady_clock::now();
+  HttpReply r = await("/", [](auto& r) { return r.status != 0 && r.status != 404; });
+  EXPECT_EQ(r.status, 504);
+  EXPECT_EQ(r.body, "upstream request timeout");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2900ms);
+}
+
+TEST_F(ProxyE2eTest, RewritesPrefixAndHostAndSplitsByWeight) {
+  Upstream a("a"), b("b");
+  set({staticCluster("a", {a.port()}), staticCluster("b", {b.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(
+         routes { match { prefix: "/red/" } route { cluster: "a" prefix_rewrite: "/" host_rewrite_literal: "red.svc" } }
+         routes { match { prefix: "/split" } route { weighted_clusters {
+           clusters { name: "a" weight { value: 50 } } clusters { name: "b" weight { value: 50 } } } } })")});
+  EXPECT_EQ(await("/red/x?y=1", [](auto& r) { return r.status == 200; }).body, "a /x?y=1 host=red.svc");
+  std::set<std::string> seen;
+  for (int i = 0; i < 40 && seen.size() < 2; ++i) seen.insert(httpGet("127.0.0.1", port_, "/split").body.substr(0, 1));
+  EXPECT_EQ(seen, (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/other").status, 404);
+}
+
+TEST_F(ProxyE2eTest, EdsHealthStatusAndPanicMode) {
+  Upstream up("up"), down("down");
+  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "cluster_name: \"e\" endpoints { lb_endpoints { endpoint { address { socket_address { address: \"127.0.0.1\" port_value: " +
+          std::to_string(down.port()) + " } } } health_status: UNHEALTHY } lb_endpoints { endpoint { address { socket_address { "
+          "address: \"127.0.0.1\" port_value: " + std::to_string(up.port()) + " } } } health_status: HEALTHY } }",
+      &cla));
+  auto routes = routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "e" } })");
+  set({edsCluster("e")}, {httpListener("l", port_, "rc")}, {routes}, {cla});
+  await("/", [](auto& r) { return r.status == 200; });
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/").body, "up / host=svc");
+  EXPECT_NE(admin("/clusters").find("e::127.0.0.1:" + std::to_string(down.port()) + "::health_flags::/failed_eds_health"),
+            std::string::npos);
+  // Both unhealthy: below the 50% panic threshold, so every host takes traffic again.
+  cla.mutable_endpoints(0)->mutable_lb_endpoints(1)->set_health_status(envoy::config::core::v3::UNHEALTHY);
+  set({edsCluster("e")}, {httpListener("l", port_, "rc")}, {routes}, {cla});
+  EXPECT_TRUE(eventually([&] { return httpGet("127.0.0.1", port_, "/").body == "down / host=svc"; }));
+  // No endpoints at all: no healthy upstream.
+  cla.clear_endpoints();
+  set({edsCluster("e")}, {httpListener("l", port_, "rc")}, {routes}, {cla});
+  EXPECT_EQ(await("/", [](auto& r) { return r.status == 503; }).body, "no healthy upstream");
+}
+
+TEST_F(ProxyE2eTest, NacksWhatItCannotApplyAndKeepsServing) {
+  Upstream app("app");
+  auto routes = routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")}, {routes});
+  await("/", [](auto& r) { return r.status == 200; });
+  auto bad = staticCluster("odd", {app.port()});
+  bad.set_type(envoy::config::cluster::v3::Cluster::ORIGINAL_DST);
+  auto compat = httpListener("l", port_, "rc");
+  compat.mutable_address()->mutable_socket_address()->set_ipv4_compat(true);
+  set({staticCluster("app", {app.port()}), bad}, {compat}, {routes});
+  ASSERT_TRUE(eventually([&] {
+    auto p = cache_.proxies();
+    return p.size() == 1 && p[0].lastNackType == std::string(xds::kListenerType);
+  }));
+  auto p = cache_.proxies()[0];
+  EXPECT_EQ(p.lastNackReason, "listener l: ipv4_compat is only valid on ::, not on 127.0.0.1");
+  EXPECT_NE(admin("/config_dump").find("\"app\""), std::string::npos);
+  EXPECT_EQ(admin("/config_dump").find("\"odd\""), std::string::npos);
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/").body, "app / host=svc");
+}
+
+TEST_F(ProxyE2eTest, ActiveHealthChecksTakeFailingHostsOut) {
+  Upstream good("good"), sick("sick", 503);
+  auto c = staticCluster("c", {good.port(), sick.port()});
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+    timeout { seconds: 1 } interval { nanos: 50000000 } unhealthy_threshold { value: 2 } healthy_threshold { value: 2 }
+    http_health_check { path: "/ping" })", c.add_health_checks()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  std::string sickLine = "c::127.0.0.1:" + std::to_string(sick.port()) + "::health_flags::/failed_active_hc";
+  ASSERT_TRUE(eventually([&] { return admin("/clusters").find(sickLine) != std::string::npos; })) << admin("/clusters");
+  EXPECT_NE(admin("/clusters").find("c::127.0.0.1:" + std::to_string(good.port()) + "::health_flags::healthy"), std::string::npos);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/").body, "good / host=svc");
+  std::string stats = admin("/stats");
+  EXPECT_NE(stats.find("cluster.c.health_check.healthy: 1"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cluster.c.health_check.failure: 0"), std::string::npos) << stats;
+  EXPECT_NE(admin("/stats/prometheus").find("envoy_cluster_health_check_failure{envoy_cluster_name=\"c\"}"), std::string::npos);
+}
+
+TEST_F(ProxyE2eTest, FilterChainByDestinationPortFallsBackToTheLocalPort) {
+  Upstream a("a"), b("b");
+  auto l = httpListener("l", port_, "ra");
+  l.mutable_filter_chains(0)->mutable_filter_chain_match()->mutable_destination_port()->set_value(port_ + 1);
+  auto second = httpListener("x", port_, "rb").filter_chains(0);
+  second.mutable_filter_chain_match()->mutable_destination_port()->set_value(port_);
+  *l.add_filter_chains() = second;
+  l.add_listener_filters()->set_name("envoy.filters.listener.original_dst");  // not redirected: the local port decides
+  set({staticCluster("a", {a.port()}), staticCluster("b", {b.port()})}, {l},
+      {routeConfig("ra", R"(routes { match { prefix: "/" } route { cluster: "a" } })"),
+       routeConfig("rb", R"(routes { match { prefix: "/" } route { cluster: "b" } })")});
+  EXPECT_EQ(await("/", [](auto& r) { return r.status == 200; }).body, "b / host=svc");
+}
+
+TEST_F(ProxyE2eTest, ReusesKeptAliveUpstreamConnections) {
+  Upstream app("app", 200, 0ms, /*keepAlive=*/true);
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/").body, "app / host=svc");
+  EXPECT_EQ(app.requests(), 11);
+  EXPECT_LE(app.connections(), 2);  // one per worker at most
+}
+
+TEST_F(ProxyE2eTest, CircuitBreakerOverflowIs503Overflow) {
+  Upstream slow("slow", 200, 600ms);
+  auto c = staticCluster("slow", {slow.port()});
+  c.mutable_circuit_breakers()->add_thresholds()->mutable_max_requests()->set_value(1);
+  set({c}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "slow" } })")});
+  ASSERT_EQ(await("/", [](auto& r) { return r.status == 200; }).status, 200);
+  auto first = std::async(std::launch::async, [&] { return httpGet("127.0.0.1", port_, "/"); });
+  ASSERT_TRUE(eventually([&] { return slow.requests() == 2; }));
+  HttpReply second = httpGet("127.0.0.1", port_, "/");
+  EXPECT_EQ(second.status, 503);
+  EXPECT_EQ(second.body, "upstream connect error or disconnect/reset before headers. reset reason: overflow");
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_NE(admin("/stats").find("cluster.slow.upstream_rq_pending_overflow: 1"), std::string::npos);
+}
+
+TEST_F(ProxyE2eTest, OutlierDetectionEjectsAHostAfterConsecutive5xxForAWhile) {
+  Upstream good("good"), bad("bad", 500);
+  auto c = staticCluster("c", {good.port(), bad.port()});
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+    consecutive_5xx { value: 2 } base_ejection_time { nanos: 500000000 } max_ejection_percent { value: 50 })",
+                                                          c.mutable_outlier_detection()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  std::string ejected = "c::127.0.0.1:" + std::to_string(bad.port()) + "::health_flags::/failed_outlier_check";
+  ASSERT_TRUE(eventually([&] {
+    httpGet("127.0.0.1", port_, "/");
+    return admin("/clusters").find(ejected) != std::string::npos;
+  })) << admin("/clusters");
+  int before = bad.requests();
+  for (int i = 0; i < 4; ++i) httpGet("127.0.0.1", port_, "/");
+  EXPECT_EQ(bad.requests(), before);  // while ejected, only the good host is used
+  EXPECT_TRUE(eventually([&] { return admin("/clusters").find(ejected) == std::string::npos; }, 3s));
+}
+
+TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
+  Upstream app("tcp-app");
+  set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});
+  EXPECT_EQ(await("/t", [](auto& r) { return r.status == 200; }).body, "tcp-app /t host=svc");
+}
+
+}  // namespace
+}  // namespace meshd::proxy

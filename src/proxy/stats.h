@@ -1,0 +1,55 @@
+#pragma once
+// Counters with Envoy's names. Counters are atomics: incremented by any worker without locks; the
+// registry (name -> counters) belongs to the main thread.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace meshd::proxy {
+
+struct ClusterStats {
+  std::atomic<uint64_t> upstream_cx_total{0};
+  std::atomic<uint64_t> upstream_cx_connect_fail{0};
+  std::atomic<uint64_t> upstream_cx_connect_timeout{0};
+  std::atomic<uint64_t> upstream_rq_total{0};
+  std::atomic<uint64_t> upstream_rq_timeout{0};
+  std::atomic<uint64_t> upstream_rq_retry{0};
+  std::atomic<uint64_t> upstream_cx_none_healthy{0};
+  std::atomic<uint64_t> health_check_attempt{0};
+  std::atomic<uint64_t> health_check_success{0};
+  std::atomic<uint64_t> health_check_failure{0};
+  std::atomic<uint64_t> health_check_healthy{0};  // a gauge in Envoy: hosts healthy now
+  std::atomic<uint64_t> upstream_rq_active{0};    // a gauge: requests in flight (circuit breaking)
+  std::atomic<uint64_t> upstream_rq_pending_overflow{0};
+
+  // (stat suffix, value) in Envoy's naming, e.g. ("upstream_cx_connect_fail", 3).
+  std::vector<std::pair<std::string, uint64_t>> values() const;
+};
+
+// Per-listener-prefix HTTP connection manager counters (http.<stat_prefix>.*).
+struct HttpStats {
+  std::atomic<uint64_t> downstream_rq_total{0};
+  std::atomic<uint64_t> downstream_cx_total{0};
+  std::atomic<uint64_t> no_route{0};
+  std::vector<std::pair<std::string, uint64_t>> values() const;
+};
+
+// Main thread only.
+class StatsRegistry {
+ public:
+  std::shared_ptr<ClusterStats> cluster(const std::string& name);
+  std::shared_ptr<HttpStats> http(const std::string& prefix);
+  // Every counter as (full Envoy name, value), sorted by name.
+  std::vector<std::pair<std::string, uint64_t>> all() const;
+
+ private:
+  std::map<std::string, std::shared_ptr<ClusterStats>> clusters_;
+  std::map<std::string, std::shared_ptr<HttpStats>> http_;
+};
+
+}  // namespace meshd::proxy

@@ -1,0 +1,206 @@
+#include "proxy/test_util.h"
+
+#include <arpa/inet.h>
+#include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
+#include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
+#include <google/protobuf/text_format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace meshd::proxy::testing {
+
+namespace {
+
+int listenLoopback(int* port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(fd, 64);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+
+}  // namespace
+
+int freePort() {
+  int port = 0;
+  int fd = listenLoopback(&port);
+  ::close(fd);
+  return port;
+}
+
+HttpReply httpGet(const std::string& host, int port, const std::string& target, const std::string& hostHeader,
+                  std::chrono::milliseconds timeout) {
+  HttpReply out;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return out;
+  }
+  std::string req = "GET " + target + " HTTP/1.1\r\nhost: " + hostHeader + "\r\nconnection: close\r\n\r\n";
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string in;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  size_t end = in.find("\r\n\r\n");
+  if (end == std::string::npos || in.size() < 12) return out;
+  out.head = in.substr(0, end + 2);
+  out.body = in.substr(end + 4);
+  out.status = std::atoi(in.c_str() + 9);
+  return out;
+}
+
+Upstream::Upstream(std::string name, int status, std::chrono::milliseconds delay, bool keepAlive)
+    : name_(std::move(name)), status_(status), delay_(delay), keepAlive_(keepAlive) {
+  listenFd_ = listenLoopback(&port_);
+  thread_ = std::thread([this] {
+    while (!stopping_) {
+      pollfd p{listenFd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) connections_.emplace_back([this, fd] { serve(fd); });
+    }
+  });
+}
+
+Upstream::~Upstream() {
+  stopping_ = true;
+  thread_.join();
+  for (auto& t : connections_) t.join();
+  ::close(listenFd_);
+}
+
+void Upstream::serve(int fd) {
+  ++connections_count_;
+  timeval tv{0, 200000};  // lets a kept-alive connection notice stopping_
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string in;
+  char buf[4096];
+  for (bool open = true; open;) {
+    while (in.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        in.append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || stopping_ || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+        open = false;
+        break;
+      }
+    }
+    if (!open) break;
+    size_t end = in.find("\r\n\r\n") + 4;
+    std::string head = in.substr(0, end);
+    in.erase(0, end);
+    open = answer(fd, head) && keepAlive_;
+  }
+  ::close(fd);
+}
+
+bool Upstream::answer(int fd, const std::string& head) {
+  ++requests_;
+  std::string target = head.substr(4, head.find(' ', 4) - 4);
+  std::string host;
+  for (const char* h : {"\r\nhost: ", "\r\nHost: "}) {
+    size_t at = head.find(h);
+    if (at != std::string::npos) host = head.substr(at + 8, head.find("\r\n", at + 2) - at - 8);
+  }
+  auto until = std::chrono::steady_clock::now() + delay_;
+  while (!stopping_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::string body = name_ + " " + target + " host=" + host;
+  std::string out = "HTTP/1.1 " + std::to_string(status_) + " X\r\ncontent-length: " + std::to_string(body.size()) +
+                    "\r\nx-upstream: " + name_ + (keepAlive_ ? "" : "\r\nconnection: close") + "\r\n\r\n" + body;
+  return ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
+}
+
+envoy::config::cluster::v3::Cluster staticCluster(const std::string& name, const std::vector<int>& ports, int connectTimeoutMs) {
+  envoy::config::cluster::v3::Cluster c;
+  c.set_name(name);
+  c.set_type(envoy::config::cluster::v3::Cluster::STATIC);
+  c.mutable_connect_timeout()->set_nanos(connectTimeoutMs % 1000 * 1000000);
+  c.mutable_connect_timeout()->set_seconds(connectTimeoutMs / 1000);
+  auto* cla = c.mutable_load_assignment();
+  cla->set_cluster_name(name);
+  auto* l = cla->add_endpoints();
+  for (int p : ports) {
+    auto* sa = l->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
+    sa->set_address("127.0.0.1");
+    sa->set_port_value(static_cast<uint32_t>(p));
+  }
+  return c;
+}
+
+envoy::config::cluster::v3::Cluster edsCluster(const std::string& name) {
+  envoy::config::cluster::v3::Cluster c;
+  c.set_name(name);
+  c.set_type(envoy::config::cluster::v3::Cluster::EDS);
+  c.mutable_eds_cluster_config()->mutable_eds_config()->mutable_ads();
+  c.mutable_eds_cluster_config()->set_service_name(name);
+  return c;
+}
+
+namespace {
+
+envoy::config::listener::v3::Listener listenerOn(const std::string& name, int port) {
+  envoy::config::listener::v3::Listener l;
+  l.set_name(name);
+  auto* sa = l.mutable_address()->mutable_socket_address();
+  sa->set_address("127.0.0.1");
+  sa->set_port_value(static_cast<uint32_t>(port));
+  return l;
+}
+
+}  // namespace
+
+envoy::config::listener::v3::Listener httpListener(const std::string& name, int port, const std::string& routeConfig) {
+  auto l = listenerOn(name, port);
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+  m.set_stat_prefix("ingress");
+  m.mutable_rds()->set_route_config_name(routeConfig);
+  m.mutable_rds()->mutable_config_source()->mutable_ads();
+  auto* f = l.add_filter_chains()->add_filters();
+  f->set_name("envoy.filters.network.http_connection_manager");
+  f->mutable_typed_config()->PackFrom(m);
+  return l;
+}
+
+envoy::config::listener::v3::Listener tcpListener(const std::string& name, int port, const std::string& cluster) {
+  auto l = listenerOn(name, port);
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
+  t.set_stat_prefix("tcp");
+  t.set_cluster(cluster);
+  auto* f = l.add_filter_chains()->add_filters();
+  f->set_name("envoy.filters.network.tcp_proxy");
+  f->mutable_typed_config()->PackFrom(t);
+  return l;
+}
+
+envoy::config::route::v3::RouteConfiguration routeConfig(const std::string& name, const std::string& routesText) {
+  envoy::config::route::v3::RouteConfiguration rc;
+  std::string text = "name: \"" + name + "\" virtual_hosts { name: \"all\" domains: \"*\" " + routesText + " }";
+  google::protobuf::TextFormat::ParseFromString(text, &rc);
+  return rc;
+}
+
+}  // namespace meshd::proxy::testing

@@ -1,0 +1,67 @@
+#pragma once
+// Test helpers for meshproxy: blocking loopback HTTP client and upstream servers, and builders for
+// the Envoy resources meshd sends. Test code only.
+
+#include <envoy/config/cluster/v3/cluster.pb.h>
+#include <envoy/config/listener/v3/listener.pb.h>
+#include <envoy/config/route/v3/route.pb.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace meshd::proxy::testing {
+
+// A port the kernel said was free a moment ago (listeners in configs need a fixed number).
+int freePort();
+
+struct HttpReply {
+  int status = 0;
+  std::string head;  // status line and headers, as received
+  std::string body;
+};
+
+// One GET (connection: close) to host:port; status 0 when the connection failed.
+HttpReply httpGet(const std::string& host, int port, const std::string& target, const std::string& hostHeader = "svc",
+                  std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+
+// A loopback HTTP/1.1 upstream: answers every request with `status` and a body
+// "<name> <target> host=<Host header>" after `delay`. Closes the connection after each response
+// unless `keepAlive`.
+class Upstream {
+ public:
+  Upstream(std::string name, int status = 200, std::chrono::milliseconds delay = std::chrono::milliseconds(0),
+           bool keepAlive = false);
+  ~Upstream();
+  int port() const { return port_; }
+  int requests() const { return requests_.load(); }
+  int connections() const { return connections_count_.load(); }
+
+ private:
+  void serve(int fd);
+  bool answer(int fd, const std::string& head);
+  std::string name_;
+  int status_;
+  std::chrono::milliseconds delay_;
+  bool keepAlive_;
+  std::atomic<int> connections_count_{0};
+  int listenFd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+  std::vector<std::thread> connections_;
+};
+
+envoy::config::cluster::v3::Cluster staticCluster(const std::string& name, const std::vector<int>& ports,
+                                                  int connectTimeoutMs = 1000);
+envoy::config::cluster::v3::Cluster edsCluster(const std::string& name);
+envoy::config::listener::v3::Listener httpListener(const std::string& name, int port, const std::string& routeConfig);
+envoy::config::listener::v3::Listener tcpListener(const std::string& name, int port, const std::string& cluster);
+// A route config with one virtual host ("*") whose routes are given in text format.
+envoy::config::route::v3::RouteConfiguration routeConfig(const std::string& name, const std::string& routesText);
+
+}  // namespace meshd::proxy::testing

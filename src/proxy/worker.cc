@@ -1,0 +1,136 @@
+#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
+
+#include "proxy/worker.h"
+
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include "proxy/sessions.h"
+
+namespace meshd::proxy {
+
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+// The port the client dialed: SO_ORIGINAL_DST when iptables redirected it, else the local port.
+uint32_t destinationPort(tcp::socket& s, bool originalDst) {
+  if (originalDst) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = s.native_handle();
+    if (::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len) == 0 && ss.ss_family == AF_INET) {
+      return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    }
+    len = sizeof ss;
+    if (::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len) == 0 && ss.ss_family == AF_INET6) {
+      return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    }
+  }
+  boost::system::error_code ec;
+  auto local = s.local_endpoint(ec);
+  return ec ? 0 : local.port();
+}
+
+const FilterChainView* selectChain(const ListenerView& l, uint32_t port) {
+  for (const auto& c : l.chains) {
+    if (c.destinationPort != 0 && c.destinationPort == port) return &c;
+  }
+  for (const auto& c : l.chains) {
+    if (c.destinationPort == 0) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Worker::Worker(size_t index, OnOutlier onOutlier)
+    : index_(index), onOutlier_(std::move(onOutlier)), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    auto guard = boost::asio::make_work_guard(io_);
+    io_.run();
+  });
+}
+
+void Worker::stop() {
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::setConfig(ConfigPtr config) {
+  boost::asio::post(io_, [this, config = std::move(config)]() mutable { apply(std::move(config)); });
+}
+
+uint64_t Worker::random() {
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  return rng_;
+}
+
+void Worker::apply(ConfigPtr config) {
+  config_ = std::move(config);
+  for (auto it = acceptors_.begin(); it != acceptors_.end();) {
+    auto l = config_->listeners.find(it->first);
+    if (l == config_->listeners.end() || l->second->sockets.get() != it->second.sockets) {
+      boost::system::error_code ec;
+      it->second.acceptor->close(ec);
+      it = acceptors_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, l] : config_->listeners) {
+    if (acceptors_.count(name)) continue;
+    int fd = ::dup(l->sockets->fd(index_));
+    if (fd < 0) continue;
+    auto a = std::make_shared<tcp::acceptor>(io_);
+    bool v6 = l->proto->address().socket_address().address().find(':') != std::string::npos;
+    boost::system::error_code ec;
+    a->assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (!ec) a->listen(1024, ec);
+    if (ec) {
+      ::close(fd);
+      spdlog::error("msg=\"cannot adopt listener socket\" listener={} error=\"{}\"", name, ec.message());
+      continue;
+    }
+    acceptors_[name] = {l->sockets.get(), a};
+    accept(name, a);
+  }
+}
+
+void Worker::accept(const std::string& listener, std::shared_ptr<tcp::acceptor> a) {
+  a->async_accept([this, listener, a](boost::system::error_code ec, tcp::socket s) {
+    if (ec == boost::asio::error::operation_aborted || !a->is_open()) return;
+    if (!ec) onConnection(listener, std::move(s));
+    accept(listener, a);
+  });
+}
+
+void Worker::onConnection(const std::string& listener, tcp::socket s) {
+  auto it = config_->listeners.find(listener);
+  if (it == config_->listeners.end()) return;
+  boost::system::error_code ec;
+  s.set_option(tcp::no_delay(true), ec);
+  const FilterChainView* chain = selectChain(*it->second, destinationPort(s, it->second->originalDst));
+  if (!chain) return;  // no chain matches: Envoy closes the connection
+  if (chain->http) {
+    boost::asio::co_spawn(io_, serveHttp(*this, std::move(s), *chain), boost::asio::detached);
+  } else {
+    boost::asio::co_spawn(io_, serveTcp(*this, std::move(s), *chain), boost::asio::detached);
+  }
+}
+
+}  // namespace meshd::proxy

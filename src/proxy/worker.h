@@ -1,0 +1,66 @@
+#pragma once
+// A worker: one thread, one io_context, one acceptor per listener (its own SO_REUSEPORT socket),
+// and the connections it accepted. It serves each request with the Config snapshot current when
+// the request starts; a new snapshot arrives by setConfig (posted to the worker's own loop), so
+// requests never take a lock.
+// Thread-safety: setConfig, start and stop from any thread; the rest runs on the worker thread.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "proxy/config.h"
+#include "proxy/upstream_pool.h"
+
+namespace meshd::proxy {
+
+class Worker {
+ public:
+  // Called on the worker thread when a host reaches its cluster's consecutive_5xx (it should post
+  // to the main thread).
+  using OnOutlier = std::function<void(const std::string& cluster, const std::string& hostKey)>;
+
+  Worker(size_t index, OnOutlier onOutlier = {});
+  ~Worker();
+
+  void start();
+  void stop();
+  void setConfig(ConfigPtr config);
+
+  // Worker thread only.
+  const ConfigPtr& config() const { return config_; }
+  size_t& roundRobin(const std::string& cluster) { return roundRobin_[cluster]; }
+  uint64_t random();
+  UpstreamPool& pool() { return pool_; }
+  void reportOutlier(const std::string& cluster, const std::string& hostKey) {
+    if (onOutlier_) onOutlier_(cluster, hostKey);
+  }
+  boost::asio::io_context& context() { return io_; }
+
+ private:
+  struct Acceptor {
+    const BoundSockets* sockets = nullptr;
+    std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+  };
+  void apply(ConfigPtr config);
+  void accept(const std::string& listener, std::shared_ptr<boost::asio::ip::tcp::acceptor> a);
+  void onConnection(const std::string& listener, boost::asio::ip::tcp::socket s);
+
+  size_t index_;
+  OnOutlier onOutlier_;
+  boost::asio::io_context io_{1};
+  std::thread thread_;
+  ConfigPtr config_ = std::make_shared<Config>();
+  std::map<std::string, Acceptor> acceptors_;
+  std::unordered_map<std::string, size_t> roundRobin_;
+  UpstreamPool pool_;
+  uint64_t rng_;
+};
+
+}  // namespace meshd::proxy

@@ -1,0 +1,172 @@
+#include "proxy/xds_client.h"
+
+#include <envoy/service/discovery/v3/ads.grpc.pb.h>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include <future>
+#include <map>
+#include <random>
+
+#include "proxy/config_manager.h"
+#include "proxy/xds_types.h"
+
+namespace meshd::proxy {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+namespace {
+
+constexpr auto kBaseDelay = std::chrono::milliseconds(250);
+constexpr auto kMaxDelay = std::chrono::milliseconds(4000);
+
+// What the main thread answered for one response.
+struct Applied {
+  Status status;
+  std::vector<std::string> endpoints;
+  std::vector<std::string> routes;
+};
+
+}  // namespace
+
+StatusOr<std::string> adsTarget(const envoy::config::bootstrap::v3::Bootstrap& b) {
+  const auto& ads = b.dynamic_resources().ads_config();
+  if (ads.grpc_services_size() == 0 || !ads.grpc_services(0).has_envoy_grpc()) {
+    return badRequest("the bootstrap has no dynamic_resources.ads_config.grpc_services[0].envoy_grpc");
+  }
+  const std::string& cluster = ads.grpc_services(0).envoy_grpc().cluster_name();
+  for (const auto& c : b.static_resources().clusters()) {
+    if (c.name() != cluster) continue;
+    for (const auto& l : c.load_assignment().endpoints()) {
+      for (const auto& e : l.lb_endpoints()) {
+        const auto& sa = e.endpoint().address().socket_address();
+        bool v6 = sa.address().find(':') != std::string::npos;
+        return (v6 ? "[" + sa.address() + "]" : sa.address()) + ":" + std::to_string(sa.port_value());
+      }
+    }
+    return badRequest("the ADS cluster " + cluster + " has no endpoint");
+  }
+  return badRequest("the bootstrap has no static cluster " + cluster + " for ADS");
+}
+
+XdsClient::XdsClient(envoy::config::bootstrap::v3::Bootstrap bootstrap, std::string target,
+                     boost::asio::io_context& main, ConfigManager& manager)
+    : bootstrap_(std::move(bootstrap)), target_(std::move(target)), main_(main), manager_(manager) {}
+
+XdsClient::~XdsClient() { stop(); }
+
+void XdsClient::start() { thread_ = std::thread([this] { run(); }); }
+
+void XdsClient::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    if (context_) context_->TryCancel();
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void XdsClient::run() {
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    session();
+    connected_ = false;
+    backoff();
+  }
+}
+
+void XdsClient::backoff() {
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  delay_ = std::min(kMaxDelay, delay_.count() == 0 ? kBaseDelay : delay_ * 2);
+  auto jittered = std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(delay_.count() / 2, delay_.count())(rng));
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, jittered, [&] { return stopping_; });
+}
+
+void XdsClient::session() {
+  auto channel = grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
+  auto stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel);
+  grpc::ClientContext context;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    context_ = &context;
+  }
+  auto stream = stub->StreamAggregatedResources(&context);
+  ++streams_;
+  // Per type: the last version accepted, the last nonce seen, the names subscribed.
+  std::map<std::string, std::string> versions;
+  std::map<std::string, std::string> nonces;
+  std::map<std::string, std::vector<std::string>> names;
+  bool nodeSent = false;
+  auto request = [&](const std::string& type) {
+    DiscoveryRequest r;
+    if (!nodeSent) *r.mutable_node() = bootstrap_.node();
+    nodeSent = true;
+    r.set_type_url(type);
+    r.set_version_info(versions[type]);
+    r.set_response_nonce(nonces[type]);
+    for (const auto& n : names[type]) r.add_resource_names(n);
+    return r;
+  };
+  // Resync: wildcard clusters and listeners, and what we already know we need.
+  bool ok = stream->Write(request(kClusterType)) && stream->Write(request(kListenerType));
+  auto resp = std::make_shared<DiscoveryResponse>();
+  while (ok && stream->Read(resp.get())) {
+    if (!connected_) spdlog::info("msg=\"xDS stream up\" server={}", target_);
+    connected_ = true;
+    delay_ = std::chrono::milliseconds(0);
+    const std::string type = resp->type_url();
+    nonces[type] = resp->nonce();
+    auto promise = std::make_shared<std::promise<Applied>>();
+    auto future = promise->get_future();
+    boost::asio::post(main_, [this, promise, resp] {
+      Applied a;
+      a.status = manager_.apply(resp->type_url(), resp->resources());
+      if (a.status.ok()) manager_.setVersion(resp->type_url(), resp->version_info());
+      a.endpoints = manager_.endpointNames();
+      a.routes = manager_.routeNames();
+      promise->set_value(std::move(a));
+    });
+    while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        context_ = nullptr;
+        return;  // the main loop is gone or going; the promise is abandoned with the handler
+      }
+    }
+    Applied applied = future.get();
+    if (applied.status.ok()) versions[type] = resp->version_info();
+    DiscoveryRequest ack = request(type);
+    if (!applied.status.ok()) {
+      spdlog::warn("msg=\"xDS update rejected\" type={} version={} reason=\"{}\"", type, resp->version_info(),
+                   applied.status.message());
+      ack.mutable_error_detail()->set_code(3);  // INVALID_ARGUMENT, as Envoy sends
+      ack.mutable_error_detail()->set_message(applied.status.message());
+    }
+    ok = stream->Write(ack);
+    resp = std::make_shared<DiscoveryResponse>();  // the main thread may still hold the last one
+    for (auto [sub, want] : {std::pair{kEndpointType, &applied.endpoints}, std::pair{kRouteType, &applied.routes}}) {
+      if (ok && names[sub] != *want) {
+        names[sub] = *want;
+        ok = stream->Write(request(sub));
+      }
+    }
+  }
+  grpc::Status status = stream->Finish();
+  {
+    std::lock_guard lock(mu_);
+    context_ = nullptr;
+  }
+  spdlog::info("msg=\"xDS stream closed\" server={} code={} error=\"{}\"", target_, static_cast<int>(status.error_code()),
+               status.error_message());
+}
+
+}  // namespace meshd::proxy

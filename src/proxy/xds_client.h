@@ -1,0 +1,66 @@
+#pragma once
+// meshproxy's ADS client (state of the world, gRPC). On its own thread it keeps one stream to the
+// management server: sends the bootstrap's node, subscribes to clusters and listeners (wildcard),
+// then to the endpoints and route configurations they name; hands each response to the
+// ConfigManager on the main thread and ACKs, or NACKs with the reason while the last good
+// configuration keeps serving. When the server goes away it reconnects with backoff and resyncs.
+// Thread-safety: start/stop from the main thread; everything else is internal.
+
+#include <envoy/config/bootstrap/v3/bootstrap.pb.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+
+namespace grpc {
+class ClientContext;
+}
+
+namespace meshd::proxy {
+
+class ConfigManager;
+
+// The management server's "host:port" from the bootstrap (the ADS cluster's first endpoint).
+StatusOr<std::string> adsTarget(const envoy::config::bootstrap::v3::Bootstrap& b);
+
+class XdsClient {
+ public:
+  XdsClient(envoy::config::bootstrap::v3::Bootstrap bootstrap, std::string target, boost::asio::io_context& main,
+            ConfigManager& manager);
+  ~XdsClient();
+
+  void start();
+  void stop();
+
+  // Streams opened so far (1 after the first connect; grows with each reconnect).
+  int streamsOpened() const { return streams_.load(); }
+  bool connected() const { return connected_.load(); }
+
+ private:
+  void run();
+  void session();
+  void backoff();
+
+  envoy::config::bootstrap::v3::Bootstrap bootstrap_;
+  std::string target_;
+  boost::asio::io_context& main_;
+  ConfigManager& manager_;
+  std::thread thread_;
+  std::atomic<int> streams_{0};
+  std::atomic<bool> connected_{false};
+  std::chrono::milliseconds delay_{0};
+
+  std::mutex mu_;  // guards the fields below
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  grpc::ClientContext* context_ = nullptr;
+};
+
+}  // namespace meshd::proxy
