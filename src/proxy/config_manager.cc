@@ -71,6 +71,7 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
     ClusterEntry e;
     e.proto = c;
     e.stats = stats_.cluster(c->name());
+    if (old != clusters_.end()) e.active = old->second.active;
     switch (c->type()) {
       case Cluster::STATIC:
         for (const auto& l : c->load_assignment().endpoints()) {
@@ -98,7 +99,8 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
           hostsFromAssignment(e, c->load_assignment());
           e.warm = true;
         } else {
-          if (old != clusters_.end()) e.hosts = old->second.hosts;  // until the new resolution lands
+          // No addresses carried over: with a new lookup family the old answer may be one the
+          // new cluster must not use (the IP preference changed). The old version serves meanwhile.
           dnsToStart.push_back(c->name());
         }
         break;
@@ -258,7 +260,10 @@ std::string ConfigManager::versionOf(const std::string& typeUrl) const {
 void ConfigManager::publish() {
   auto c = std::make_shared<Config>();
   for (auto& [name, e] : clusters_) {
-    if (!e.warm) continue;
+    if (!e.warm) {
+      if (e.active) c->clusters[name] = e.active;
+      continue;
+    }
     auto v = std::make_shared<ClusterView>();
     v->name = name;
     if (e.proto->has_connect_timeout()) v->connectTimeout = toMillis(e.proto->connect_timeout());
@@ -281,6 +286,7 @@ void ConfigManager::publish() {
     size_t healthy = 0;
     for (const Host& h : e.hosts) healthy += h.healthy() ? 1 : 0;
     e.stats->health_check_healthy = healthy;
+    e.active = v;
     c->clusters[name] = std::move(v);
   }
   for (auto& [name, l] : listeners_) {

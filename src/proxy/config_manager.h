@@ -71,6 +71,9 @@ class ConfigManager {
     bool warm = false;
     std::vector<Host> hosts;
     std::shared_ptr<ClusterStats> stats;
+    // What workers were last given for this name: a changed cluster is a new cluster, warmed from
+    // scratch, and until it is warm the previous version keeps serving (as Envoy does).
+    std::shared_ptr<const ClusterView> active;
   };
   struct ListenerEntry {
     std::shared_ptr<ListenerView> latest;
