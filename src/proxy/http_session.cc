@@ -202,7 +202,8 @@ awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request
 
 }  // namespace
 
-awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain) {
+awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain,
+                          std::shared_ptr<ListenerDrain> drain) {
   chain.httpStats->downstream_cx_total++;
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
@@ -210,8 +211,12 @@ awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, F
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kMaxRequestBody);
+    if (drain->draining()) break;
     stream.expires_after(kIdleTimeout);
-    co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    {
+      ListenerDrain::Idle idle(*drain, stream);
+      co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    }
     if (ec == http::error::body_limit) {
       Response res = localResponse({413, "Payload Too Large"}, 11);
       frame(res, false, false);
@@ -241,6 +246,7 @@ awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, F
       if (!ignored) log.downstreamRemote = (remote.address().is_v6() ? "[" + remote.address().to_string() + "]" : remote.address().to_string()) + ":" + std::to_string(remote.port());
     }
     Response res = co_await handle(worker, chain, req, log);
+    keepAlive = keepAlive && !drain->draining();
     frame(res, keepAlive, req.method() == http::verb::head);
     stream.expires_after(kIdleTimeout);
     co_await http::async_write(stream, res, redirect_error(use_awaitable, ec));

@@ -310,6 +310,34 @@ TEST_F(ProxyE2eTest, OutlierDetectionEjectsAHostAfterConsecutive5xxForAWhile) {
   EXPECT_TRUE(eventually([&] { return admin("/clusters").find(ejected) == std::string::npos; }, 3s));
 }
 
+// A listener moved to another address drains the connections the old one accepted: an idle one is
+// closed at once, one with a request in flight gets its reply with `connection: close`. Otherwise a
+// caller's pooled connection would go on reaching the old listener (and, in the walkthrough, an
+// outcome would depend on which connection a request happened to take).
+TEST_F(ProxyE2eTest, ReplacedListenerDrainsItsConnections) {
+  Upstream app("app"), slow("slow", 200, 500ms);
+  auto routes = routeConfig("rc", R"(routes { match { prefix: "/slow" } route { cluster: "slow" } }
+                                     routes { match { prefix: "/" } route { cluster: "app" } })");
+  std::vector clusters{staticCluster("app", {app.port()}), staticCluster("slow", {slow.port()})};
+  set(clusters, {httpListener("l", port_, "rc")}, {routes});
+  await("/", [](auto& r) { return r.status == 200; });
+  KeepAliveClient idle("127.0.0.1", port_), busy("127.0.0.1", port_);
+  ASSERT_EQ(idle.get("/").status, 200);
+  ASSERT_EQ(busy.get("/").status, 200);
+  EXPECT_FALSE(idle.closedWithin(100ms));  // kept alive while the listener stays
+  busy.send("/slow");
+  ASSERT_TRUE(eventually([&] { return slow.requests() == 1; }));
+  auto moved = httpListener("l", port_, "rc");
+  moved.mutable_address()->mutable_socket_address()->set_address("127.0.0.2");
+  set(clusters, {moved}, {routes});
+  EXPECT_TRUE(idle.closedWithin(3s));
+  HttpReply last = busy.read();
+  EXPECT_EQ(last.body, "slow /slow host=svc");
+  EXPECT_NE(last.head.find("connection: close"), std::string::npos) << last.head;
+  EXPECT_TRUE(busy.closedWithin(3s));
+  EXPECT_EQ(httpGet("127.0.0.2", port_, "/").body, "app / host=svc");
+}
+
 TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});

@@ -7,13 +7,18 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <memory>
+
 #include "proxy/config.h"
+#include "proxy/listener_drain.h"
 
 namespace meshd::proxy {
 
 class Worker;
 
-boost::asio::awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain);
+// `drain` belongs to the listener that accepted the connection (see listener_drain.h).
+boost::asio::awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain,
+                                       std::shared_ptr<ListenerDrain> drain);
 boost::asio::awaitable<void> serveTcp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain);
 
 }  // namespace meshd::proxy

@@ -73,6 +73,65 @@ HttpReply httpGet(const std::string& host, int port, const std::string& target, 
   return out;
 }
 
+KeepAliveClient::KeepAliveClient(const std::string& host, int port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+  timeval tv{10, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+KeepAliveClient::~KeepAliveClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void KeepAliveClient::send(const std::string& target, const std::string& hostHeader) {
+  std::string req = "GET " + target + " HTTP/1.1\r\nhost: " + hostHeader + "\r\n\r\n";
+  if (fd_ >= 0) ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
+}
+
+HttpReply KeepAliveClient::get(const std::string& target, const std::string& hostHeader) {
+  send(target, hostHeader);
+  return read();
+}
+
+HttpReply KeepAliveClient::read() {
+  HttpReply out;
+  char buf[4096];
+  size_t end;
+  while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
+    ssize_t n = fd_ < 0 ? -1 : ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return out;
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+  out.head = pending_.substr(0, end + 2);
+  size_t length = 0;
+  if (auto at = out.head.find("content-length: "); at != std::string::npos) length = std::stoul(out.head.substr(at + 16));
+  while (pending_.size() < end + 4 + length) {
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return out;
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+  out.body = pending_.substr(end + 4, length);
+  out.status = std::atoi(pending_.c_str() + 9);
+  pending_.erase(0, end + 4 + length);
+  return out;
+}
+
+bool KeepAliveClient::closedWithin(std::chrono::milliseconds within) {
+  if (fd_ < 0) return true;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(within.count())) <= 0) return false;
+  char c;
+  return ::recv(fd_, &c, 1, MSG_DONTWAIT) == 0;
+}
+
 Upstream::Upstream(std::string name, int status, std::chrono::milliseconds delay, bool keepAlive)
     : name_(std::move(name)), status_(status), delay_(delay), keepAlive_(keepAlive) {
   listenFd_ = listenLoopback(&port_);

@@ -28,6 +28,23 @@ struct HttpReply {
 HttpReply httpGet(const std::string& host, int port, const std::string& target, const std::string& hostHeader = "svc",
                   std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 
+// One kept-alive connection, for tests about what happens between requests.
+class KeepAliveClient {
+ public:
+  KeepAliveClient(const std::string& host, int port);
+  ~KeepAliveClient();
+  // Sends a keep-alive GET; get() then reads its reply (bounded by content-length).
+  void send(const std::string& target, const std::string& hostHeader = "svc");
+  HttpReply get(const std::string& target, const std::string& hostHeader = "svc");
+  HttpReply read();
+  // True when the peer closes the connection within `within` (and nothing else arrives).
+  bool closedWithin(std::chrono::milliseconds within);
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
 // A loopback HTTP/1.1 upstream: answers every request with `status` and a body
 // "<name> <target> host=<Host header>" after `delay`. Closes the connection after each response
 // unless `keepAlive`.

@@ -87,6 +87,7 @@ void Worker::apply(ConfigPtr config) {
     if (l == config_->listeners.end() || l->second->sockets.get() != it->second.sockets) {
       boost::system::error_code ec;
       it->second.acceptor->close(ec);
+      it->second.drain->start();
       it = acceptors_.erase(it);
     } else {
       ++it;
@@ -106,20 +107,21 @@ void Worker::apply(ConfigPtr config) {
       spdlog::error("msg=\"cannot adopt listener socket\" listener={} error=\"{}\"", name, ec.message());
       continue;
     }
-    acceptors_[name] = {l->sockets.get(), a};
-    accept(name, a);
+    auto drain = std::make_shared<ListenerDrain>();
+    acceptors_[name] = {l->sockets.get(), a, drain};
+    accept(name, a, drain);
   }
 }
 
-void Worker::accept(const std::string& listener, std::shared_ptr<tcp::acceptor> a) {
-  a->async_accept([this, listener, a](boost::system::error_code ec, tcp::socket s) {
+void Worker::accept(const std::string& listener, std::shared_ptr<tcp::acceptor> a, std::shared_ptr<ListenerDrain> drain) {
+  a->async_accept([this, listener, a, drain](boost::system::error_code ec, tcp::socket s) {
     if (ec == boost::asio::error::operation_aborted || !a->is_open()) return;
-    if (!ec) onConnection(listener, std::move(s));
-    accept(listener, a);
+    if (!ec) onConnection(listener, std::move(s), drain);
+    accept(listener, a, drain);
   });
 }
 
-void Worker::onConnection(const std::string& listener, tcp::socket s) {
+void Worker::onConnection(const std::string& listener, tcp::socket s, std::shared_ptr<ListenerDrain> drain) {
   auto it = config_->listeners.find(listener);
   if (it == config_->listeners.end()) return;
   boost::system::error_code ec;
@@ -127,7 +129,7 @@ void Worker::onConnection(const std::string& listener, tcp::socket s) {
   const FilterChainView* chain = selectChain(*it->second, destinationPort(s, it->second->originalDst));
   if (!chain) return;  // no chain matches: Envoy closes the connection
   if (chain->http) {
-    boost::asio::co_spawn(io_, serveHttp(*this, std::move(s), *chain), boost::asio::detached);
+    boost::asio::co_spawn(io_, serveHttp(*this, std::move(s), *chain, std::move(drain)), boost::asio::detached);
   } else {
     boost::asio::co_spawn(io_, serveTcp(*this, std::move(s), *chain), boost::asio::detached);
   }

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "proxy/config.h"
+#include "proxy/listener_drain.h"
 #include "proxy/upstream_pool.h"
 
 namespace meshd::proxy {
@@ -47,10 +48,12 @@ class Worker {
   struct Acceptor {
     const BoundSockets* sockets = nullptr;
     std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    std::shared_ptr<ListenerDrain> drain;
   };
   void apply(ConfigPtr config);
-  void accept(const std::string& listener, std::shared_ptr<boost::asio::ip::tcp::acceptor> a);
-  void onConnection(const std::string& listener, boost::asio::ip::tcp::socket s);
+  void accept(const std::string& listener, std::shared_ptr<boost::asio::ip::tcp::acceptor> a,
+              std::shared_ptr<ListenerDrain> drain);
+  void onConnection(const std::string& listener, boost::asio::ip::tcp::socket s, std::shared_ptr<ListenerDrain> drain);
 
   size_t index_;
   OnOutlier onOutlier_;
