@@ -38,6 +38,7 @@ std::string hostFlags(const Host& h) {
   if (h.failedActiveHc) f += "/failed_active_hc";
   if (h.ejected) f += "/failed_outlier_check";
   if (h.edsUnhealthy) f += "/failed_eds_health";
+  if (h.pendingActiveHc) f = "/failed_active_hc/pending_active_hc" + f;  // as Envoy with warm hosts
   return f;
 }
 

@@ -34,10 +34,13 @@ struct Host {
   boost::asio::ip::tcp::endpoint endpoint;
   bool edsUnhealthy = false;    // the ClusterLoadAssignment said UNHEALTHY/DRAINING/TIMEOUT
   bool failedActiveHc = false;  // the active health check marked it down
+  // Not health-checked yet. Envoy counts a new host of an actively checked cluster as failed until
+  // its first check, which alone decides (healthy_threshold applies only after that).
+  bool pendingActiveHc = false;
   bool ejected = false;         // outlier detection ejected it
   std::shared_ptr<HostOutlierState> outlier;  // when the cluster has outlier detection
 
-  bool healthy() const { return !edsUnhealthy && !failedActiveHc && !ejected; }
+  bool healthy() const { return !edsUnhealthy && !failedActiveHc && !pendingActiveHc && !ejected; }
   std::string key() const { return address + ":" + std::to_string(port); }
 };
 

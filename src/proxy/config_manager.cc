@@ -163,11 +163,14 @@ void ConfigManager::hostsFromAssignment(ClusterEntry& e, const ClusterLoadAssign
 void ConfigManager::setHosts(ClusterEntry& e, std::vector<Host> hosts) {
   const std::string& name = e.proto->name();
   const auto& failed = failedHc_[name];
+  const auto& checked = checkedHc_[name];
+  bool activeHc = e.proto->health_checks_size() > 0;
   const auto& ejected = ejected_[name];
   auto& outliers = outliers_[name];
   bool detect = e.proto->has_outlier_detection();
   for (Host& h : hosts) {
     h.failedActiveHc = failed.count(hostKey(h)) > 0;
+    h.pendingActiveHc = activeHc && !checked.count(hostKey(h));
     h.ejected = ejected.count(hostKey(h)) > 0;
     if (detect) {
       auto& state = outliers[hostKey(h)];
@@ -218,7 +221,8 @@ void ConfigManager::onDnsResolved(const std::string& cluster, bool failed, const
 
 void ConfigManager::setHostFailedActiveHc(const std::string& cluster, const std::string& key, bool failed) {
   auto& set = failedHc_[cluster];
-  if (failed ? !set.insert(key).second : set.erase(key) == 0) return;
+  bool first = checkedHc_[cluster].insert(key).second;
+  if ((failed ? !set.insert(key).second : set.erase(key) == 0) && !first) return;
   auto it = clusters_.find(cluster);
   if (it == clusters_.end()) return;
   setHosts(it->second, it->second.hosts);

@@ -104,6 +104,7 @@ class ConfigManager {
   std::map<std::string, ListenerEntry> listeners_;
   std::map<std::string, std::shared_ptr<const envoy::config::route::v3::RouteConfiguration>> routes_;
   std::map<std::string, std::set<std::string>> failedHc_;  // cluster -> hosts failing active HC
+  std::map<std::string, std::set<std::string>> checkedHc_;  // cluster -> hosts with a first verdict
   std::map<std::string, std::set<std::string>> ejected_;   // cluster -> hosts ejected as outliers
   std::map<std::string, std::map<std::string, std::shared_ptr<HostOutlierState>>> outliers_;
   std::map<std::string, std::string> versions_;

@@ -110,7 +110,11 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
           check->stats->health_check_attempt++;
           bool ok = co_await probe(check->host, check->hc, check->cluster);
           if (check->stopped) co_return;
-          if (ok) {
+          if (std::exchange(check->host.pendingActiveHc, false)) {  // the first check decides alone
+            (ok ? check->stats->health_check_success : check->stats->health_check_failure)++;
+            failed = !ok;
+            onVerdict_(check->cluster, check->hostKey, failed);
+          } else if (ok) {
             check->stats->health_check_success++;
             fails = 0;
             if (failed && ++passes >= healthy) {

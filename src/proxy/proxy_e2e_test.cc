@@ -252,6 +252,26 @@ TEST_F(ProxyE2eTest, ActiveHealthChecksTakeFailingHostsOut) {
   EXPECT_NE(admin("/stats/prometheus").find("envoy_cluster_health_check_failure{envoy_cluster_name=\"c\"}"), std::string::npos);
 }
 
+// As Envoy: a new host counts as failed until its first check, and that check alone decides; the
+// thresholds apply from then on. (meshd's diagnose reads these flags to tell what a target's app
+// accepts, so they must settle after one check, not after unhealthy_threshold intervals.)
+TEST_F(ProxyE2eTest, TheFirstHealthCheckAloneDecides) {
+  Upstream good("good"), sick("sick", 503);
+  auto c = staticCluster("c", {good.port(), sick.port()});
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+    timeout { seconds: 1 } interval { seconds: 30 } unhealthy_threshold { value: 3 } healthy_threshold { value: 3 }
+    http_health_check { path: "/ping" })", c.add_health_checks()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  std::string prefix = "c::127.0.0.1:";
+  std::string sickLine = prefix + std::to_string(sick.port()) + "::health_flags::/failed_active_hc\n";
+  std::string goodLine = prefix + std::to_string(good.port()) + "::health_flags::healthy\n";
+  ASSERT_TRUE(eventually([&] {
+    std::string c = admin("/clusters");
+    return c.find(sickLine) != std::string::npos && c.find(goodLine) != std::string::npos;
+  }, 3s)) << admin("/clusters");
+  EXPECT_NE(admin("/stats").find("cluster.c.health_check.attempt: 2"), std::string::npos) << admin("/stats");
+}
+
 TEST_F(ProxyE2eTest, FilterChainByDestinationPortFallsBackToTheLocalPort) {
   Upstream a("a"), b("b");
   auto l = httpListener("l", port_, "ra");
