@@ -8,14 +8,16 @@ initial sync, then measures two changes:
   (a) the mesh's ipPreference IPv4_ONLY -> IPv6_ONLY: every proxy is affected;
   (b) node vn-0's own ipPreference -> IPv4_PREFERRED: only vn-0 and its callers (vn-(M-1) .. vn-(M-B))
       are affected.
-For each: time from the API call until every affected stream has received (and ACKed) its last
-response, pushes and bytes the clients received, meshd CPU seconds, meshd peak RSS, and whether
-only the dependents were pushed. Prints a markdown table.
+For each: time from the API call until every affected stream has received its last response and
+written its ACK, pushes and bytes the clients received, CPU seconds of meshd and of the load clients
+(they share the machine), meshd peak RSS, and whether only the dependents were pushed. Prints a
+markdown table.
 
 Configuration (environment): XDS_STREAMS (N, 1000), XDS_NODES (M, 100), XDS_BACKENDS (B, 3),
 XDS_PROCS (P, one per 2500 streams, at least 2), XDS_RATE (streams opened per second per process,
 1000), XDS_SYNC_TIMEOUT (s, 180), XDS_QUIET_MS (a phase ends after this long without a response,
-1000), MESHD_BIN, XDS_LOAD_BIN, MESHD_LOG_LEVEL (warn).
+1000), MESHD_BIN, XDS_LOAD_BIN, MESHD_LOG_LEVEL (warn), XDS_PERF (a path: record meshd with
+`perf record -g` during each change, to PATH.a and PATH.b).
 """
 
 import http.client
@@ -128,8 +130,11 @@ class Meshd:
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                log("meshd did not stop within 20 s of SIGTERM: killed")
                 self.proc.kill()
                 self.proc.wait()
+            if self.proc.returncode != 0:
+                log(f"meshd exited with {self.proc.returncode}\n{self.log_tail()}")
         self.logf.close()
 
 
@@ -236,12 +241,14 @@ def report(loaders):
     nodes = {}
     for l in loaders:
         for name, n in l.ask("report")["nodes"].items():
-            a = nodes.setdefault(name, {"streams": 0, "pushed": 0, "pushes": 0, "bytes": 0, "first_ns": 0, "last_ns": 0})
+            a = nodes.setdefault(name, {"streams": 0, "pushed": 0, "pushes": 0, "bytes": 0, "first_ns": 0, "last_ns": 0,
+                                        "acked_ns": 0})
             for k in ("streams", "pushed", "pushes", "bytes"):
                 a[k] += n[k]
             if n["first_ns"] and (not a["first_ns"] or n["first_ns"] < a["first_ns"]):
                 a["first_ns"] = n["first_ns"]
             a["last_ns"] = max(a["last_ns"], n["last_ns"])
+            a["acked_ns"] = max(a["acked_ns"], n["acked_ns"])
     return nodes
 
 
@@ -254,7 +261,14 @@ def measure(name, meshd, loaders, change, affected):
     response came for QUIET_NS. Returns a result row."""
     for l in loaders:
         l.ask("mark")
+    perf = None
+    if os.environ.get("XDS_PERF"):
+        out = f"{os.environ['XDS_PERF']}.{name[1]}"
+        perf = subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(meshd.proc.pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # perf needs a moment to attach
     cpu0 = meshd.cpu_seconds()
+    loaders_cpu0 = sum(l.cpu_seconds() for l in loaders)
     t0 = time.monotonic_ns()
     change()
     deadline = time.monotonic() + PHASE_TIMEOUT
@@ -271,6 +285,10 @@ def measure(name, meshd, loaders, change, affected):
             log(f"{name}: timed out with {got}/{want} affected streams pushed")
             break
     cpu = meshd.cpu_seconds() - cpu0
+    loaders_cpu = sum(l.cpu_seconds() for l in loaders) - loaders_cpu0
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
     st = meshd.status()
     aff = [n for k, n in nodes.items() if k in affected]
     others = [n for k, n in nodes.items() if k not in affected]
@@ -278,12 +296,14 @@ def measure(name, meshd, loaders, change, affected):
         "phase": name,
         "affected_streams": want,
         "pushed_streams": got,
-        "ms_to_all_acked": (max([n["last_ns"] for n in aff] + [t0]) - t0) / 1e6,
+        "ms_to_all_acked": (max([n["acked_ns"] for n in aff] + [t0]) - t0) / 1e6,
+        "ms_to_last_push": (max([n["last_ns"] for n in aff] + [t0]) - t0) / 1e6,
         "ms_to_first_push_all": (max([n["first_ns"] for n in aff] + [t0]) - t0) / 1e6 if got == want else None,
         "pushes": sum(n["pushes"] for n in nodes.values()),
         "bytes": sum(n["bytes"] for n in nodes.values()),
         "other_streams_pushed": sum(n["pushed"] for n in others),
         "cpu_s": cpu,
+        "loaders_cpu_s": loaders_cpu,
         "peak_rss_mb": st["VmHWM"] / 1024,
         "threads": st["Threads"],
         "fds": st["fds"],
@@ -333,7 +353,9 @@ def main():
                 log(f"initial sync incomplete after {SYNC_TIMEOUT} s: {s}")
                 break
         st = meshd.status()
+        loaders_cpu = sum(l.cpu_seconds() for l in loaders)
         rows.append({"phase": "initial sync", "affected_streams": N, "pushed_streams": s["synced"],
+                     "loaders_cpu_s": loaders_cpu,
                      "ms_to_all_acked": (s["last_response_ns"] - t0) / 1e6, "ms_to_first_push_all": None,
                      "pushes": s["responses"], "bytes": s["bytes"], "other_streams_pushed": 0,
                      "cpu_s": meshd.cpu_seconds() - cpu0, "peak_rss_mb": st["VmHWM"] / 1024,
@@ -383,13 +405,14 @@ def print_table(rows):
     print(f"\nN={N} streams, M={M} virtual nodes ({N / M:.0f} streams per node), B={B} backends each, "
           f"{P} load processes, {os.cpu_count()} cores\n")
     print("| phase | affected streams | pushed | time to all ACKed (ms) | pushes | bytes received | "
-          "meshd CPU (s) | meshd peak RSS (MB) | meshd threads | only dependents |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "meshd CPU (s) | load clients CPU (s) | meshd peak RSS (MB) | meshd threads | only dependents |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         od = "—" if r["only_dependents"] is None else ("yes" if r["only_dependents"] else
                                                          f"no ({r['other_streams_pushed']} others)")
+        lcpu = f"{r['loaders_cpu_s']:.2f}" if "loaders_cpu_s" in r else "—"
         print(f"| {r['phase']} | {r['affected_streams']} | {r['pushed_streams']} | {r['ms_to_all_acked']:.0f} | "
-              f"{r['pushes']} | {r['bytes']} | {r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['threads']} | {od} |")
+              f"{r['pushes']} | {r['bytes']} | {r['cpu_s']:.2f} | {lcpu} | {r['peak_rss_mb']:.0f} | {r['threads']} | {od} |")
     if "idle_cpu" in rows[0]:
         print(f"\nIdle (no changes, {N} streams open): meshd uses {rows[0]['idle_cpu']:.3f} CPU-seconds per second "
               f"(busiest thread names: {rows[0]['idle_threads'] or 'none'}).")

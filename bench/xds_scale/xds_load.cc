@@ -8,7 +8,8 @@
 // Commands, one per line on stdin; each answer is one line of JSON on stdout:
 //   stats    totals: streams open/ended, streams that have CDS+LDS (+RDS/EDS when subscribed), responses
 //   mark     starts a measurement: per-stream counters since the mark are reset
-//   report   per node id, since the mark: streams, streams pushed, pushes, bytes, last response time
+//   report   per node id, since the mark: streams, streams pushed, pushes, bytes, first and last
+//            response time, last time an ACK was written
 //   quit     cancels every stream and exits
 // Times are CLOCK_MONOTONIC nanoseconds (comparable across processes, and with Python's
 // time.monotonic_ns()).
@@ -134,7 +135,11 @@ class Stream : public grpc::ClientBidiReactor<DiscoveryRequest, DiscoveryRespons
   }
 
   void OnWriteDone(bool ok) override {
+    int64_t t = nowNs();
     std::lock_guard lock(mu_);
+    // A request with a nonce answers a response: the ACK (or the subscription that follows it) has
+    // left for the server, which is what "every proxy has ACKed" measures.
+    if (ok && marked_ && !writes_.front().response_nonce().empty()) sinceMark_.ackedNs = t;
     writes_.pop_front();
     if (!ok) {
       writes_.clear();
@@ -161,7 +166,7 @@ class Stream : public grpc::ClientBidiReactor<DiscoveryRequest, DiscoveryRespons
 
   struct SinceMark {
     uint64_t pushes = 0, bytes = 0;
-    int64_t firstNs = 0, lastNs = 0;
+    int64_t firstNs = 0, lastNs = 0, ackedNs = 0;
   };
 
   void mark() {
@@ -326,7 +331,7 @@ int main(int argc, char** argv) {
     } else if (line == "report") {
       struct Node {
         uint64_t streams = 0, pushed = 0, pushes = 0, bytes = 0;
-        int64_t firstNs = 0, lastNs = 0;
+        int64_t firstNs = 0, lastNs = 0, ackedNs = 0;
       };
       std::map<std::string, Node> byNode;
       for (Stream* s : snapshot()) {
@@ -338,13 +343,14 @@ int main(int argc, char** argv) {
         n.bytes += m.bytes;
         if (m.firstNs && (!n.firstNs || m.firstNs < n.firstNs)) n.firstNs = m.firstNs;
         n.lastNs = std::max(n.lastNs, m.lastNs);
+        n.ackedNs = std::max(n.ackedNs, m.ackedNs);
       }
       out << "{\"nodes\":{";
       bool first = true;
       for (const auto& [name, n] : byNode) {
         out << (first ? "" : ",") << jsonString(name) << ":{\"streams\":" << n.streams << ",\"pushed\":" << n.pushed
             << ",\"pushes\":" << n.pushes << ",\"bytes\":" << n.bytes << ",\"first_ns\":" << n.firstNs
-            << ",\"last_ns\":" << n.lastNs << "}";
+            << ",\"last_ns\":" << n.lastNs << ",\"acked_ns\":" << n.ackedNs << "}";
         first = false;
       }
       out << "}}";

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace meshd::cli {
 
@@ -188,7 +189,7 @@ std::string renderTable(const Kind& kind, const json& items) {
 }
 
 std::string renderProxies(const json& r) {
-  std::vector<std::vector<std::string>> rows = {{"PROXY", "STREAM", "LISTENERS", "CLUSTERS", "LAST NACK", "NOTES"}};
+  std::vector<std::vector<std::string>> rows = {{"PROXY", "PEER", "STREAM", "SYNCED", "LISTENERS", "CLUSTERS", "LAST NACK", "NOTES"}};
   auto acked = [](const json& p, const char* suffix) {
     for (auto& [type, version] : p["acked"].items()) {
       if (type.size() >= std::strlen(suffix) && type.compare(type.size() - std::strlen(suffix), std::string::npos, suffix) == 0) {
@@ -201,10 +202,34 @@ std::string renderProxies(const json& r) {
     std::string nack = p.contains("lastNack") ? p["lastNack"].value("reason", "") : "-";
     std::string notes = p["notes"].empty() ? "-" : p["notes"][0].get<std::string>();
     if (p["notes"].size() > 1) notes += " (+" + std::to_string(p["notes"].size() - 1) + ")";
-    rows.push_back({p.value("key", ""), std::string(p.value("delta", false) ? "delta " : "sotw ") + p["stream"].dump(),
-                    acked(p, ".Listener"), acked(p, ".Cluster"), nack, notes});
+    std::string peer = p.value("peer", "");
+    rows.push_back({p.value("key", ""), peer.empty() ? "-" : peer,
+                    std::string(p.value("delta", false) ? "delta " : "sotw ") + p["stream"].dump(),
+                    p.value("inSync", false) ? "yes" : "no", acked(p, ".Listener"), acked(p, ".Cluster"), nack, notes});
   }
   return columns(rows);
+}
+
+StatusOr<json> waitInSync(const Client& client, json now, std::chrono::seconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  uint64_t target = now.value("storeRevision", 0);
+  for (;;) {
+    std::vector<std::string> behind;
+    if (now.value("publishedRevision", 0) < target) behind.push_back("meshd's translation");
+    for (const json& p : now["proxies"]) {
+      if (!p.value("inSync", false)) behind.push_back(p.value("key", ""));
+    }
+    if (behind.empty()) return now;
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::string list;
+      for (const auto& b : behind) list += (list.empty() ? "" : ", ") + b;
+      return Status(ErrorKind::kServiceUnavailable, "not in sync after " + std::to_string(within.count()) + "s: " + list);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto next = client.request("GET", "/meshd/v1/proxies");
+    if (!next.ok()) return next.status();
+    now = std::move(*next);
+  }
 }
 
 std::string renderDiagnoses(const json& r) {

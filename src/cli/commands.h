@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ std::string renderTable(const model::Kind& kind, const nlohmann::json& items);
 
 // The proxies table of `meshctl status`: PROXY, STREAM, ACKED (per type), LAST NACK, NOTES.
 std::string renderProxies(const nlohmann::json& proxies);
+
+// `meshctl status --wait`: polls /meshd/v1/proxies (first reply `now`) until meshd has published
+// the store revision current at the first reply and every connected proxy has ACKed it; the last
+// reply, or Unavailable naming the proxies still behind.
+StatusOr<nlohmann::json> waitInSync(const Client& client, nlohmann::json now, std::chrono::seconds within);
 
 // The table of `meshctl diagnose`: CALLER, TARGET, PREFERENCE, ADDRESS, APP VIA, OUTCOME, WHY.
 std::string renderDiagnoses(const nlohmann::json& diagnoses);

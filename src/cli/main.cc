@@ -97,6 +97,9 @@ int main(int argc, char** argv) {
       ->required();
   configDump->add_flag("--no-ipv6", dumpNoIpv6, "as for a proxy whose host has no IPv6");
   auto* status = app.add_subcommand("status", "connected proxies: last ACKed version, last NACK, notes");
+  int waitSeconds = 0;
+  status->add_option("--wait", waitSeconds,
+                     "wait up to SECONDS until every connected proxy has ACKed what meshd holds now (exit 1 if not)");
   std::string diagnoseCaller, diagnoseMesh;
   auto* diagnose = app.add_subcommand("diagnose", "predict which routes will fail and why (IP preference, discovery)");
   diagnose->add_option("caller", diagnoseCaller, "a virtual gateway or node name (all when omitted)");
@@ -114,6 +117,10 @@ int main(int argc, char** argv) {
                              : "/meshd/v1/proxies";
     auto r = client->request("GET", target);
     if (!r.ok()) return fail(r.status());
+    if (status->parsed() && waitSeconds > 0) {
+      r = meshd::cli::waitInSync(*client, *r, std::chrono::seconds(waitSeconds));
+      if (!r.ok()) return fail(r.status());
+    }
     if (configDump->parsed() || output == "json") {
       std::cout << r->dump(2) << "\n";
     } else if (diagnose->parsed()) {

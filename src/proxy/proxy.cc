@@ -11,6 +11,7 @@
 #include "proxy/config_manager.h"
 #include "proxy/dns_refresher.h"
 #include "proxy/health_checker.h"
+#include "xds/bootstrap.h"
 #include "proxy/outlier_detector.h"
 #include "proxy/worker.h"
 #include "proxy/xds_client.h"
@@ -83,6 +84,8 @@ Status Proxy::start() {
     auto port = p.admin->listen(sa.address(), sa.port_value());
     if (!port.ok()) return port.status();
     adminPort_ = *port;
+    // The port actually bound (the bootstrap may say 0), for meshd's diagnose.
+    (*options_.bootstrap.mutable_node()->mutable_metadata()->mutable_fields())[xds::kAdminPortKey].set_number_value(adminPort_);
   }
   for (auto& w : p.workers) w->start();
   p.xds = std::make_unique<XdsClient>(options_.bootstrap, *target, main_, *p.config);

@@ -41,24 +41,22 @@ StatusOr<int> AdsServer::listen(const std::string& hostPort) {
 
 void AdsServer::stop() {
   if (!server_) return;
-  // Cancels the streams still open at the deadline, then waits for their handlers to return.
+  // Cancels the streams still open at the deadline, then waits for every reactor's OnDone.
   server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server_->Wait();
   server_.reset();
 }
 
-grpc::Status AdsServer::StreamAggregatedResources(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<envoy::service::discovery::v3::DiscoveryResponse,
-                             envoy::service::discovery::v3::DiscoveryRequest>* stream) {
-  return serveStream<SotwProtocol>(cache_, resolver_, nextStreamId_++, context, stream);
+grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                        envoy::service::discovery::v3::DiscoveryResponse>*
+AdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
+  return new AdsStream<SotwProtocol>(cache_, resolver_, nextStreamId_++, context);
 }
 
-grpc::Status AdsServer::DeltaAggregatedResources(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<envoy::service::discovery::v3::DeltaDiscoveryResponse,
-                             envoy::service::discovery::v3::DeltaDiscoveryRequest>* stream) {
-  return serveStream<DeltaProtocol>(cache_, resolver_, nextStreamId_++, context, stream);
+grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                        envoy::service::discovery::v3::DeltaDiscoveryResponse>*
+AdsServer::DeltaAggregatedResources(grpc::CallbackServerContext* context) {
+  return new AdsStream<DeltaProtocol>(cache_, resolver_, nextStreamId_++, context);
 }
 
 }  // namespace meshd::xds

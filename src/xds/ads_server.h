@@ -8,10 +8,11 @@
 // message as a gRPC status: NOT_FOUND for a NotFound status, INVALID_ARGUMENT otherwise.
 // Every stream is registered in the cache (streamOpened/Updated/Closed) for status reports.
 //
-// Threads: gRPC's synchronous API with two threads per stream (reader and writer, ads_stream.h).
+// Threads: gRPC's callback API; a stream is a reactor (ads_stream.h) run on gRPC's small thread
+// pool, not a thread of its own, so tens of thousands of proxies cost memory, not threads.
 // listen() and stop() belong to the owner's thread and go in that order, once each; the
 // destructor stops. The cache and resolver must outlive the server; the resolver is called on
-// stream threads, concurrently.
+// gRPC's threads, concurrently, once per stream, and should be quick (it holds up that thread).
 
 #include <envoy/service/discovery/v3/ads.grpc.pb.h>
 
@@ -32,7 +33,7 @@ namespace meshd::xds {
 
 using NodeResolver = std::function<StatusOr<std::string>(const envoy::config::core::v3::Node&)>;
 
-class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscoveryService::Service {
+class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
  public:
   AdsServer(SnapshotCache& cache, NodeResolver resolver);
   ~AdsServer() override;
@@ -45,15 +46,14 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   // once no handler runs.
   void stop();
 
-  // AggregatedDiscoveryService::Service
-  grpc::Status StreamAggregatedResources(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<envoy::service::discovery::v3::DiscoveryResponse,
-                               envoy::service::discovery::v3::DiscoveryRequest>* stream) override;
-  grpc::Status DeltaAggregatedResources(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<envoy::service::discovery::v3::DeltaDiscoveryResponse,
-                               envoy::service::discovery::v3::DeltaDiscoveryRequest>* stream) override;
+  // AggregatedDiscoveryService::CallbackService: each returns a new stream reactor, which gRPC
+  // owns until its OnDone.
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                          envoy::service::discovery::v3::DiscoveryResponse>*
+  StreamAggregatedResources(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                          envoy::service::discovery::v3::DeltaDiscoveryResponse>*
+  DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
 
  private:
   SnapshotCache& cache_;

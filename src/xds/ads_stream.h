@@ -1,26 +1,27 @@
 #pragma once
-// One ADS stream, either flavour, over the synchronous gRPC API. Internal to the server
+// One ADS stream, either flavour, as a gRPC callback reactor. Internal to the server
 // (ads_server.cc); the protocol itself lives in SotwProtocol / DeltaProtocol.
 //
-// Threads: the gRPC handler's thread reads requests into an Inbox; a writer thread started per
-// stream owns the Protocol, takes requests and snapshots from the Inbox, and is the only one to
-// write. A snapshot change reaches the writer through the Inbox, so the cache's callback only
-// stores a pointer and signals, never waiting on the network.
+// A stream has no thread of its own (10,000 proxies must not cost 20,000 threads and their
+// stacks): gRPC runs the reactions (OnReadDone, OnWriteDone, OnDone) on its small pool, and the
+// cache's watch callback runs on the publisher's thread. Each of them takes mu_, feeds the
+// Protocol and, when no write is in flight, starts the next one. At most one read and one write are
+// outstanding, so a proxy that reads slowly holds back only its own responses (gRPC flow control),
+// and one that writes fast is read no faster than its requests are handled.
+//
+// Lifetime: gRPC owns the reactor from the service method until OnDone, which deletes it. The
+// watch callback may run once after cancel() (SnapshotCache's rule), so it reaches the stream only
+// through a WatchLink that OnDone clears.
 
 #include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "common/status.h"
 #include "xds/ads_server.h"
@@ -29,79 +30,6 @@
 
 namespace meshd::xds {
 
-// What arrived for a stream's writer since it last looked. Thread-safe; shared by the reader, the
-// writer and the cache's watch callback (which may outlive the stream by one delivery).
-template <typename Request>
-class Inbox {
- public:
-  struct Batch {
-    std::vector<Request> requests;
-    std::shared_ptr<const Snapshot> snapshot;  // the newest since the last batch, or null
-    bool closed = false;
-  };
-
-  // Blocks while too many requests wait: a proxy that writes faster than we answer is slowed down
-  // by gRPC flow control instead of growing this queue. Dropped once closed.
-  void pushRequest(Request request) {
-    std::unique_lock lock(mu_);
-    roomCv_.wait(lock, [&] { return closed_ || requests_.size() < kMaxPending; });
-    if (closed_) return;
-    requests_.push_back(std::move(request));
-    readyCv_.notify_one();
-  }
-
-  // From the cache's watch: only the newest snapshot matters; an older one not yet taken is replaced.
-  void pushSnapshot(std::shared_ptr<const Snapshot> snapshot) {
-    if (!snapshot) return;
-    std::lock_guard lock(mu_);
-    snapshot_ = std::move(snapshot);
-    watched_ = true;
-    readyCv_.notify_one();
-  }
-
-  // The snapshot read from the cache after the watch began. Once the watch has delivered one, the
-  // watch will deliver every later one too, so this read (possibly older) must not replace it.
-  void offerCurrent(std::shared_ptr<const Snapshot> snapshot) {
-    if (!snapshot) return;
-    std::lock_guard lock(mu_);
-    if (watched_) return;
-    snapshot_ = std::move(snapshot);
-    readyCv_.notify_one();
-  }
-
-  void close() {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-    readyCv_.notify_all();
-    roomCv_.notify_all();
-  }
-
-  // Blocks until something arrived or the inbox closed.
-  Batch take() {
-    std::unique_lock lock(mu_);
-    readyCv_.wait(lock, [&] { return closed_ || !requests_.empty() || snapshot_; });
-    Batch b;
-    b.closed = closed_;
-    b.requests.assign(std::make_move_iterator(requests_.begin()), std::make_move_iterator(requests_.end()));
-    requests_.clear();
-    b.snapshot = std::move(snapshot_);
-    snapshot_ = nullptr;
-    roomCv_.notify_all();
-    return b;
-  }
-
- private:
-  static constexpr size_t kMaxPending = 64;
-
-  std::mutex mu_;  // guards everything below
-  std::condition_variable readyCv_;
-  std::condition_variable roomCv_;
-  std::deque<Request> requests_;
-  std::shared_ptr<const Snapshot> snapshot_;
-  bool watched_ = false;  // the watch has delivered a snapshot
-  bool closed_ = false;
-};
-
 // Records what a request meant in the stream's ProxyStatus.
 void reportOutcome(SnapshotCache& cache, uint64_t streamId, const RequestOutcome& outcome);
 
@@ -109,65 +37,169 @@ void reportOutcome(SnapshotCache& cache, uint64_t streamId, const RequestOutcome
 // INVALID_ARGUMENT.
 grpc::Status refusal(const Status& status);
 
-// Serves one stream until the proxy goes away, a write fails, or the server shuts down.
+// The address in a gRPC peer string ("ipv4:10.0.0.1:5000", "ipv6:[fd00::1]:5000"), else "".
+std::string peerAddress(const std::string& peer);
+// The node's meshd.admin_port metadata (see bootstrap.h), or 0.
+uint32_t adminPort(const envoy::config::core::v3::Node& node);
+
 template <typename Protocol>
-grpc::Status serveStream(SnapshotCache& cache, const NodeResolver& resolve, uint64_t streamId,
-                         grpc::ServerContext* context,
-                         grpc::ServerReaderWriter<typename Protocol::Response, typename Protocol::Request>* stream) {
+class AdsStream final : public grpc::ServerBidiReactor<typename Protocol::Request, typename Protocol::Response> {
+ public:
   using Request = typename Protocol::Request;
+  using Response = typename Protocol::Response;
 
-  Request first;
-  if (!stream->Read(&first)) return grpc::Status::OK;  // gone before asking for anything
-  if (!first.has_node()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request of a stream must carry the node");
+  AdsStream(SnapshotCache& cache, const NodeResolver& resolve, uint64_t streamId, grpc::CallbackServerContext* context)
+      : cache_(cache), resolve_(resolve), streamId_(streamId), context_(context) {
+    this->StartRead(&request_);
   }
-  StatusOr<std::string> key = resolve(first.node());
-  if (!key.ok()) return refusal(key.status());
 
-  ProxyStatus status;
-  status.key = *key;
-  status.nodeId = first.node().id();
-  status.streamId = streamId;
-  status.delta = Protocol::kDelta;
-  status.connectedAt = std::chrono::system_clock::now();
-  cache.streamOpened(status);
-  spdlog::debug("msg=\"proxy connected\" stream={} node=\"{}\" key=\"{}\" delta={}", streamId, status.nodeId,
-                status.key, Protocol::kDelta);
-
-  auto inbox = std::make_shared<Inbox<Request>>();
-  // Watch before reading the current snapshot, so that no change falls between the two.
-  SnapshotCache::WatchId watch =
-      cache.watch(*key, [inbox](std::shared_ptr<const Snapshot> s) { inbox->pushSnapshot(std::move(s)); });
-  inbox->offerCurrent(cache.snapshot(*key));
-  inbox->pushRequest(std::move(first));
-
-  std::thread writer([&] {
-    Protocol protocol;
-    while (true) {
-      auto batch = inbox->take();
-      if (batch.closed) break;
-      for (const Request& r : batch.requests) reportOutcome(cache, streamId, protocol.handle(r));
-      if (batch.snapshot) protocol.setSnapshot(std::move(batch.snapshot));
-      bool ok = true;
-      for (const auto& response : protocol.takeResponses()) {
-        if (!(ok = stream->Write(response))) break;
-      }
-      if (!ok) {
-        context->TryCancel();  // ends the reader's Read()
-        break;
-      }
+  // grpc::ServerBidiReactor
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the proxy closed its side or went away, or the server is stopping
+      std::lock_guard lock(mu_);
+      finish(grpc::Status::OK);
+      return;
     }
-    inbox->close();  // the reader may be waiting for room
-  });
+    if (!opened_ && !open()) return;
+    std::lock_guard lock(mu_);
+    if (finishing_) return;
+    reportOutcome(cache_, streamId_, protocol_.handle(request_));
+    pump();
+    this->StartRead(&request_);
+  }
 
-  Request request;
-  while (stream->Read(&request)) inbox->pushRequest(std::move(request));
-  inbox->close();
-  writer.join();
-  cache.cancel(watch);
-  cache.streamClosed(streamId);
-  spdlog::debug("msg=\"proxy disconnected\" stream={}", streamId);
-  return grpc::Status::OK;
-}
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      context_->TryCancel();  // the connection is gone: end the pending read too
+      finish(grpc::Status::OK);
+    } else if (finishing_) {
+      this->Finish(finishStatus_);  // deferred by finish() while this write was in flight
+    } else {
+      pump();
+    }
+  }
+
+  void OnDone() override {
+    if (opened_) {
+      cache_.cancel(watch_);
+      {
+        std::lock_guard lock(link_->mu);
+        link_->stream = nullptr;
+      }
+      cache_.streamClosed(streamId_);
+      spdlog::debug("msg=\"proxy disconnected\" stream={}", streamId_);
+    }
+    delete this;
+  }
+
+ private:
+  struct WatchLink {
+    std::mutex mu;
+    AdsStream* stream = nullptr;  // guarded by mu; null once the stream is done
+  };
+
+  // The first request says who the proxy is. Runs without mu_: the resolver may publish a snapshot,
+  // and that delivery takes other streams' locks (and the cache's delivery lock), so holding ours
+  // could deadlock with a delivery to this key. Nothing else touches the stream yet (no watch, no
+  // write), so the lock is not needed until the watch exists.
+  bool open() {
+    const Request& first = request_;
+    if (!first.has_node()) {
+      std::lock_guard lock(mu_);
+      finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request of a stream must carry the node"));
+      return false;
+    }
+    StatusOr<std::string> key = resolve_(first.node());
+    if (!key.ok()) {
+      std::lock_guard lock(mu_);
+      finish(refusal(key.status()));
+      return false;
+    }
+    ProxyStatus status;
+    status.key = *key;
+    status.nodeId = first.node().id();
+    status.streamId = streamId_;
+    status.delta = Protocol::kDelta;
+    status.connectedAt = std::chrono::system_clock::now();
+    status.peer = peerAddress(context_->peer());
+    status.adminPort = adminPort(first.node());
+    cache_.streamOpened(status);
+    spdlog::debug("msg=\"proxy connected\" stream={} node=\"{}\" key=\"{}\" delta={}", streamId_, status.nodeId,
+                  status.key, Protocol::kDelta);
+
+    link_ = std::make_shared<WatchLink>();
+    link_->stream = this;
+    // Watch before reading the current snapshot, so that no change falls between the two.
+    watch_ = cache_.watch(*key, [link = link_](std::shared_ptr<const Snapshot> s) {
+      std::lock_guard lock(link->mu);
+      if (link->stream != nullptr) link->stream->onSnapshot(std::move(s));
+    });
+    opened_ = true;
+    std::shared_ptr<const Snapshot> current = cache_.snapshot(*key);
+    std::lock_guard lock(mu_);
+    // Once the watch has delivered one, it delivers every later one too: the (possibly older)
+    // snapshot read here must not replace it.
+    if (current && !watched_) protocol_.setSnapshot(std::move(current));
+    return true;
+  }
+
+  // From the cache's watch, on the publisher's thread. Starts a write without waiting for it.
+  void onSnapshot(std::shared_ptr<const Snapshot> snapshot) {
+    if (!snapshot) return;
+    std::lock_guard lock(mu_);
+    watched_ = true;
+    protocol_.setSnapshot(std::move(snapshot));
+    pump();
+  }
+
+  // Under mu_. Starts the next write unless one is in flight. What is due is asked of the protocol
+  // only once the last batch is written, so snapshots that arrive meanwhile coalesce into one push.
+  void pump() {
+    if (writing_ || finishing_) return;
+    if (queue_.empty()) {
+      for (Response& r : protocol_.takeResponses()) queue_.push_back(std::move(r));
+      if (queue_.empty()) return;
+    }
+    inFlight_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    this->StartWrite(&inFlight_);
+  }
+
+  // Under mu_. Ends the stream once; gRPC allows no Finish while a write is in flight, so then it
+  // waits for OnWriteDone.
+  void finish(grpc::Status status) {
+    if (finishing_) return;
+    finishing_ = true;
+    if (writing_) {
+      finishStatus_ = std::move(status);
+    } else {
+      this->Finish(std::move(status));
+    }
+  }
+
+  SnapshotCache& cache_;
+  const NodeResolver& resolve_;  // the server's; it outlives every stream (stop() waits for OnDone)
+  const uint64_t streamId_;
+  grpc::CallbackServerContext* const context_;
+
+  // Set by the first OnReadDone, read by OnDone; gRPC orders the two.
+  bool opened_ = false;
+  SnapshotCache::WatchId watch_ = 0;
+  std::shared_ptr<WatchLink> link_;
+
+  Request request_;  // owned by the outstanding read
+
+  std::mutex mu_;  // guards everything below
+  Protocol protocol_;
+  bool watched_ = false;  // the watch has delivered a snapshot
+  std::deque<Response> queue_;  // taken from the protocol, not yet written
+  Response inFlight_;           // owned by the outstanding write while writing_
+  bool writing_ = false;
+  bool finishing_ = false;
+  grpc::Status finishStatus_;  // when finish() waits for a write
+};
 
 }  // namespace meshd::xds

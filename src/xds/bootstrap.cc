@@ -54,6 +54,7 @@ StatusOr<envoy::config::bootstrap::v3::Bootstrap> makeBootstrap(const std::map<s
   node->set_cluster(proxy->name);
   (*node->mutable_metadata()->mutable_fields())[kIpv6AvailableKey].set_bool_value(
       get(env, "MESHD_IPV6_AVAILABLE", "true") != "false");
+  (*node->mutable_metadata()->mutable_fields())[kAdminPortKey].set_number_value(adminPort);
   bool adminV6 = get(env, "ENVOY_ADMIN_ACCESS_ENABLE_IPV6", "false") == "true";
   *b.mutable_admin()->mutable_address() = socketAddress(adminV6 ? "::" : "0.0.0.0", adminPort, adminV6);
 

@@ -20,6 +20,9 @@ namespace meshd::xds {
 
 // Node metadata key carrying whether the proxy's host has IPv6.
 inline constexpr const char* kIpv6AvailableKey = "meshd.ipv6_available";
+// Node metadata key carrying the proxy's admin port, so that meshd (diagnose) can read the proxy's
+// health-check verdicts at <the stream's peer address>:<port>.
+inline constexpr const char* kAdminPortKey = "meshd.admin_port";
 inline constexpr const char* kXdsClusterName = "meshd_xds";
 
 StatusOr<envoy::config::bootstrap::v3::Bootstrap> makeBootstrap(const std::map<std::string, std::string>& env);

@@ -13,7 +13,7 @@
 // - ACK/NACK by nonce as in SotW, except that a stale request's subscription changes still apply:
 //   they are deltas, and the proxy will not repeat them.
 //
-// Thread-compatible: one stream's writer thread owns it.
+// Thread-compatible: one stream owns it, under that stream's lock.
 
 #include <envoy/service/discovery/v3/discovery.pb.h>
 

@@ -84,8 +84,42 @@ void resolveCloudMap(const World& world, const json& cm, model::IpPreference pre
   }
 }
 
+bool hasHealthCheck(const json& nodeSpec) {
+  for (const json& l : nodeSpec.value("listeners", json::array())) {
+    if (l.contains("healthCheck")) return true;
+  }
+  return false;
+}
+
+// The caller's verdict on the target's host, from its egress cluster cds_egress_<mesh>_<node>_...:
+// the target's health check goes through its sidecar to its app over `family`.
+void judgeByHealthCheck(const MeshResources& mesh, const std::string& caller, const std::string& target,
+                        const CallerHealth& health, const std::string& family, Diagnosis& d) {
+  auto reported = health.find(caller);
+  if (reported == health.end() || !hasHealthCheck(mesh.virtualNodes.at(target))) return;
+  std::string prefix = "cds_egress_" + mesh.name + "_" + target + "_";
+  for (const auto& [cluster, hosts] : reported->second) {
+    if (cluster.compare(0, prefix.size(), prefix) != 0 || hosts.empty()) continue;
+    const std::string& flags = hosts.front().flags;
+    if (flags.find("pending_active_hc") != std::string::npos) {
+      d.health = "pending";
+      d.reasons.push_back("health check: not run yet; whether the app accepts " + family + " is not known");
+    } else if (flags.find("failed_active_hc") != std::string::npos) {
+      d.health = "failing";
+      d.outcome = "application";
+      d.reasons.insert(d.reasons.begin(), "application: the health check of " + target + " fails: its app does not accept " +
+                                              family + " (" + d.appAddress + ")");
+    } else {
+      d.health = "passing";
+      d.reasons.insert(d.reasons.begin(), "application: the health check of " + target + " passes: its app accepts " +
+                                              family + " (" + d.appAddress + ")");
+    }
+    return;
+  }
+}
+
 Diagnosis diagnoseTarget(const World& world, const dns::ZoneSet& zones, const MeshResources& mesh,
-                         const std::string& caller, const std::string& target) {
+                         const std::string& caller, const std::string& target, const CallerHealth& health) {
   Diagnosis d;
   d.caller = caller;
   d.target = target;
@@ -111,9 +145,10 @@ Diagnosis diagnoseTarget(const World& world, const dns::ZoneSet& zones, const Me
     return d;
   }
   d.outcome = "ok";
-  d.reasons.push_back(std::string("application: the sidecar will reach the app over ") + d.appAddress + " (" +
-                      (isV6(d.appAddress) ? "IPv6" : "IPv4") + "); the app must accept " +
-                      (isV6(d.appAddress) ? "IPv6" : "IPv4") + ", with no fallback");
+  std::string family = isV6(d.appAddress) ? "IPv6" : "IPv4";
+  d.reasons.push_back("application: the sidecar will reach the app over " + d.appAddress + " (" + family +
+                      "); the app must accept " + family + ", with no fallback");
+  judgeByHealthCheck(mesh, caller, target, health, family, d);
   return d;
 }
 
@@ -159,13 +194,13 @@ std::set<std::string> targetsOf(const MeshResources& mesh, bool gateway, const s
 }  // namespace
 
 json Diagnosis::toJson() const {
-  return {{"caller", caller},   {"target", target},         {"preference", preference}, {"discovery", discovery},
+  return {{"caller", caller},   {"target", target},           {"preference", preference}, {"discovery", discovery},
           {"address", address}, {"sidecarBind", sidecarBind}, {"appAddress", appAddress}, {"outcome", outcome},
-          {"reasons", reasons}};
+          {"health", health},   {"reasons", reasons}};
 }
 
 std::vector<Diagnosis> diagnose(const World& world, const dns::ZoneSet& zones, const std::string& meshName,
-                                const std::string& caller) {
+                                const std::string& caller, const CallerHealth& health) {
   std::vector<Diagnosis> out;
   auto mesh = world.meshes.find(meshName);
   if (mesh == world.meshes.end()) return out;
@@ -173,7 +208,7 @@ std::vector<Diagnosis> diagnose(const World& world, const dns::ZoneSet& zones, c
   auto visit = [&](bool gateway, const std::string& name) {
     if (!caller.empty() && caller != name) return;
     std::string id = "mesh/" + meshName + (gateway ? "/virtualGateway/" : "/virtualNode/") + name;
-    for (const std::string& target : targetsOf(m, gateway, name)) out.push_back(diagnoseTarget(world, zones, m, id, target));
+    for (const std::string& target : targetsOf(m, gateway, name)) out.push_back(diagnoseTarget(world, zones, m, id, target, health));
   };
   for (const auto& [name, _] : m.virtualGateways) visit(true, name);
   for (const auto& [name, _] : m.virtualNodes) visit(false, name);

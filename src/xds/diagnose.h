@@ -6,7 +6,10 @@
 //   → "upstream connect error" from the caller;
 // - application: the family the target's sidecar uses to reach its own app (127.0.0.1 or ::1);
 //   the app must accept it, else "upstream connect error" from the target's sidecar.
-// Pure: World and the DNS zones in, a table out.
+// - and, when the callers' proxies report their health-check verdicts (proxy_health.h), whether
+//   the target's app actually accepts that family: a failing check of a target otherwise reachable
+//   is an "application" failure.
+// Pure: World, the DNS zones and the reported verdicts in, a table out.
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "dns/zone.h"
+#include "xds/proxy_health.h"
 #include "xds/world.h"
 
 namespace meshd::xds {
@@ -26,15 +30,22 @@ struct Diagnosis {
   std::string address;     // what the caller connects to ("" when none)
   std::string sidecarBind; // 0.0.0.0 or ::
   std::string appAddress;  // 127.0.0.1 or ::1
-  // "ok", "service discovery", "connection" or "unknown" (a name meshd's DNS does not serve).
+  // "ok", "service discovery", "connection", "application" (the caller's health check of the
+  // target fails) or "unknown" (a name meshd's DNS does not serve).
   std::string outcome;
+  // The caller's health-check verdict on the target: "passing", "failing", "pending", or "" when
+  // there is none to read (no health check, or the caller's proxy did not report).
+  std::string health;
   std::vector<std::string> reasons;
 
   nlohmann::json toJson() const;
 };
 
+// Reported verdicts by caller id (mesh/<m>/virtualGateway/<g>, ...).
+using CallerHealth = std::map<std::string, ClusterHealth>;
+
 // Every (caller, target) pair in `mesh`, or only those of `caller` (a gateway or node name) if set.
 std::vector<Diagnosis> diagnose(const World& world, const dns::ZoneSet& zones, const std::string& mesh,
-                                const std::string& caller = "");
+                                const std::string& caller = "", const CallerHealth& health = {});
 
 }  // namespace meshd::xds

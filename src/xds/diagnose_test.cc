@@ -94,5 +94,37 @@ TEST(DiagnoseTest, NodeOverridePreferenceIsUsed) {
   }
 }
 
+// The app half comes from the gateway's health checks of each target (through its sidecar to its
+// app): under IPv4_ONLY, yellow's and purple's apps refuse 127.0.0.1, so their checks fail.
+TEST(DiagnoseTest, FailingHealthCheckOfAReachableTargetIsAnApplicationFailure) {
+  World w = walkthrough(false, "IPv4_ONLY");
+  for (auto& [name, spec] : w.meshes["m"].virtualNodes) spec["listeners"] = {{{"healthCheck", {{"path", "/ping"}}}}};
+  auto zones = discovery::buildZones(w.registry);
+  ClusterHealth gateway = parseClusters(
+      "cds_egress_m_red-vn_http_9080::198.18.0.10:9080::health_flags::healthy\n"
+      "cds_egress_m_red-vn_http_9080::198.18.0.10:9080::cx_active::0\n"
+      "cds_egress_m_yellow-vn_http_9080::198.18.0.12:9080::health_flags::/failed_active_hc\n"
+      "cds_egress_m_purple-vn_http_9080::198.18.0.15:9080::health_flags::/failed_active_hc/pending_active_hc\n");
+  ASSERT_EQ(gateway.size(), 3u);
+  std::map<std::string, Diagnosis> byTarget;
+  for (Diagnosis& d : diagnose(w, *zones, "m", "gw", {{"mesh/m/virtualGateway/gw", gateway}})) byTarget[d.target] = d;
+  EXPECT_EQ(byTarget["red-vn"].outcome, "ok");
+  EXPECT_EQ(byTarget["red-vn"].health, "passing");
+  EXPECT_EQ(byTarget["yellow-vn"].outcome, "application");
+  EXPECT_EQ(byTarget["yellow-vn"].reasons[0],
+            "application: the health check of yellow-vn fails: its app does not accept IPv4 (127.0.0.1)");
+  EXPECT_EQ(byTarget["purple-vn"].outcome, "ok");  // not checked yet: no verdict
+  EXPECT_EQ(byTarget["purple-vn"].health, "pending");
+  EXPECT_EQ(byTarget["green-vn"].health, "");  // nothing reported for it
+}
+
+TEST(DiagnoseTest, ParsesIpv6HostsInAdminClusters) {
+  ClusterHealth h = parseClusters("c::[fd00::1]:9080::health_flags::healthy\nc::fd00::2:9080::health_flags::/failed_active_hc");
+  ASSERT_EQ(h["c"].size(), 2u);
+  EXPECT_EQ(h["c"][0].address, "[fd00::1]:9080");
+  EXPECT_EQ(h["c"][1].address, "fd00::2:9080");
+  EXPECT_EQ(h["c"][1].flags, "/failed_active_hc");
+}
+
 }  // namespace
 }  // namespace meshd::xds

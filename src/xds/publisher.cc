@@ -58,26 +58,35 @@ Status XdsPublisher::reload() {
     proxies = proxies_;
   }
   for (const auto& [key, proxy] : proxies) publish(key, proxy, *shared);
+  published_ = shared->revision;
   return okStatus();
 }
 
 void XdsPublisher::publish(const std::string& key, const Proxy& proxy, const World& world) {
-  auto t = translate(world, proxy.id, proxy.info);
-  if (!t.ok()) {
-    // The resource is gone: the proxy keeps its last configuration, as Envoy would.
-    std::lock_guard lock(mu_);
-    notes_[key] = {t.status().message()};
-    return;
+  publish(key, world, translate(world, proxy.id, proxy.info));
+}
+
+void XdsPublisher::publish(const std::string& key, const World& world, StatusOr<Translation> t) {
+  std::shared_ptr<Snapshot> snapshot;
+  if (t.ok()) {
+    snapshot = std::make_shared<Snapshot>(toSnapshot(*t));
+    if (Status st = snapshot->checkConsistent(); !st.ok()) {
+      spdlog::error("msg=\"inconsistent snapshot not published\" proxy={} error=\"{}\"", key, st.message());
+      return;
+    }
   }
-  auto snapshot = std::make_shared<Snapshot>(toSnapshot(*t));
-  if (Status st = snapshot->checkConsistent(); !st.ok()) {
-    spdlog::error("msg=\"inconsistent snapshot not published\" proxy={} error=\"{}\"", key, st.message());
-    return;
-  }
+  // The loop and resolve() (on gRPC threads) both publish, each from the world it read: the check
+  // and the cache update happen in one step, so an older world never lands after a newer one.
+  std::lock_guard publishing(publishMu_);
   {
     std::lock_guard lock(mu_);
-    notes_[key] = t->notes;
+    Translated& last = translated_[key];
+    if (last.revision > world.revision) return;
+    last = {world.revision, t.ok()};
+    notes_[key] = t.ok() ? t->notes : std::vector<std::string>{t.status().message()};
   }
+  // The resource is gone: the proxy keeps its last configuration, as Envoy would.
+  if (!t.ok()) return;
   if (cache_.setSnapshot(key, std::move(snapshot))) {
     spdlog::debug("msg=\"snapshot published\" proxy={} revision={}", key, world.revision);
   }
@@ -89,18 +98,29 @@ StatusOr<std::string> XdsPublisher::resolve(const envoy::config::core::v3::Node&
   Proxy proxy{*id, {ipv6Available(node)}};
   std::string key = id->key() + (proxy.info.hasIpv6 ? "" : "?ipv6=false");
   std::shared_ptr<const World> world;
+  bool added = false;
   {
     std::lock_guard lock(mu_);
     world = world_;
+    if (!world) return Status(ErrorKind::kServiceUnavailable, "meshd is starting");
+    // Another proxy of the same node was served from this very state: the snapshot is in the
+    // cache and the node exists. Translating again would cost every Envoy of a node (hundreds, when
+    // they all reconnect after a restart) a full translation on a gRPC thread.
+    auto last = translated_.find(key);
+    if (last != translated_.end() && last->second.ok && last->second.revision == world->revision) return key;
+    // Listed in the same step as reading the world: a reload of any newer world sees the key and
+    // publishes for it too, so the translation below cannot be the last one this proxy gets.
+    added = proxies_.emplace(key, proxy).second;
   }
-  if (!world) return Status(ErrorKind::kServiceUnavailable, "meshd is starting");
   auto t = translate(*world, proxy.id, proxy.info);
-  if (!t.ok()) return t.status();  // unknown mesh or resource
-  {
+  if (!t.ok()) {  // unknown mesh or resource
     std::lock_guard lock(mu_);
-    proxies_.emplace(key, proxy);
+    auto last = translated_.find(key);
+    // Unless another resolve of the key has served it from a newer world meanwhile.
+    if (added && (last == translated_.end() || !last->second.ok)) proxies_.erase(key);
+    return t.status();
   }
-  publish(key, proxy, *world);
+  publish(key, *world, std::move(t));  // the check's translation is the one published
   return key;
 }
 

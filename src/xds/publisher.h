@@ -34,6 +34,10 @@ class XdsPublisher {
   StatusOr<Translation> translateFor(const std::string& nodeId, bool hasIpv6 = true);
   // The state as it is in the store now (not what the loop last saw: callers just wrote it).
   StatusOr<World> currentWorld() { return loadWorld(store_); }
+  // The store's revision now, and the one whose snapshots are all in the cache: once the second
+  // reaches the first, what a client just wrote is on its way to every proxy.
+  store::Revision storeRevision() { return store_.revision(); }
+  store::Revision publishedRevision() const { return published_; }
   // The notes of the last translation published under `key`.
   std::vector<std::string> notes(const std::string& key) const;
 
@@ -45,16 +49,24 @@ class XdsPublisher {
   void loop();
   Status reload();
   void publish(const std::string& key, const Proxy& proxy, const World& world);
+  void publish(const std::string& key, const World& world, StatusOr<Translation> t);
 
   store::Store& store_;
   SnapshotCache& cache_;
   std::atomic<bool> stopping_{false};
+  std::atomic<store::Revision> published_{0};
   std::thread thread_;
 
   mutable std::mutex mu_;
   std::shared_ptr<const World> world_;             // guarded by mu_
   std::map<std::string, Proxy> proxies_;           // by cache key; guarded by mu_
   std::map<std::string, std::vector<std::string>> notes_;  // guarded by mu_
+  struct Translated {
+    store::Revision revision = 0;  // of the world last published for the key
+    bool ok = false;               // its snapshot went to the cache (else the node was missing)
+  };
+  std::map<std::string, Translated> translated_;  // by cache key; guarded by mu_
+  std::mutex publishMu_;  // held across one publish's check and cache update, taken before mu_
 };
 
 }  // namespace meshd::xds

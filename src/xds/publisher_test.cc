@@ -59,6 +59,23 @@ TEST_F(PublisherTest, ResolvesKnownNodesAndPublishesAtOnce) {
   EXPECT_EQ(publisher_->resolve(node("garbage")).status().kind(), ErrorKind::kBadRequest);
 }
 
+// A second proxy of a served node skips translation (the cache has its snapshot), but only while
+// the state it was translated from is current.
+TEST_F(PublisherTest, NodeDeletedSinceItWasServedIsNotFound) {
+  auto n = node("mesh/m/virtualNode/red-vn");
+  ASSERT_TRUE(publisher_->resolve(n).ok());
+  ASSERT_TRUE(publisher_->resolve(n).ok());
+  model::ResourceId red{&model::kVirtualNode, "m", "", "red-vn"};
+  ASSERT_TRUE(store_->commit({{}, {{store::Op::Type::kDelete, model::keyOf(red), ""}}})->succeeded);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  StatusOr<std::string> again = publisher_->resolve(n);
+  while (again.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // until the loop sees the delete
+    again = publisher_->resolve(n);
+  }
+  EXPECT_EQ(again.status().kind(), ErrorKind::kNotFound);
+}
+
 TEST_F(PublisherTest, FollowsTheStoreAndWakesOnlyAffectedProxies) {
   std::string red = *publisher_->resolve(node("mesh/m/virtualNode/red-vn"));
   std::string blue = *publisher_->resolve(node("mesh/m/virtualNode/blue-vn"));

@@ -32,8 +32,9 @@ bool SnapshotCache::setSnapshot(const std::string& key, std::shared_ptr<const Sn
     bool changed = !slot || !sameVersions(*slot, *snapshot);
     slot = snapshot;
     if (!changed) return false;
-    for (const auto& [id, watch] : watches_) {
-      if (watch.first == key) toCall.push_back(watch.second);
+    if (auto it = watchesByKey_.find(key); it != watchesByKey_.end()) {
+      toCall.reserve(it->second.size());
+      for (const auto& [id, cb] : it->second) toCall.push_back(cb);
     }
   }
   // Outside mu_: a callback may read the cache (snapshot(), proxies()) without deadlocking.
@@ -55,13 +56,19 @@ std::shared_ptr<const Snapshot> SnapshotCache::snapshot(const std::string& key) 
 SnapshotCache::WatchId SnapshotCache::watch(const std::string& key, Callback cb) {
   std::lock_guard lock(mu_);
   WatchId id = nextWatch_++;
-  watches_.emplace(id, std::make_pair(key, std::move(cb)));
+  watchesByKey_[key].emplace(id, std::move(cb));
+  watchKeys_.emplace(id, key);
   return id;
 }
 
 void SnapshotCache::cancel(WatchId id) {
   std::lock_guard lock(mu_);
-  watches_.erase(id);
+  auto k = watchKeys_.find(id);
+  if (k == watchKeys_.end()) return;
+  auto byKey = watchesByKey_.find(k->second);
+  byKey->second.erase(id);
+  if (byKey->second.empty()) watchesByKey_.erase(byKey);
+  watchKeys_.erase(k);
 }
 
 void SnapshotCache::streamOpened(const ProxyStatus& status) {

@@ -31,6 +31,8 @@ struct ProxyStatus {
   std::string lastNackType;
   std::string lastNackReason;
   std::chrono::system_clock::time_point connectedAt;
+  std::string peer;        // the proxy's address as meshd sees it: "198.18.0.10" or "fd00::a"
+  uint32_t adminPort = 0;  // node metadata meshd.admin_port; 0 when the bootstrap did not say
 };
 
 class SnapshotCache {
@@ -63,7 +65,9 @@ class SnapshotCache {
   std::mutex deliverMu_;  // held across one setSnapshot() (before mu_), so deliveries stay in order
   mutable std::mutex mu_;  // guards everything below
   std::map<std::string, std::shared_ptr<const Snapshot>> snapshots_;
-  std::map<WatchId, std::pair<std::string, Callback>> watches_;
+  // Indexed by key: a change of one key must not scan every proxy's watch (10,000 streams, 100 keys).
+  std::map<std::string, std::map<WatchId, Callback>, std::less<>> watchesByKey_;
+  std::map<WatchId, std::string> watchKeys_;
   WatchId nextWatch_ = 1;
   std::map<uint64_t, ProxyStatus> streams_;
 };

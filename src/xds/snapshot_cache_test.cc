@@ -58,6 +58,18 @@ TEST(SnapshotCacheTest, CancelledWatchIsNotCalled) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(SnapshotCacheTest, CancellingOneWatchOfAKeyKeepsTheOthers) {
+  SnapshotCache cache;
+  int first = 0, second = 0;
+  auto id = cache.watch("k", [&](auto) { ++first; });
+  cache.watch("k", [&](auto) { ++second; });
+  cache.cancel(id);
+  cache.cancel(id);  // twice is harmless
+  cache.setSnapshot("k", share(baseSnapshot()));
+  EXPECT_EQ(first, 0);
+  EXPECT_EQ(second, 1);
+}
+
 TEST(SnapshotCacheTest, CallbackRunsWithoutTheLockHeld) {
   SnapshotCache cache;
   std::shared_ptr<const Snapshot> readBack;

@@ -12,7 +12,7 @@
 //   nonce is not the latest of its type is stale and ignored (a current one repeats its names);
 // - responses come in make-before-break order (inPushOrder).
 //
-// Thread-compatible: one stream's writer thread owns it.
+// Thread-compatible: one stream owns it, under that stream's lock.
 
 #include <envoy/service/discovery/v3/discovery.pb.h>
 

@@ -118,6 +118,24 @@ class MeshproxyTest(unittest.TestCase):
         self.assertEqual(headers.get("content-type"), "text/plain")
         self.assertEqual(headers.get("content-length"), str(len("no healthy upstream")))
 
+    def test_3a_status_and_diagnose_read_the_proxies(self):
+        ep = self.meshd.endpoint
+        self.await_body("/red", 200, "red")
+        out = json.loads(meshctl(ep, "status", "--wait", "20", "-o", "json"))
+        self.assertGreaterEqual(out["publishedRevision"], 1)
+        by_key = {p["key"]: p for p in out["proxies"]}
+        gw = by_key[f"mesh/{MESH}/virtualGateway/gw"]
+        self.assertEqual((gw["peer"], gw["adminPort"], gw["inSync"]), ("127.0.0.1", self.gw_admin, True))
+        # diagnose reads the gateway's health-check verdicts from its admin endpoint.
+        def diagnosed():
+            d = json.loads(meshctl(ep, "diagnose", "--mesh", MESH, "gw", "-o", "json"))
+            rows = {r["target"]: r for r in d["diagnoses"]}
+            return rows if rows["red-vn"]["health"] == "passing" else None
+        rows = eventually(diagnosed, timeout=20)
+        self.assertTrue(rows, meshctl(ep, "diagnose", "--mesh", MESH, "gw"))
+        self.assertEqual(rows["red-vn"]["outcome"], "ok")
+        self.assertEqual(rows["blue-vn"]["outcome"], "service discovery")
+
     def test_4_admin_endpoints(self):
         self.assertEqual(admin(self.gw_admin, "/ready")[::2], (200, "LIVE\n"))
         self.assertEqual(json.loads(admin(self.gw_admin, "/server_info")[2])["state"], "LIVE")
