@@ -1,5 +1,7 @@
 #include "proxy/dns_family.h"
 
+#include <algorithm>
+
 namespace meshd::proxy {
 
 RecordFamily firstQuery(LookupFamily f) {
@@ -34,17 +36,25 @@ std::optional<RecordFamily> secondQuery(LookupFamily f, const FamilyAnswer& firs
 
 LookupResult combine(LookupFamily f, const FamilyAnswer& first, const std::optional<FamilyAnswer>& second) {
   LookupResult out;
+  auto use = [&out](const FamilyAnswer& a) {
+    if (a.addresses.empty()) return;
+    out.addresses.insert(out.addresses.end(), a.addresses.begin(), a.addresses.end());
+    out.ttl = out.ttl == 0 ? a.ttl : std::min(out.ttl, a.ttl);
+  };
   if (!second) {
     out.failed = first.failed;
-    if (!first.failed) out.addresses = first.addresses;
+    if (!first.failed) use(first);
     return out;
   }
   out.failed = first.failed && second->failed;
-  if (!first.failed) out.addresses = first.addresses;
-  if (!second->failed && (f == LookupFamily::kAll || out.addresses.empty())) {
-    out.addresses.insert(out.addresses.end(), second->addresses.begin(), second->addresses.end());
-  }
+  if (!first.failed) use(first);
+  if (!second->failed && (f == LookupFamily::kAll || out.addresses.empty())) use(*second);
   return out;
+}
+
+std::chrono::milliseconds nextRefresh(const LookupResult& r, bool respectDnsTtl, std::chrono::milliseconds refreshRate) {
+  if (respectDnsTtl && !r.failed && r.ttl > 0) return std::chrono::seconds(r.ttl);
+  return refreshRate;
 }
 
 }  // namespace meshd::proxy

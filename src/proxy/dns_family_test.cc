@@ -50,5 +50,19 @@ TEST(DnsFamilyTest, AllAsksBothAndListsV6First) {
   EXPECT_EQ(combine(LookupFamily::kAll, kV6, kV4), (LookupResult{false, {"fd00::2", "198.18.0.2"}}));
 }
 
+// respect_dns_ttl: the next lookup comes after the smallest TTL among the addresses used.
+TEST(DnsFamilyTest, RespectDnsTtlRefreshesAfterTheAnswersTtl) {
+  using namespace std::chrono_literals;
+  FamilyAnswer v6{false, {"fd00::2", "fd00::3"}, 30};
+  FamilyAnswer v4{false, {"198.18.0.2"}, 7};
+  EXPECT_EQ(combine(LookupFamily::kAll, v6, v4).ttl, 7u);
+  EXPECT_EQ(combine(LookupFamily::kAuto, v6, std::nullopt).ttl, 30u);
+  EXPECT_EQ(combine(LookupFamily::kAuto, kEmpty, v4).ttl, 7u);  // only the answer used counts
+  EXPECT_EQ(nextRefresh(combine(LookupFamily::kAuto, v6, std::nullopt), true, 5000ms), 30000ms);
+  EXPECT_EQ(nextRefresh(combine(LookupFamily::kAuto, v6, std::nullopt), false, 5000ms), 5000ms);
+  EXPECT_EQ(nextRefresh(combine(LookupFamily::kAuto, kEmpty, std::nullopt), true, 5000ms), 5000ms);  // no TTL
+  EXPECT_EQ(nextRefresh(combine(LookupFamily::kAuto, kFailed, std::nullopt), true, 5000ms), 5000ms);
+}
+
 }  // namespace
 }  // namespace meshd::proxy

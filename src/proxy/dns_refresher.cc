@@ -44,6 +44,7 @@ void DnsRefresher::start(const Cluster& c) {
   if (c.has_dns_refresh_rate()) {
     e.refresh = std::chrono::milliseconds(c.dns_refresh_rate().seconds() * 1000 + c.dns_refresh_rate().nanos() / 1000000);
   }
+  e.respectTtl = c.respect_dns_ttl();
   e.timer = std::make_shared<boost::asio::steady_timer>(main_);
   enqueue(e.job);
 }
@@ -86,7 +87,7 @@ void DnsRefresher::onResult(const Job& j, const LookupResult& r) {
   if (it == entries_.end() || it->second.generation != j.generation) return;  // stale
   onResolved_(j.cluster, r);
   auto timer = it->second.timer;
-  timer->expires_after(it->second.refresh);
+  timer->expires_after(nextRefresh(r, it->second.respectTtl, it->second.refresh));
   timer->async_wait([this, j](boost::system::error_code ec) {
     if (ec) return;
     auto it = entries_.find(j.cluster);

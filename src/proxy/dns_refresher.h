@@ -1,6 +1,6 @@
 #pragma once
 // Keeps STRICT_DNS and LOGICAL_DNS clusters resolved: resolves each at once and then every
-// dns_refresh_rate (default 5 s), on a thread of its own (c-ares, blocking), and hands the result to
+// dns_refresh_rate (default 5 s; the answer's TTL with respect_dns_ttl), on a thread of its own (c-ares, blocking), and hands the result to
 // the main thread's callback. Thread-safety: start/forget on the main thread; results are delivered
 // on the main thread.
 
@@ -46,6 +46,7 @@ class DnsRefresher {
     uint64_t generation = 0;
     Job job;
     std::chrono::milliseconds refresh{5000};
+    bool respectTtl = false;
     std::shared_ptr<boost::asio::steady_timer> timer;
   };
   void enqueue(const Job& j);

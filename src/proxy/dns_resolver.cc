@@ -1,5 +1,7 @@
 #include "proxy/dns_resolver.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
@@ -37,7 +39,10 @@ void onAnswer(void* arg, int status, int, unsigned char* abuf, int alen) {
       p->answer.failed = true;
       return;
     }
-    for (int i = 0; i < n; ++i) p->answer.addresses.push_back(inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof text));
+    for (int i = 0; i < n; ++i) {
+      p->answer.addresses.push_back(inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof text));
+      p->answer.ttl = i == 0 ? ttls[i].ttl : std::min<uint32_t>(p->answer.ttl, ttls[i].ttl);
+    }
   } else {
     ares_addr6ttl ttls[32];
     int n = 32;
@@ -47,7 +52,10 @@ void onAnswer(void* arg, int status, int, unsigned char* abuf, int alen) {
       p->answer.failed = true;
       return;
     }
-    for (int i = 0; i < n; ++i) p->answer.addresses.push_back(inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof text));
+    for (int i = 0; i < n; ++i) {
+      p->answer.addresses.push_back(inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof text));
+      p->answer.ttl = i == 0 ? ttls[i].ttl : std::min<uint32_t>(p->answer.ttl, ttls[i].ttl);
+    }
   }
 }
 
