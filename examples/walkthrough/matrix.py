@@ -5,7 +5,9 @@ preference overrides the mesh's) and step 8 (the gateway answers IPv6 clients on
 set). Prints the observed matrix, compares it with the walkthrough's table and with what
 `meshctl diagnose` predicted, and exits 1 on any difference.
 
-    matrix.py [--setup dns|cloud] [--keep]     (root; brings the walkthrough up unless it is up)
+    matrix.py [--setup dns|cloud] [--keep]     brings the walkthrough up unless it is up (root; or,
+                                               without --keep, any user where unprivileged user
+                                               namespaces are allowed)
 
 Preferences are changed the walkthrough's way: an edited copy of mesh.json / red-vn.json applied by
 update-mesh.sh, i.e. by the AWS CLI against meshd's App Mesh API.
@@ -13,6 +15,7 @@ update-mesh.sh, i.e. by the AWS CLI against meshd's App Mesh API.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -42,6 +45,12 @@ EXPECTED = {
 EXPECTED_NONE = {"dns": ["red", "orange", APP, APP, APP, APP], "cloud": ["red", "orange", APP, "green", "blue", APP]}
 HEALTH_LAG = 25  # seconds
 ORDER = ["IPv4_ONLY", "IPv4_PREFERRED", "IPv6_ONLY", "IPv6_PREFERRED", "none"]
+
+
+def userns_available():
+    """Whether this user may make a user namespace with its own network (and iptables in it)."""
+    r = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "true"], capture_output=True)
+    return r.returncode == 0
 
 
 def log(msg):
@@ -204,8 +213,17 @@ def main():
     p.add_argument("--keep", action="store_true", help="leave the walkthrough up afterwards")
     args = p.parse_args()
     if os.geteuid() != 0:
-        print("matrix: needs root (network namespaces, iptables); run it with sudo", file=sys.stderr)
-        sys.exit(77)  # CTest's "skipped"
+        # Unprivileged: the whole run inside a user namespace of its own, where this user is root
+        # over a private network (and /run, for `ip netns`). Nothing outlives it, so no --keep.
+        if args.keep or not userns_available():
+            print("matrix: needs root (network namespaces, iptables): run it with sudo"
+                  + ("" if args.keep else ", or enable unprivileged user namespaces (sysctl user.max_user_namespaces)"),
+                  file=sys.stderr)
+            sys.exit(77)  # CTest's "skipped"
+        log("not root: running in a user namespace of its own")
+        inner = f"mount -t tmpfs tmpfs /run && exec {sys.executable} " + " ".join(map(shlex.quote, sys.argv))
+        os.execvp("unshare", ["unshare", "--user", "--map-root-user", "--net", "--mount", "--propagation", "private",
+                              "sh", "-c", inner])
     started = False
     if os.path.exists(os.path.join(STATE, "setup")):
         with open(os.path.join(STATE, "setup")) as f:

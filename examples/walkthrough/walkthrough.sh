@@ -6,8 +6,10 @@
 #   walkthrough.sh down               stop everything and remove every namespace, link and file made
 #   walkthrough.sh status             what runs, and meshctl diagnose for the mesh
 #   walkthrough.sh curl COLOR [-6]    GET /COLOR through the gateway, over IPv4 (or IPv6)
+#   walkthrough.sh exec CMD...        run CMD where the walkthrough's network is (see below)
 #
-# Needs root (network namespaces, iptables). Binaries come from ../../build.
+# Needs root (network namespaces, iptables), or else unprivileged user namespaces: then it all runs
+# in a user namespace of its own, which `exec` enters. Binaries come from ../../build.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +39,33 @@ ns() { echo "mdwt-$1"; }
 need_root() {
   [ "$(id -u)" -eq 0 ] && return
   die "needs root for network namespaces and iptables (ip netns add, veth, bridge, iptables -t nat). Run: sudo $0 $*"
+}
+
+# Without root, the walkthrough lives in a user namespace of its own (where this user is root over a
+# private network and /run), held open by an anchor process; every command enters it. The host does
+# not see that network: reach it with `walkthrough.sh exec CMD...`.
+ANCHOR="$STATE.userns-pid"
+in_userns() {  # cmd args...: runs this script inside the user namespace, when not root
+  [ "$(id -u)" -eq 0 ] && return
+  local cmd=$1 rc=0 pid=""; shift
+  [ -s "$ANCHOR" ] && kill -0 "$(cat "$ANCHOR")" 2>/dev/null && pid=$(cat "$ANCHOR")
+  if [ -z "$pid" ]; then
+    [ "$cmd" = up ] || die "not up"
+    unshare --user --map-root-user --net true 2>/dev/null ||
+      die "needs root for network namespaces and iptables, or unprivileged user namespaces (sysctl user.max_user_namespaces > 0). Run: sudo $0 up"
+    unshare --user --map-root-user --net --mount --propagation private \
+      sh -c 'mount -t tmpfs tmpfs /run && exec sleep infinity' </dev/null >/dev/null 2>&1 &
+    pid=$!
+    echo "$pid" >"$ANCHOR"
+    local i; for i in $(seq 1 50); do [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = sleep ] && break; sleep 0.1; done
+    log "not root: the walkthrough runs in a user namespace (anchor pid $pid); use: $0 exec CMD..."
+  fi
+  nsenter --preserve-credentials --user --net --mount -t "$pid" "$0" "$cmd" "$@" || rc=$?
+  if [ "$cmd" = down ] || { [ "$cmd" = up ] && [ $rc -ne 0 ]; }; then
+    kill "$pid" 2>/dev/null || true
+    rm -f "$ANCHOR"
+  fi
+  exit $rc
 }
 
 start_bg() {  # name, netns ("" for the host), command...
@@ -107,6 +136,7 @@ cmd_up() {
   local mesh="appmesh-ipv6-$setup"
 
   log "network: bridge $BRIDGE ($HOST4, $HOST6) and 7 task namespaces"
+  ip link set lo up  # already up on a host; not in the fresh network of a user namespace (matrix.py)
   ip link add "$BRIDGE" type bridge
   ip addr add "$HOST4/24" dev "$BRIDGE"
   ip -6 addr add "$HOST6/64" dev "$BRIDGE" nodad
@@ -178,9 +208,13 @@ cmd_curl() {
 }
 
 case "${1:-}" in
+  up|down|status|curl|exec) in_userns "$@" ;;
+esac
+case "${1:-}" in
   up) shift; cmd_up "$@" ;;
+  exec) shift; exec "$@" ;;
   down) cmd_down ;;
   status) cmd_status ;;
   curl) shift; cmd_curl "$@" ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
