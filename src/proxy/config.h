@@ -76,7 +76,7 @@ struct FilterChainView {
   uint32_t destinationPort = 0;  // 0: any
   bool http = true;
   std::string routeConfigName;   // http
-  std::string tcpCluster;        // tcp proxy
+  std::vector<std::pair<std::string, uint32_t>> tcpClusters;  // tcp proxy: (cluster, weight)
   std::string statPrefix;
   std::shared_ptr<HttpStats> httpStats;  // http: http.<stat_prefix>.*
   std::vector<std::shared_ptr<const AccessLog>> accessLogs;

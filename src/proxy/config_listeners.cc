@@ -84,7 +84,11 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
         envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
         if (!f.typed_config().UnpackTo(&t)) return badRequest("listener " + l.name() + ": bad tcp_proxy");
         fc.http = false;
-        fc.tcpCluster = t.cluster();
+        if (t.has_weighted_clusters()) {
+          for (const auto& c : t.weighted_clusters().clusters()) fc.tcpClusters.emplace_back(c.name(), c.weight());
+        } else {
+          fc.tcpClusters.emplace_back(t.cluster(), 1);
+        }
         fc.statPrefix = t.stat_prefix();
         found = true;
       }

@@ -15,4 +15,16 @@ const Host* pickHost(const ClusterView& c, size_t& roundRobin) {
   return nullptr;
 }
 
+std::string pickWeighted(const std::vector<std::pair<std::string, uint32_t>>& choices, uint64_t random) {
+  uint64_t total = 0;
+  for (const auto& [name, weight] : choices) total += weight;
+  if (total == 0) return choices.empty() ? "" : choices.front().first;
+  uint64_t pick = random % total;
+  for (const auto& [name, weight] : choices) {
+    if (pick < weight) return name;
+    pick -= weight;
+  }
+  return choices.front().first;
+}
+
 }  // namespace meshd::proxy

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace meshd::proxy {
 namespace {
 
@@ -48,6 +50,16 @@ TEST(LoadBalancerTest, NoPanicWhenThresholdIsZero) {
   c.panicThresholdPercent = 0;
   size_t rr = 0;
   EXPECT_EQ(pickHost(c, rr), nullptr);
+}
+
+TEST(LoadBalancerTest, PickWeightedSplitsByWeight) {
+  std::vector<std::pair<std::string, uint32_t>> choices = {{"a", 3}, {"b", 1}};
+  std::map<std::string, int> seen;
+  for (uint64_t r = 0; r < 8; ++r) seen[pickWeighted(choices, r)]++;
+  EXPECT_EQ(seen["a"], 6);
+  EXPECT_EQ(seen["b"], 2);
+  EXPECT_EQ(pickWeighted({}, 7), "");
+  EXPECT_EQ(pickWeighted({{"only", 0}}, 7), "only");
 }
 
 }  // namespace

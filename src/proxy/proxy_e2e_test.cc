@@ -4,6 +4,7 @@
 
 #include <envoy/config/endpoint/v3/endpoint.pb.h>
 #include <envoy/extensions/access_loggers/file/v3/file.pb.h>
+#include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 
 #include <filesystem>
@@ -362,6 +363,25 @@ TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});
   EXPECT_EQ(await("/t", [](auto& r) { return r.status == 200; }).body, "tcp-app /t host=svc");
+}
+
+TEST_F(ProxyE2eTest, TcpProxySplitsOverWeightedClusters) {
+  Upstream a("tcp-a"), b("tcp-b");
+  auto l = tcpListener("t", port_, "a");
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
+  ASSERT_TRUE(l.filter_chains(0).filters(0).typed_config().UnpackTo(&t));
+  t.clear_cluster();
+  for (const char* c : {"a", "b"}) {
+    auto* w = t.mutable_weighted_clusters()->add_clusters();
+    w->set_name(c);
+    w->set_weight(1);
+  }
+  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(t);
+  set({staticCluster("a", {a.port()}), staticCluster("b", {b.port()})}, {l}, {});
+  await("/t", [](auto& r) { return r.status == 200; });
+  for (int i = 0; i < 30; ++i) httpGet("127.0.0.1", port_, "/t");
+  EXPECT_GT(a.requests(), 3);
+  EXPECT_GT(b.requests(), 3);
 }
 
 }  // namespace

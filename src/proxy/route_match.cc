@@ -6,6 +6,8 @@
 #include <memory>
 #include <unordered_map>
 
+#include "proxy/load_balancer.h"
+
 namespace meshd::proxy {
 
 using envoy::config::route::v3::HeaderMatcher;
@@ -172,15 +174,9 @@ const Route* matchRoute(const VirtualHost& vh, const RequestView& r) {
 
 std::string pickCluster(const envoy::config::route::v3::RouteAction& a, uint64_t random) {
   if (!a.has_weighted_clusters()) return a.cluster();
-  uint64_t total = 0;
-  for (const auto& c : a.weighted_clusters().clusters()) total += c.weight().value();
-  if (total == 0) return a.weighted_clusters().clusters_size() ? a.weighted_clusters().clusters(0).name() : "";
-  uint64_t pick = random % total;
-  for (const auto& c : a.weighted_clusters().clusters()) {
-    if (pick < c.weight().value()) return c.name();
-    pick -= c.weight().value();
-  }
-  return a.weighted_clusters().clusters(0).name();
+  std::vector<std::pair<std::string, uint32_t>> choices;
+  for (const auto& c : a.weighted_clusters().clusters()) choices.emplace_back(c.name(), c.weight().value());
+  return pickWeighted(choices, random);
 }
 
 std::string rewriteTarget(const Route& route, std::string_view target) {

@@ -39,7 +39,7 @@ awaitable<void> pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::soc
 
 awaitable<void> serveTcp(Worker& worker, tcp::socket socket, FilterChainView chain) {
   ConfigPtr config = worker.config();
-  auto it = config->clusters.find(chain.tcpCluster);
+  auto it = config->clusters.find(pickWeighted(chain.tcpClusters, worker.random()));
   if (it == config->clusters.end()) co_return;
   const ClusterView& c = *it->second;
   const Host* h = pickHost(c, worker.roundRobin(c.name));

@@ -136,6 +136,21 @@ Cluster localAppCluster(const MeshResources& mesh, const std::string& node, cons
   return c;
 }
 
+Cluster selfRedirectCluster(const MeshResources& mesh, const std::string& gateway, const std::string& protocol,
+                            uint32_t listenerPort, bool severalListeners) {
+  std::string kind = "self_redirect" + (severalListeners ? "_" + std::to_string(listenerPort) : std::string());
+  Cluster c;
+  c.set_name(names::cluster("ingress", mesh.name, gateway + "_" + kind, protocol, names::kEgressPort));
+  c.set_type(Cluster::STATIC);
+  *c.mutable_connect_timeout() = millis(kLocalConnectTimeoutMs);
+  auto* cla = c.mutable_load_assignment();
+  cla->set_cluster_name(c.name());
+  // The egress listener binds 0.0.0.0, or [::] with ipv4_compat: 127.0.0.1 reaches it either way.
+  addEndpoint(*cla, "127.0.0.1", names::kEgressPort);
+  if (isHttp2(protocol)) useHttp2(c);
+  return c;
+}
+
 Cluster egressCluster(const MeshResources& mesh, const std::string& target, const json& targetSpec,
                       const json& listener, const discovery::RegistrySnapshot& registry,
                       std::optional<ClusterLoadAssignment>* endpoints, std::vector<std::string>* notes) {

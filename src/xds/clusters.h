@@ -24,6 +24,14 @@ PortMapping portMappingOf(const nlohmann::json& listener);
 envoy::config::cluster::v3::Cluster localAppCluster(const MeshResources& mesh, const std::string& node,
                                                     const nlohmann::json& nodeSpec, const nlohmann::json& listener);
 
+// A gateway's route to a router-provided service goes through the gateway's own egress listener,
+// where the router's routes apply in full, as App Mesh did:
+// cds_ingress_<mesh>_<gateway>_self_redirect_<protocol>_15001 (with the gateway's listener port
+// after self_redirect_ when it has several).
+envoy::config::cluster::v3::Cluster selfRedirectCluster(const MeshResources& mesh, const std::string& gateway,
+                                                        const std::string& protocol, uint32_t listenerPort,
+                                                        bool severalListeners);
+
 // The egress cluster for `target`'s `listener`; for Cloud Map targets, `endpoints` gets its
 // ClusterLoadAssignment. Notes say when a target cannot be reached (no discovery, no address).
 envoy::config::cluster::v3::Cluster egressCluster(const MeshResources& mesh, const std::string& target,

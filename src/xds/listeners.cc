@@ -77,9 +77,22 @@ void addHttpChain(Listener& l, const std::string& statPrefix, const std::string&
 
 void addTcpChain(Listener& l, const std::string& statPrefix, const std::string& cluster, const json& logging,
                  uint32_t matchPort) {
+  addTcpChain(l, statPrefix, {{cluster, 100}}, logging, matchPort);
+}
+
+void addTcpChain(Listener& l, const std::string& statPrefix, const std::vector<std::pair<std::string, uint32_t>>& targets,
+                 const json& logging, uint32_t matchPort) {
   envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
   t.set_stat_prefix(statPrefix);
-  t.set_cluster(cluster);
+  if (targets.size() == 1) {
+    t.set_cluster(targets[0].first);
+  } else {
+    for (const auto& [cluster, weight] : targets) {
+      auto* c = t.mutable_weighted_clusters()->add_clusters();
+      c->set_name(cluster);
+      c->set_weight(weight);
+    }
+  }
   accessLog(logging, t.mutable_access_log());
   auto* filter = newChain(l, matchPort)->add_filters();
   filter->set_name("envoy.filters.network.tcp_proxy");

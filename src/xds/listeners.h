@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "model/ip_preference.h"
 
@@ -21,8 +23,11 @@ envoy::config::listener::v3::Listener listener(const std::string& direction, con
 // App Mesh spec's logging member (may be null).
 void addHttpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix,
                   const std::string& routeConfig, const nlohmann::json& logging, uint32_t matchPort = 0);
-// A filter chain proxying TCP to `cluster`.
+// A filter chain proxying TCP to `cluster`, or split over weighted (cluster, weight) targets.
 void addTcpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix, const std::string& cluster,
                  const nlohmann::json& logging, uint32_t matchPort = 0);
+void addTcpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix,
+                 const std::vector<std::pair<std::string, uint32_t>>& targets, const nlohmann::json& logging,
+                 uint32_t matchPort = 0);
 
 }  // namespace meshd::xds

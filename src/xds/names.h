@@ -18,6 +18,9 @@ inline std::string cluster(const std::string& direction, const std::string& mesh
   return "cds_" + direction + "_" + mesh + "_" + node + "_" + protocol + "_" + std::to_string(port);
 }
 
+// Names the virtual service of a gateway's self-redirected request whose Host was kept.
+inline constexpr const char* kVirtualServiceHeader = "x-app-mesh-virtual-service";
+
 inline constexpr uint32_t kIngressPort = 15000;
 inline constexpr uint32_t kEgressPort = 15001;
 

@@ -37,9 +37,19 @@ class Translator {
   std::string clusterOf(const std::string& node, uint32_t port);
   // Envoy routes reaching virtual service `vs` (its provider node or its router's routes).
   std::vector<envoy::config::route::v3::Route> serviceRoutes(const std::string& vs, std::vector<uint32_t>* ports);
-  // (cluster, weight) pairs serving `vs` for a gateway route targeting `port` (0: any).
+  // (cluster, weight) pairs serving node-provided `vs` for a gateway route targeting `port` (0: any).
   std::vector<std::pair<std::string, uint32_t>> serviceClusters(const std::string& vs, uint32_t port);
   model::ListenerBinding binding(model::IpPreference pref);
+  // rds_egress_http_15001: a virtual host per service (by name and name:port). `byHeader` adds a
+  // catch-all host routing by x-app-mesh-virtual-service, for a gateway's self-redirected requests
+  // that kept their own Host.
+  RouteConfiguration egressRoutes(const std::set<std::string>& services, bool byHeader);
+  // TCP services have no Host to route by: one egress filter chain per destination port.
+  void addEgressTcpChains(envoy::config::listener::v3::Listener& egress, const std::set<std::string>& services,
+                          const json& logging);
+  // Port -> (cluster, weight) for each TCP listener of `vs`'s provider.
+  std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> tcpTargets(const std::string& vs);
+  bool routerProvided(const std::string& vs) const;
 
   const World& world_;
   const MeshResources& mesh_;
@@ -85,19 +95,6 @@ std::vector<std::pair<std::string, uint32_t>> Translator::serviceClusters(const 
   if (provider.contains("virtualNode")) {
     std::string c = clusterOf(provider["virtualNode"]["virtualNodeName"].get<std::string>(), port);
     if (!c.empty()) out.emplace_back(c, 100);
-  } else if (provider.contains("virtualRouter")) {
-    // A gateway route reaches a router's service through the router's first route (by priority).
-    auto routes = mesh_.routes.find(provider["virtualRouter"]["virtualRouterName"].get<std::string>());
-    if (routes == mesh_.routes.end()) return out;
-    for (const auto& [name, spec] : byPriority(routes->second)) {
-      std::string kind = routeKind(*spec);
-      if (kind.empty() || kind == "tcpRoute") continue;
-      for (const json& t : (*spec)[kind]["action"]["weightedTargets"]) {
-        std::string c = clusterOf(t["virtualNode"].get<std::string>(), t.value("port", 0u));
-        if (!c.empty()) out.emplace_back(c, t["weight"].get<uint32_t>());
-      }
-      break;
-    }
   }
   return out;
 }
@@ -150,6 +147,99 @@ std::vector<envoy::config::route::v3::Route> Translator::serviceRoutes(const std
   return out;
 }
 
+bool Translator::routerProvided(const std::string& vs) const {
+  auto it = mesh_.virtualServices.find(vs);
+  return it != mesh_.virtualServices.end() && it->second.value("provider", json::object()).contains("virtualRouter");
+}
+
+RouteConfiguration Translator::egressRoutes(const std::set<std::string>& services, bool byHeader) {
+  RouteConfiguration rc;
+  rc.set_name(names::routeConfig("egress", "http", names::kEgressPort));
+  VirtualHost fallback;
+  fallback.set_name("default_backend");
+  fallback.add_domains("*");
+  for (const std::string& vs : services) {
+    if (!mesh_.virtualServices.count(vs)) {
+      out_.notes.push_back("backend: virtual service " + vs + " does not exist in mesh " + mesh_.name);
+      continue;
+    }
+    std::vector<uint32_t> ports;
+    auto routes = serviceRoutes(vs, &ports);
+    if (routes.empty()) continue;
+    VirtualHost* vh = rc.add_virtual_hosts();
+    vh->set_name(vs);
+    vh->add_domains(vs);
+    for (uint32_t p : ports) vh->add_domains(vs + ":" + std::to_string(p));
+    for (const auto& r : routes) {
+      *vh->add_routes() = r;
+      if (!byHeader) continue;
+      auto* h = fallback.add_routes();
+      *h = r;
+      auto* m = h->mutable_match()->add_headers();
+      m->set_name(names::kVirtualServiceHeader);
+      m->mutable_string_match()->set_exact(vs);
+    }
+  }
+  if (fallback.routes_size() > 0) *rc.add_virtual_hosts() = std::move(fallback);
+  return rc;
+}
+
+std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> Translator::tcpTargets(const std::string& vs) {
+  std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> out;
+  auto it = mesh_.virtualServices.find(vs);
+  if (it == mesh_.virtualServices.end()) return out;
+  const json& provider = it->second.value("provider", json::object());
+  if (provider.contains("virtualNode")) {
+    std::string node = provider["virtualNode"]["virtualNodeName"].get<std::string>();
+    auto n = mesh_.virtualNodes.find(node);
+    if (n == mesh_.virtualNodes.end()) return out;
+    for (const json& l : n->second.value("listeners", json::array())) {
+      PortMapping pm = portMappingOf(l);
+      if (pm.protocol != "tcp") continue;
+      if (std::string c = clusterOf(node, pm.port); !c.empty()) out[pm.port] = {{c, 100}};
+    }
+    return out;
+  }
+  if (!provider.contains("virtualRouter")) return out;
+  std::string router = provider["virtualRouter"]["virtualRouterName"].get<std::string>();
+  auto r = mesh_.virtualRouters.find(router);
+  auto routes = mesh_.routes.find(router);
+  if (r == mesh_.virtualRouters.end() || routes == mesh_.routes.end()) return out;
+  for (const json& l : r->second.value("listeners", json::array())) {
+    PortMapping pm = portMappingOf(l);
+    if (pm.protocol != "tcp") continue;
+    for (const auto& [name, spec] : byPriority(routes->second)) {  // the first tcpRoute for the port
+      if (routeKind(*spec) != "tcpRoute") continue;
+      const json& tcp = (*spec)["tcpRoute"];
+      uint32_t port = tcp.value("match", json::object()).value("port", 0u);
+      if (port != 0 && port != pm.port) continue;
+      std::vector<std::pair<std::string, uint32_t>> targets;
+      for (const json& t : tcp["action"]["weightedTargets"]) {
+        std::string c = clusterOf(t["virtualNode"].get<std::string>(), t.value("port", 0u));
+        if (!c.empty() && t["weight"].get<uint32_t>() > 0) targets.emplace_back(c, t["weight"].get<uint32_t>());
+      }
+      if (!targets.empty()) out[pm.port] = std::move(targets);
+      break;
+    }
+  }
+  return out;
+}
+
+void Translator::addEgressTcpChains(envoy::config::listener::v3::Listener& egress, const std::set<std::string>& services,
+                                    const json& logging) {
+  std::map<uint32_t, std::string> taken;  // port -> the service that has it
+  for (const std::string& vs : services) {
+    for (const auto& [port, targets] : tcpTargets(vs)) {
+      if (auto [at, fresh] = taken.emplace(port, vs); !fresh) {
+        out_.notes.push_back("backend: TCP port " + std::to_string(port) + " of " + vs + " is already " + at->second +
+                             "'s; TCP is routed by destination port only");
+        continue;
+      }
+      addTcpChain(egress, "egress", targets, logging, port);
+    }
+  }
+}
+
 Translation Translator::node(const std::string& name, const json& spec) {
   model::ListenerBinding bind = binding(model::effectivePreference(mesh_.spec, spec));
   const json logging = spec.value("logging", json());
@@ -194,26 +284,12 @@ Translation Translator::node(const std::string& name, const json& spec) {
   if (mesh_.spec.value("egressFilter", json::object()).value("type", "DROP_ALL") == "ALLOW_ALL") {
     for (const auto& [vs, _] : mesh_.virtualServices) backends.insert(vs);
   }
-  RouteConfiguration egressRoutes;
-  egressRoutes.set_name(names::routeConfig("egress", "http", names::kEgressPort));
-  for (const std::string& vs : backends) {
-    if (!mesh_.virtualServices.count(vs)) {
-      out_.notes.push_back("backend: virtual service " + vs + " does not exist in mesh " + mesh_.name);
-      continue;
-    }
-    std::vector<uint32_t> ports;
-    auto routes = serviceRoutes(vs, &ports);
-    if (routes.empty()) continue;
-    VirtualHost* vh = egressRoutes.add_virtual_hosts();
-    vh->set_name(vs);
-    vh->add_domains(vs);
-    for (uint32_t p : ports) vh->add_domains(vs + ":" + std::to_string(p));
-    for (auto& r : routes) *vh->add_routes() = std::move(r);
-  }
+  RouteConfiguration routes = egressRoutes(backends, false);
   auto egress = listener("egress", bind, names::kEgressPort, true);
-  addHttpChain(egress, "egress", egressRoutes.name(), logging);
+  addEgressTcpChains(egress, backends, logging);
+  addHttpChain(egress, "egress", routes.name(), logging);
   out_.listeners.push_back(std::move(egress));
-  out_.routes.push_back(std::move(egressRoutes));
+  out_.routes.push_back(std::move(routes));
   return std::move(out_);
 }
 
@@ -221,7 +297,11 @@ Translation Translator::gateway(const std::string& name, const json& spec) {
   model::ListenerBinding bind = binding(model::gatewayPreference(mesh_.spec));
   const json logging = spec.value("logging", json());
   auto gatewayRoutes = mesh_.gatewayRoutes.find(name);
-  for (const json& l : spec.value("listeners", json::array())) {
+  const json listeners = spec.value("listeners", json::array());
+  // A node-provided service is reached directly; a router-provided one through the gateway's own
+  // egress listener (App Mesh's self-redirect), where the router's routes apply in full.
+  std::set<std::string> redirected;
+  for (const json& l : listeners) {
     PortMapping pm = portMappingOf(l);
     if (!isHttpProtocol(pm.protocol)) continue;
     std::string rc = names::routeConfig("ingress", pm.protocol, pm.port);
@@ -249,7 +329,14 @@ Translation Translator::gateway(const std::string& name, const json& spec) {
         const json& r = (*spec)[kind];
         const json& target = r["action"]["target"];
         std::string vs = target["virtualService"]["virtualServiceName"].get<std::string>();
-        auto clusters = serviceClusters(vs, target.value("port", 0u));
+        bool viaEgress = routerProvided(vs);
+        auto clusters = viaEgress ? std::vector<std::pair<std::string, uint32_t>>{} : serviceClusters(vs, target.value("port", 0u));
+        if (viaEgress) {
+          auto c = selfRedirectCluster(mesh_, name, pm.protocol, pm.port, listeners.size() > 1);
+          clusters.emplace_back(c.name(), 100);
+          if (clusters_.insert(c.name()).second) out_.clusters.push_back(std::move(c));
+          redirected.insert(vs);
+        }
         if (clusters.empty()) {
           out_.notes.push_back("gateway route " + routeName + ": virtual service " + vs + " has no reachable provider");
           continue;
@@ -263,7 +350,13 @@ Translation Translator::gateway(const std::string& name, const json& spec) {
           vh.set_name(domain == "*" ? name : domain);
           vh.add_domains(domain);
         }
-        *vh.add_routes() = gatewayRoute(routeName, *spec, vs, clusters);
+        auto route = gatewayRoute(routeName, *spec, vs, clusters);
+        if (viaEgress && route.route().host_rewrite_literal().empty()) {  // its Host no longer names the service
+          auto* h = route.add_request_headers_to_add()->mutable_header();
+          h->set_key(names::kVirtualServiceHeader);
+          h->set_value(vs);
+        }
+        *vh.add_routes() = std::move(route);
       }
     }
     // Exact hosts before suffixes before the catch-all, as Envoy picks the first that matches.
@@ -271,6 +364,13 @@ Translation Translator::gateway(const std::string& name, const json& spec) {
       if (domain != "*") *routes.add_virtual_hosts() = vh;
     }
     if (hosts.count("*")) *routes.add_virtual_hosts() = hosts["*"];
+    out_.routes.push_back(std::move(routes));
+  }
+  if (!redirected.empty()) {
+    RouteConfiguration routes = egressRoutes(redirected, true);
+    auto egress = listener("egress", bind, names::kEgressPort, false);
+    addHttpChain(egress, "egress", routes.name(), logging);
+    out_.listeners.push_back(std::move(egress));
     out_.routes.push_back(std::move(routes));
   }
   return std::move(out_);
