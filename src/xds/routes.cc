@@ -158,6 +158,17 @@ std::optional<Route> meshRoute(const std::string& name, const json& spec, const 
   return out;
 }
 
+std::vector<Route> gatewayRoutes(const std::string& name, const json& spec, const std::string& serviceName,
+                                 const std::vector<std::pair<std::string, uint32_t>>& clusters) {
+  Route r = gatewayRoute(name, spec, serviceName, clusters);
+  // With the default rewrite, /p must serve /p/x as /x, not //x: as App Mesh, /p/ goes first.
+  const std::string& prefix = r.match().prefix();
+  if (prefix.empty() || prefix.back() == '/' || r.route().prefix_rewrite() != "/") return {r};
+  Route slash = r;
+  slash.mutable_match()->set_prefix(prefix + "/");
+  return {slash, r};
+}
+
 Route gatewayRoute(const std::string& name, const json& spec, const std::string& serviceName,
                    const std::vector<std::pair<std::string, uint32_t>>& clusters) {
   std::string kind = routeKind(spec);

@@ -28,6 +28,12 @@ envoy::config::route::v3::Route gatewayRoute(const std::string& name, const nloh
                                              const std::string& serviceName,
                                              const std::vector<std::pair<std::string, uint32_t>>& clusters);
 
+// gatewayRoute, and before it, when the default rewrite strips a prefix /p not ending in '/', the
+// same route for /p/: App Mesh's pair, so that /p/x becomes /x.
+std::vector<envoy::config::route::v3::Route> gatewayRoutes(const std::string& name, const nlohmann::json& spec,
+                                                           const std::string& serviceName,
+                                                           const std::vector<std::pair<std::string, uint32_t>>& clusters);
+
 // App Mesh's order: priority (0 first, unset last), then name.
 std::vector<std::pair<std::string, const nlohmann::json*>> byPriority(const std::map<std::string, nlohmann::json>& specs);
 

@@ -350,13 +350,14 @@ Translation Translator::gateway(const std::string& name, const json& spec) {
           vh.set_name(domain == "*" ? name : domain);
           vh.add_domains(domain);
         }
-        auto route = gatewayRoute(routeName, *spec, vs, clusters);
-        if (viaEgress && route.route().host_rewrite_literal().empty()) {  // its Host no longer names the service
-          auto* h = route.add_request_headers_to_add()->mutable_header();
-          h->set_key(names::kVirtualServiceHeader);
-          h->set_value(vs);
+        for (auto& route : xds::gatewayRoutes(routeName, *spec, vs, clusters)) {
+          if (viaEgress && route.route().host_rewrite_literal().empty()) {  // its Host no longer names the service
+            auto* h = route.add_request_headers_to_add()->mutable_header();
+            h->set_key(names::kVirtualServiceHeader);
+            h->set_value(vs);
+          }
+          *vh.add_routes() = std::move(route);
         }
-        *vh.add_routes() = std::move(route);
       }
     }
     // Exact hosts before suffixes before the catch-all, as Envoy picks the first that matches.

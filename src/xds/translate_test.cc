@@ -132,16 +132,18 @@ TEST(TranslateTest, GatewayRoutesRewritePrefixAndHost) {
   ASSERT_EQ(rc.virtual_hosts_size(), 1);
   const auto& vh = rc.virtual_hosts(0);
   EXPECT_EQ(vh.domains(0), "*");
-  ASSERT_EQ(vh.routes_size(), 6);
-  bool sawRed = false;
+  ASSERT_EQ(vh.routes_size(), 12);  // /red/ and /red for each color, as App Mesh
+  int sawRed = 0;
   for (const auto& r : vh.routes()) {
-    if (r.match().prefix() != "/red") continue;
-    sawRed = true;
+    if (r.match().prefix() != "/red" && r.match().prefix() != "/red/") continue;
+    ++sawRed;
     EXPECT_EQ(r.route().cluster(), "cds_egress_m_colorteller-red-vn_http_9080");
     EXPECT_EQ(r.route().prefix_rewrite(), "/");
     EXPECT_EQ(r.route().host_rewrite_literal(), "colorteller-1.default.svc.cluster.local");
   }
-  EXPECT_TRUE(sawRed);
+  EXPECT_EQ(sawRed, 2);
+  EXPECT_EQ(vh.routes(0).match().prefix(), "/orange/");  // the longer prefix first
+  EXPECT_EQ(vh.routes(1).match().prefix(), "/orange");
 }
 
 TEST(TranslateTest, RouterWithWeightedTargetsAndRetries) {
