@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include "proxy/access_log.h"
+#include "proxy/http_write.h"
 #include "proxy/load_balancer.h"
 #include "proxy/local_reply.h"
 #include "proxy/outlier_detector.h"
@@ -96,7 +97,8 @@ struct RetryPolicy {
   }
 };
 
-// Routes and forwards one request; returns the response to send downstream.
+// Routes and forwards one request; returns the response to send downstream. Moves `req` into the
+// upstream request once routed.
 awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request& req, RequestLog& log) {
   ConfigPtr config = worker.config();  // this request's snapshot, whatever arrives meanwhile
   unsigned version = req.version();
@@ -122,7 +124,8 @@ awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request
   }
   const auto& action = route->route();
   auto cluster = config->clusters.find(pickCluster(action, worker.random()));
-  log.upstreamCluster = cluster == config->clusters.end() ? "" : cluster->first;
+  bool logging = !chain.accessLogs.empty();  // the log's strings are built only for an access log
+  if (logging && cluster != config->clusters.end()) log.upstreamCluster = cluster->first;
   if (cluster == config->clusters.end()) {
     log.addFlag("NC");
     co_return localResponse(clusterNotFound(), version);
@@ -140,10 +143,12 @@ awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request
     co_return localResponse(upstreamReset(kOverflow, "", false), version);
   }
 
-  Request up = req;
+  // The upstream request is the downstream one, moved (not copied: every header is an allocation).
+  std::string target = rewriteTarget(*route, std::string_view(req.target().data(), req.target().size()));
+  Request up = std::move(req);
   stripHopByHop(up);
   up.version(11);
-  up.target(rewriteTarget(*route, std::string_view(req.target().data(), req.target().size())));
+  up.target(target);
   if (!action.host_rewrite_literal().empty()) up.set(http::field::host, action.host_rewrite_literal());
   up.prepare_payload();
 
@@ -160,7 +165,7 @@ awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request
       co_return localResponse(noHealthyUpstream(), version);
     }
     auto tryDeadline = retry.perTry.count() > 0 ? std::min(deadline, std::chrono::steady_clock::now() + retry.perTry) : deadline;
-    log.upstreamHost = (h->endpoint.address().is_v6() ? "[" + h->address + "]" : h->address) + ":" + std::to_string(h->port);
+    if (logging) log.upstreamHost = (h->endpoint.address().is_v6() ? "[" + h->address + "]" : h->address) + ":" + std::to_string(h->port);
     result = co_await exchange(*h, c, up, tryDeadline, worker.pool());
     bool failed = result.kind != UpstreamResult::kOk || result.response.result_int() >= 500;
     if (countForOutlierDetection(c, *h, failed)) worker.reportOutlier(c.name, h->key());
@@ -245,11 +250,13 @@ awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, F
       auto remote = stream.socket().remote_endpoint(ignored);
       if (!ignored) log.downstreamRemote = (remote.address().is_v6() ? "[" + remote.address().to_string() + "]" : remote.address().to_string()) + ":" + std::to_string(remote.port());
     }
-    Response res = co_await handle(worker, chain, req, log);
+    bool head = req.method() == http::verb::head;
+    Response res = co_await handle(worker, chain, req, log);  // takes req's contents
     keepAlive = keepAlive && !drain->draining();
-    frame(res, keepAlive, req.method() == http::verb::head);
+    frame(res, keepAlive, head);
     stream.expires_after(kIdleTimeout);
-    co_await http::async_write(stream, res, redirect_error(use_awaitable, ec));
+    std::string resHead;
+    co_await writeMessage(stream, res, resHead, ec);
     if (!chain.accessLogs.empty()) {
       log.responseCode = res.result_int();
       log.bytesSent = res.body().size();

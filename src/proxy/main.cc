@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -38,6 +40,12 @@ int main(int argc, char** argv) {
     std::cerr << "meshproxy: " << bootstrap.status().message() << "\n";
     return 2;
   }
+  // Workers allocate and free request and response buffers all the time, in glibc's per-thread
+  // arenas. By default an arena whose free top passes 128 KiB gives it back to the kernel (madvise)
+  // and the next requests fault the pages in again: that was a fifth of the CPU per 16 KiB response.
+  // Keep freed memory for reuse (as Envoy's tcmalloc does), and take bodies up to 1 MiB from it too.
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   std::signal(SIGPIPE, SIG_IGN);
   // SIGTERM and SIGINT are blocked in every thread (they inherit the mask) and taken by sigwait on
   // one thread of their own, which asks the proxy to stop.

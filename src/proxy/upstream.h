@@ -31,11 +31,22 @@ boost::asio::awaitable<UpstreamResult> exchange(const Host& host, const ClusterV
                                                 std::chrono::steady_clock::time_point deadline, UpstreamPool& pool,
                                                 bool mayReuse = true);
 
-// Removes the hop-by-hop headers (connection, keep-alive, te, trailer, transfer-encoding, upgrade...).
+// Removes the hop-by-hop headers (connection, keep-alive, proxy-connection, te, trailer,
+// transfer-encoding, upgrade): one pass comparing the field codes the parser already computed.
 template <typename Message>
 void stripHopByHop(Message& m) {
-  for (const char* h : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}) {
-    m.erase(h);
+  using boost::beast::http::field;
+  for (auto it = m.begin(); it != m.end();) {
+    switch (it->name()) {
+      case field::connection:
+      case field::keep_alive:
+      case field::proxy_connection:
+      case field::te:
+      case field::trailer:
+      case field::transfer_encoding:
+      case field::upgrade: it = m.erase(it); break;
+      default: ++it;
+    }
   }
 }
 

@@ -19,22 +19,23 @@ bool stillUsable(tcp::socket& s) {
 
 }  // namespace
 
-std::optional<tcp::socket> UpstreamPool::take(const tcp::endpoint& host) {
+UpstreamPool::Stream UpstreamPool::take(const tcp::endpoint& host) {
   auto it = idle_.find(host);
-  if (it == idle_.end()) return std::nullopt;
+  if (it == idle_.end()) return nullptr;
   auto now = std::chrono::steady_clock::now();
   while (!it->second.empty()) {
     Idle idle = std::move(it->second.back());
     it->second.pop_back();
-    if (now - idle.since < kMaxIdleTime && stillUsable(idle.socket)) return std::move(idle.socket);
+    auto idleFor = now - idle.since;
+    if (idleFor < kMaxIdleTime && (idleFor < kPeekAfter || stillUsable(idle.stream->socket()))) return std::move(idle.stream);
     boost::system::error_code ec;
-    idle.socket.close(ec);
+    idle.stream->socket().close(ec);
   }
   idle_.erase(it);
-  return std::nullopt;
+  return nullptr;
 }
 
-void UpstreamPool::give(const tcp::endpoint& host, tcp::socket s) {
+void UpstreamPool::give(const tcp::endpoint& host, Stream s) {
   auto& list = idle_[host];
   if (list.size() >= kMaxIdlePerHost) return;  // `s` closes as it goes out of scope
   list.push_back({std::move(s), std::chrono::steady_clock::now()});

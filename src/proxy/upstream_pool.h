@@ -1,28 +1,36 @@
 #pragma once
 // Idle keep-alive connections to upstream hosts, kept per worker so requests reuse them without a
-// lock. A connection is reused only if the peer has not closed it or sent anything since (checked
-// with a non-blocking peek) and it has been idle under a minute. Worker thread only.
+// lock. A connection is reused only if it has been idle under a minute and, once idle for
+// kPeekAfter or more, the peer has not closed it or sent anything since (a non-blocking peek; a
+// connection given back moments ago skips that system call, and a peer that closed it meanwhile
+// anyway shows as a reset before any response, which exchange() retries on a new connection).
+// Worker thread only.
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
 #include <map>
-#include <optional>
+#include <memory>
 #include <vector>
 
 namespace meshd::proxy {
 
 class UpstreamPool {
  public:
-  std::optional<boost::asio::ip::tcp::socket> take(const boost::asio::ip::tcp::endpoint& host);
-  void give(const boost::asio::ip::tcp::endpoint& host, boost::asio::ip::tcp::socket s);
+  // Streams, not bare sockets: a Beast stream made per request (its state and timer) cost as much as
+  // a header's parsing. nullptr when there is no usable idle connection.
+  using Stream = std::unique_ptr<boost::beast::tcp_stream>;
+  Stream take(const boost::asio::ip::tcp::endpoint& host);
+  void give(const boost::asio::ip::tcp::endpoint& host, Stream s);
 
   static constexpr size_t kMaxIdlePerHost = 64;
   static constexpr std::chrono::seconds kMaxIdleTime{60};
+  static constexpr std::chrono::milliseconds kPeekAfter{100};
 
  private:
   struct Idle {
-    boost::asio::ip::tcp::socket socket;
+    Stream stream;
     std::chrono::steady_clock::time_point since;
   };
   std::map<boost::asio::ip::tcp::endpoint, std::vector<Idle>> idle_;
