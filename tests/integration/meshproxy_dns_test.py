@@ -1,13 +1,9 @@
 """meshproxy's DNS clusters against the real meshd: the gateway's LOGICAL_DNS / STRICT_DNS clusters
 resolve through meshd's DNS server (the bootstrap's c-ares resolver), with Envoy's lookup families.
 No sidecars: the gateway reaches the apps directly on loopback."""
-import shutil
-import tempfile
 import unittest
-from pathlib import Path
 
-import harness
-from proxy_fixtures import admin, apply, colorteller, eventually, free_port, get, meshctl, meshproxy, wait_live
+from proxy_fixtures import admin, apply, colorteller, eventually, free_port, get, meshctl, meshproxy, wait_live, start_meshd
 
 MESH = "pdns"
 ZONE = "default.svc.cluster.local.dns"
@@ -27,11 +23,7 @@ def node(color: str, port: int, pref=None, response_type=None) -> dict:
 class MeshproxyDnsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = Path(tempfile.mkdtemp(prefix="meshproxy-dns-it-"))
-        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
-        cls.meshd = harness.Meshd().start()
-        cls.addClassCleanup(cls.meshd.close)
-        ep = cls.meshd.endpoint
+        ep = start_meshd(cls, "meshproxy-dns-it-")
         import json
         addrs = json.loads(cls.meshd.ready_file.read_text())
         apply(ep, cls.dir, "mesh", {"meshName": MESH, "spec": {"egressFilter": {"type": "ALLOW_ALL"},

@@ -1,13 +1,9 @@
 """A virtual gateway in front of a virtual router, end to end: the gateway sends the request to its
 own egress listener (App Mesh's self-redirect), where every route of the router applies."""
 import json
-import shutil
-import tempfile
 import unittest
-from pathlib import Path
 
-import harness
-from proxy_fixtures import apply, colorteller, eventually, free_port, get, meshctl, meshproxy, wait_live
+from proxy_fixtures import apply, colorteller, eventually, free_port, get, meshctl, meshproxy, wait_live, start_meshd
 
 MESH = "rm"
 NS = "router.local.cloud"
@@ -28,11 +24,7 @@ def route(name: str, priority: int, prefix: str, color: str) -> dict:
 class MeshproxyRouterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = Path(tempfile.mkdtemp(prefix="meshproxy-router-it-"))
-        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
-        cls.meshd = harness.Meshd().start()
-        cls.addClassCleanup(cls.meshd.close)
-        ep = cls.meshd.endpoint
+        ep = start_meshd(cls, "meshproxy-router-it-")
         cls.gw_port, cls.gw_admin = free_port(), free_port()
         meshctl(ep, "namespace", "create", NS)
         apply(ep, cls.dir, "mesh", {"meshName": MESH, "spec": {}})

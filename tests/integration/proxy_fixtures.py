@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import harness
+
 ROOT = Path(__file__).resolve().parents[2]
 MESHPROXY = os.environ.get("MESHPROXY_BIN", str(ROOT / "build" / "meshproxy"))
 MESHCTL = os.environ.get("MESHCTL_BIN", str(ROOT / "build" / "meshctl"))
@@ -139,3 +141,13 @@ def apply(endpoint: str, directory: Path, name: str, resource: dict):
     path = directory / f"{name}.json"
     path.write_text(json.dumps(resource))
     meshctl(endpoint, "apply", "-f", str(path))
+
+
+def start_meshd(cls, prefix: str) -> str:
+    """For a test class: a meshd of its own and a scratch directory (cls.meshd, cls.dir), both removed
+    by the class cleanups. Returns the API endpoint."""
+    cls.dir = Path(tempfile.mkdtemp(prefix=prefix))
+    cls.addClassCleanup(shutil.rmtree, cls.dir, True)
+    cls.meshd = harness.Meshd().start()
+    cls.addClassCleanup(cls.meshd.close)
+    return cls.meshd.endpoint
