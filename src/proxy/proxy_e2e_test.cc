@@ -88,6 +88,15 @@ class ProxyE2eTest : public ::testing::Test {
     return r;
   }
 
+  // Cluster "c" over `ports` with an HTTP health check of /ping (1 s timeout; `timing` says the
+  // interval and thresholds), served by listener "l" on port_.
+  void serveCheckedCluster(const std::vector<int>& ports, const std::string& timing) {
+    auto c = staticCluster("c", ports);
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        "timeout { seconds: 1 } " + timing + " http_health_check { path: \"/ping\" }", c.add_health_checks()));
+    set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  }
+
   std::string admin(const std::string& path) { return httpGet("127.0.0.1", proxy_->adminPort(), path).body; }
 
   xds::SnapshotCache cache_;
@@ -238,11 +247,7 @@ TEST_F(ProxyE2eTest, NacksWhatItCannotApplyAndKeepsServing) {
 
 TEST_F(ProxyE2eTest, ActiveHealthChecksTakeFailingHostsOut) {
   Upstream good("good"), sick("sick", 503);
-  auto c = staticCluster("c", {good.port(), sick.port()});
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
-    timeout { seconds: 1 } interval { nanos: 50000000 } unhealthy_threshold { value: 2 } healthy_threshold { value: 2 }
-    http_health_check { path: "/ping" })", c.add_health_checks()));
-  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  serveCheckedCluster({good.port(), sick.port()}, "interval { nanos: 50000000 } unhealthy_threshold { value: 2 } healthy_threshold { value: 2 }");
   std::string sickLine = "c::127.0.0.1:" + std::to_string(sick.port()) + "::health_flags::/failed_active_hc";
   ASSERT_TRUE(eventually([&] { return admin("/clusters").find(sickLine) != std::string::npos; })) << admin("/clusters");
   EXPECT_NE(admin("/clusters").find("c::127.0.0.1:" + std::to_string(good.port()) + "::health_flags::healthy"), std::string::npos);
@@ -258,11 +263,7 @@ TEST_F(ProxyE2eTest, ActiveHealthChecksTakeFailingHostsOut) {
 // accepts, so they must settle after one check, not after unhealthy_threshold intervals.)
 TEST_F(ProxyE2eTest, TheFirstHealthCheckAloneDecides) {
   Upstream good("good"), sick("sick", 503);
-  auto c = staticCluster("c", {good.port(), sick.port()});
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
-    timeout { seconds: 1 } interval { seconds: 30 } unhealthy_threshold { value: 3 } healthy_threshold { value: 3 }
-    http_health_check { path: "/ping" })", c.add_health_checks()));
-  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  serveCheckedCluster({good.port(), sick.port()}, "interval { seconds: 30 } unhealthy_threshold { value: 3 } healthy_threshold { value: 3 }");
   std::string prefix = "c::127.0.0.1:";
   std::string sickLine = prefix + std::to_string(sick.port()) + "::health_flags::/failed_active_hc\n";
   std::string goodLine = prefix + std::to_string(good.port()) + "::health_flags::healthy\n";
