@@ -28,6 +28,11 @@ struct HostOutlierState {
   std::atomic<uint32_t> consecutive5xx{0};
 };
 
+// Requests in flight to one host, counted by every worker (least request balancing reads it).
+struct HostLoad {
+  std::atomic<uint32_t> active{0};
+};
+
 struct Host {
   std::string address;
   uint32_t port = 0;
@@ -39,13 +44,17 @@ struct Host {
   bool pendingActiveHc = false;
   bool ejected = false;         // outlier detection ejected it
   std::shared_ptr<HostOutlierState> outlier;  // when the cluster has outlier detection
+  std::shared_ptr<HostLoad> load;             // lives across updates of the host; null in unit tests
 
   bool healthy() const { return !edsUnhealthy && !failedActiveHc && !pendingActiveHc && !ejected; }
   std::string key() const { return address + ":" + std::to_string(port); }
 };
 
+enum class LbPolicy { kRoundRobin, kLeastRequest };
+
 struct ClusterView {
   std::string name;
+  LbPolicy lbPolicy = LbPolicy::kRoundRobin;
   std::chrono::milliseconds connectTimeout{5000};
   double panicThresholdPercent = 50.0;
   std::vector<Host> hosts;

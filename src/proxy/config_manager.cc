@@ -168,7 +168,11 @@ void ConfigManager::setHosts(ClusterEntry& e, std::vector<Host> hosts) {
   const auto& ejected = ejected_[name];
   auto& outliers = outliers_[name];
   bool detect = e.proto->has_outlier_detection();
+  auto& loads = loads_[name];
   for (Host& h : hosts) {
+    auto& load = loads[hostKey(h)];
+    if (!load) load = std::make_shared<HostLoad>();
+    h.load = load;
     h.failedActiveHc = failed.count(hostKey(h)) > 0;
     h.pendingActiveHc = activeHc && !checked.count(hostKey(h));
     h.ejected = ejected.count(hostKey(h)) > 0;
@@ -276,6 +280,7 @@ void ConfigManager::publish() {
     }
     v->hosts = e.hosts;
     v->stats = e.stats;
+    if (e.proto->lb_policy() == Cluster::LEAST_REQUEST) v->lbPolicy = LbPolicy::kLeastRequest;
     if (e.proto->has_outlier_detection()) {
       const auto& od = e.proto->outlier_detection();
       v->consecutive5xx = od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5;

@@ -107,6 +107,7 @@ class ConfigManager {
   std::map<std::string, std::set<std::string>> checkedHc_;  // cluster -> hosts with a first verdict
   std::map<std::string, std::set<std::string>> ejected_;   // cluster -> hosts ejected as outliers
   std::map<std::string, std::map<std::string, std::shared_ptr<HostOutlierState>>> outliers_;
+  std::map<std::string, std::map<std::string, std::shared_ptr<HostLoad>>> loads_;  // cluster -> host -> in flight
   std::map<std::string, std::string> versions_;
   ConfigPtr current_ = std::make_shared<Config>();
 };

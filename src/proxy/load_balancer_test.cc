@@ -52,6 +52,48 @@ TEST(LoadBalancerTest, NoPanicWhenThresholdIsZero) {
   EXPECT_EQ(pickHost(c, rr), nullptr);
 }
 
+// The random number's halves index the two choices among the eligible hosts.
+uint64_t choices(uint32_t first, uint32_t second) { return (uint64_t{second} << 32) | first; }
+
+ClusterView leastRequest(std::vector<bool> healthy, std::vector<uint32_t> active) {
+  ClusterView c = cluster(std::move(healthy));
+  c.lbPolicy = LbPolicy::kLeastRequest;
+  for (size_t i = 0; i < c.hosts.size(); ++i) {
+    c.hosts[i].load = std::make_shared<HostLoad>();
+    c.hosts[i].load->active = active[i];
+  }
+  return c;
+}
+
+TEST(LoadBalancerTest, LeastRequestTakesTheLessBusyOfTwoChoices) {
+  ClusterView c = leastRequest({true, true, true}, {5, 1, 3});
+  EXPECT_EQ(pickLeastRequest(c, choices(0, 1))->address, "127.0.0.2");
+  EXPECT_EQ(pickLeastRequest(c, choices(1, 0))->address, "127.0.0.2");
+  EXPECT_EQ(pickLeastRequest(c, choices(0, 2))->address, "127.0.0.3");
+  EXPECT_EQ(pickLeastRequest(c, choices(2, 2))->address, "127.0.0.3");  // the same host twice
+  c.hosts[2].load->active = 5;
+  EXPECT_EQ(pickLeastRequest(c, choices(2, 0))->address, "127.0.0.3");  // a tie keeps the first
+  size_t rr = 0;
+  EXPECT_EQ(selectHost(c, rr, choices(0, 1))->address, "127.0.0.2");
+}
+
+TEST(LoadBalancerTest, LeastRequestChoosesOnlyAmongHealthyHosts) {
+  // Host 2 is idle but failed its health check: the choices index the healthy hosts 1, 3, 4.
+  ClusterView c = leastRequest({true, false, true, true}, {4, 0, 2, 7});
+  EXPECT_EQ(pickLeastRequest(c, choices(0, 1))->address, "127.0.0.3");
+  EXPECT_EQ(pickLeastRequest(c, choices(2, 0))->address, "127.0.0.1");
+  for (uint32_t i = 0; i < 6; ++i) EXPECT_NE(pickLeastRequest(c, choices(i, i + 1))->address, "127.0.0.2");
+}
+
+TEST(LoadBalancerTest, LeastRequestKeepsThePanicThreshold) {
+  ClusterView panic = leastRequest({true, false, false}, {9, 0, 9});  // 33% healthy: all eligible
+  EXPECT_EQ(pickLeastRequest(panic, choices(0, 1))->address, "127.0.0.2");
+  ClusterView none = leastRequest({false, false}, {0, 0});
+  none.panicThresholdPercent = 0;
+  EXPECT_EQ(pickLeastRequest(none, choices(0, 1)), nullptr);
+  EXPECT_EQ(pickLeastRequest(leastRequest({}, {}), 7), nullptr);
+}
+
 TEST(LoadBalancerTest, PickWeightedSplitsByWeight) {
   std::vector<std::pair<std::string, uint32_t>> choices = {{"a", 3}, {"b", 1}};
   std::map<std::string, int> seen;

@@ -23,13 +23,6 @@ namespace {
 constexpr auto kBaseDelay = std::chrono::milliseconds(250);
 constexpr auto kMaxDelay = std::chrono::milliseconds(4000);
 
-// What the main thread answered for one response.
-struct Applied {
-  Status status;
-  std::vector<std::string> endpoints;
-  std::vector<std::string> routes;
-};
-
 }  // namespace
 
 StatusOr<std::string> adsTarget(const envoy::config::bootstrap::v3::Bootstrap& b) {
@@ -91,16 +84,46 @@ void XdsClient::backoff() {
 }
 
 void XdsClient::session() {
-  auto channel = grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
-  auto stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel);
   grpc::ClientContext context;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     context_ = &context;
   }
-  auto stream = stub->StreamAggregatedResources(&context);
   ++streams_;
+  if (bootstrap_.dynamic_resources().ads_config().api_type() == envoy::config::core::v3::ApiConfigSource::DELTA_GRPC) {
+    deltaSession(context);
+  } else {
+    sotwSession(context);
+  }
+  std::lock_guard lock(mu_);
+  context_ = nullptr;
+}
+
+std::optional<XdsClient::Applied> XdsClient::applyOnMain(
+    const std::string& type, std::shared_ptr<const google::protobuf::RepeatedPtrField<google::protobuf::Any>> resources,
+    const std::string& version) {
+  auto promise = std::make_shared<std::promise<Applied>>();
+  auto future = promise->get_future();
+  boost::asio::post(main_, [this, promise, resources, type, version] {
+    Applied a;
+    a.status = manager_.apply(type, *resources);
+    if (a.status.ok()) manager_.setVersion(type, version);
+    a.endpoints = manager_.endpointNames();
+    a.routes = manager_.routeNames();
+    promise->set_value(std::move(a));
+  });
+  while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    std::lock_guard lock(mu_);
+    if (stopping_) return std::nullopt;  // the main loop is gone or going; the promise is abandoned with the handler
+  }
+  return future.get();
+}
+
+void XdsClient::sotwSession(grpc::ClientContext& context) {
+  auto channel = grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
+  auto stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel);
+  auto stream = stub->StreamAggregatedResources(&context);
   // Per type: the last version accepted, the last nonce seen, the names subscribed.
   std::map<std::string, std::string> versions;
   std::map<std::string, std::string> nonces;
@@ -125,24 +148,11 @@ void XdsClient::session() {
     delay_ = std::chrono::milliseconds(0);
     const std::string type = resp->type_url();
     nonces[type] = resp->nonce();
-    auto promise = std::make_shared<std::promise<Applied>>();
-    auto future = promise->get_future();
-    boost::asio::post(main_, [this, promise, resp] {
-      Applied a;
-      a.status = manager_.apply(resp->type_url(), resp->resources());
-      if (a.status.ok()) manager_.setVersion(resp->type_url(), resp->version_info());
-      a.endpoints = manager_.endpointNames();
-      a.routes = manager_.routeNames();
-      promise->set_value(std::move(a));
-    });
-    while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-      std::lock_guard lock(mu_);
-      if (stopping_) {
-        context_ = nullptr;
-        return;  // the main loop is gone or going; the promise is abandoned with the handler
-      }
-    }
-    Applied applied = future.get();
+    // The response owns the resources; the main thread may still hold it after we read the next.
+    std::shared_ptr<const google::protobuf::RepeatedPtrField<google::protobuf::Any>> resources(resp, &resp->resources());
+    auto maybe = applyOnMain(type, resources, resp->version_info());
+    if (!maybe) return;
+    Applied applied = std::move(*maybe);
     if (applied.status.ok()) versions[type] = resp->version_info();
     DiscoveryRequest ack = request(type);
     if (!applied.status.ok()) {
@@ -161,10 +171,6 @@ void XdsClient::session() {
     }
   }
   grpc::Status status = stream->Finish();
-  {
-    std::lock_guard lock(mu_);
-    context_ = nullptr;
-  }
   spdlog::info("msg=\"xDS stream closed\" server={} code={} error=\"{}\"", target_, static_cast<int>(status.error_code()),
                status.error_message());
 }

@@ -60,7 +60,9 @@ StatusOr<envoy::config::bootstrap::v3::Bootstrap> makeBootstrap(const std::map<s
 
   auto* dyn = b.mutable_dynamic_resources();
   auto* ads = dyn->mutable_ads_config();
-  ads->set_api_type(envoy::config::core::v3::ApiConfigSource::GRPC);
+  // MESHD_XDS_DELTA=true asks for incremental xDS (meshd serves both; App Mesh's image used SotW).
+  ads->set_api_type(get(env, "MESHD_XDS_DELTA", "false") == "true" ? envoy::config::core::v3::ApiConfigSource::DELTA_GRPC
+                                                                   : envoy::config::core::v3::ApiConfigSource::GRPC);
   ads->set_transport_api_version(envoy::config::core::v3::V3);
   ads->add_grpc_services()->mutable_envoy_grpc()->set_cluster_name(kXdsClusterName);
   *dyn->mutable_cds_config() = adsConfigSource();

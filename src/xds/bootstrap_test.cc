@@ -35,6 +35,15 @@ TEST(BootstrapTest, LegacyNameAndIpv6Admin) {
   EXPECT_EQ(b->node().id(), "mesh/m/virtualGateway/gw");
   EXPECT_EQ(b->admin().address().socket_address().address(), "::");
   EXPECT_FALSE(b->node().metadata().fields().at(kIpv6AvailableKey).bool_value());
+  EXPECT_EQ(b->dynamic_resources().ads_config().api_type(), envoy::config::core::v3::ApiConfigSource::GRPC);
+}
+
+TEST(BootstrapTest, DeltaXdsOnRequest) {
+  auto b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/n"}, {"MESHD_XDS_DELTA", "true"},
+                          {"ENVOY_ADMIN_ACCESS_PORT", "9901"}});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->dynamic_resources().ads_config().api_type(), envoy::config::core::v3::ApiConfigSource::DELTA_GRPC);
+  EXPECT_EQ(b->node().metadata().fields().at(kAdminPortKey).number_value(), 9901);
 }
 
 TEST(BootstrapTest, RejectsMissingOrBadVariables) {

@@ -50,16 +50,29 @@ class MeshproxyRouterTest(unittest.TestCase):
             "httpRoute": {"match": {"prefix": "/colors"},
                           "action": {"target": {"virtualService": {"virtualServiceName": "colors.local"}}}}}})
         addrs = json.loads(cls.meshd.ready_file.read_text())
-        cls.gateway = meshproxy(f"mesh/{MESH}/virtualGateway/gw", addrs["xds"], addrs["dns"], cls.gw_admin)
+        # Incremental xDS here (the other proxy tests use state of the world).
+        cls.gateway = meshproxy(f"mesh/{MESH}/virtualGateway/gw", addrs["xds"], addrs["dns"], cls.gw_admin, delta=True)
         cls.addClassCleanup(cls.gateway.cleanup)
         wait_live(cls.gateway, cls.gw_admin)
 
-    def test_every_route_of_the_router_applies(self):
+    def test_1_every_route_of_the_router_applies(self):
         red = eventually(lambda: get("127.0.0.1", self.gw_port, "/colors/x")[2] == "red", timeout=20)
         self.assertTrue(red, get("127.0.0.1", self.gw_port, "/colors/x"))
         # /colors/canary is /canary once the gateway strips its prefix: the router's first route.
         self.assertEqual(get("127.0.0.1", self.gw_port, "/colors/canary")[::2], (200, "blue"))
         self.assertEqual(get("127.0.0.1", self.gw_port, "/colors")[::2], (200, "red"))
+
+    def test_2_delta_stream_follows_changes_and_removals(self):
+        ep = self.meshd.endpoint
+        status = json.loads(meshctl(ep, "status", "--wait", "20", "-o", "json"))
+        self.assertEqual([p["delta"] for p in status["proxies"]], [True])
+        self.assertTrue(eventually(lambda: get("127.0.0.1", self.gw_port, "/colors/canary")[2] == "blue", timeout=20))
+        apply(ep, self.dir, "canary", route("canary", 1, "/canary", "red"))  # a changed route configuration
+        self.assertTrue(eventually(lambda: get("127.0.0.1", self.gw_port, "/colors/canary")[2] == "red", timeout=20))
+        meshctl(ep, "delete", "-f", str(self.dir / "canary.json"))  # and a removed route
+        apply(ep, self.dir, "rest", route("rest", 2, "/", "blue"))
+        self.assertTrue(eventually(lambda: get("127.0.0.1", self.gw_port, "/colors/canary")[2] == "blue", timeout=20))
+        meshctl(ep, "status", "--wait", "20")
 
 
 if __name__ == "__main__":

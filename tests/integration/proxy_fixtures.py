@@ -110,9 +110,11 @@ def colorteller(color: str, port: int, family: str) -> Process:
     return p
 
 
-def meshproxy(resource: str, xds: str, dns: str, admin_port: int, concurrency: int = 2) -> Process:
+def meshproxy(resource: str, xds: str, dns: str, admin_port: int, concurrency: int = 2, delta: bool = False) -> Process:
+    """meshproxy from the App Mesh image's variables; `delta`: incremental xDS (MESHD_XDS_DELTA)."""
     env = {"APPMESH_RESOURCE_ARN": resource, "APPMESH_XDS_ENDPOINT": xds, "MESHD_DNS_RESOLVER": dns,
-           "ENVOY_ADMIN_ACCESS_PORT": str(admin_port), "PATH": os.environ.get("PATH", "")}
+           "ENVOY_ADMIN_ACCESS_PORT": str(admin_port), "PATH": os.environ.get("PATH", ""),
+           "MESHD_XDS_DELTA": "true" if delta else "false"}
     return Process([MESHPROXY, "--concurrency", str(concurrency), "--log-level", "info"], env=env,
                    name=resource.rsplit("/", 1)[-1])
 
