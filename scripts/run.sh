@@ -15,6 +15,10 @@ if [ "$job" = meshd ]; then
   echo "run: meshd on http://127.0.0.1:${MESHD_API_PORT:-8080} (data in $DATA_DIR); Ctrl-C stops it"
   exec build/meshd --api-listen "127.0.0.1:${MESHD_API_PORT:-8080}" --data-dir "$DATA_DIR" "$@"
 fi
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+  # No root and no sudo: the whole walkthrough in a user namespace of its own, for this run only.
+  exec examples/walkthrough/matrix.py --setup "$job"
+fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO examples/walkthrough/matrix.py --setup "$job" --keep
 cat <<EOT
