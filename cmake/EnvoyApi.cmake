@@ -14,6 +14,7 @@ set(ENVOY_API_ROOTS
   envoy/extensions/filters/http/router/v3/router.proto
   envoy/extensions/access_loggers/file/v3/file.proto
   envoy/extensions/filters/listener/original_dst/v3/original_dst.proto
+  envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto
   envoy/extensions/upstreams/http/v3/http_protocol_options.proto
   envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto)
 set(ENVOY_API_GRPC_PROTOS envoy/service/discovery/v3/ads.proto)

@@ -4,6 +4,8 @@
 // any worker. Thread-safety: AccessLog is immutable after construction; write() is one O_APPEND
 // write(2) per line, which the kernel keeps whole, so workers share it without a lock.
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -23,6 +25,9 @@ struct RequestLog {
   uint64_t bytesReceived = 0, bytesSent = 0;
   std::chrono::milliseconds duration{0};
   std::string upstreamHost, upstreamCluster, downstreamRemote;
+  // Envoy's DOWNSTREAM_LOCAL_ADDRESS: the original destination when the connection was redirected
+  // (always set: an ORIGINAL_DST cluster's requests go there).
+  boost::asio::ip::tcp::endpoint downstreamLocal;
 
   void addFlag(const std::string& f) { responseFlags += (responseFlags.empty() ? "" : ",") + f; }
 };

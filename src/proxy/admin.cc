@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "proxy/original_dst.h"
 #include "proxy/xds_types.h"
 
 namespace meshd::proxy {
@@ -116,7 +117,9 @@ AdminResponse adminHandle(const AdminContext& ctx, const std::string& target) {
   if (path == "/clusters") {
     std::string out;
     for (const auto& [name, c] : ctx.config->current()->clusters) {
-      for (const Host& h : c->hosts) {
+      // An ORIGINAL_DST cluster's hosts are the destinations its connections used lately.
+      std::vector<Host> used = c->originalDstHosts ? c->originalDstHosts->recent() : std::vector<Host>{};
+      for (const Host& h : c->originalDst ? used : c->hosts) {
         std::string prefix = name + "::" + h.address + ":" + std::to_string(h.port) + "::";
         out += prefix + "health_flags::" + hostFlags(h) + "\n";
       }

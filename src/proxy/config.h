@@ -22,6 +22,7 @@
 namespace meshd::proxy {
 
 class AccessLog;
+class OriginalDstHosts;
 
 // Outlier detection's count for one host, shared by every worker's requests to it.
 struct HostOutlierState {
@@ -64,6 +65,10 @@ struct ClusterView {
   uint32_t maxRequests = 1024;
   uint32_t maxConnectionsPlusPending = 2048;
   uint32_t consecutive5xx = 0;  // outlier detection's threshold; 0: off
+  // ORIGINAL_DST: no hosts of its own; each connection goes to its downstream connection's original
+  // destination (original_dst.h), and `originalDstHosts` remembers them for /clusters.
+  bool originalDst = false;
+  std::shared_ptr<OriginalDstHosts> originalDstHosts;
 };
 
 // Listening sockets bound on the main thread, one per worker (SO_REUSEPORT); closed when the last
@@ -82,7 +87,10 @@ class BoundSockets {
 };
 
 struct FilterChainView {
+  // filter_chain_match, the fields meshd uses (filter_chain_match.h says how a chain is chosen).
   uint32_t destinationPort = 0;  // 0: any
+  std::vector<std::string> serverNames;  // exact or "*.suffix", lowercase; empty: any
+  std::string transportProtocol;         // "tls", "raw_buffer"; empty: any
   bool http = true;
   std::string routeConfigName;   // http
   std::vector<std::pair<std::string, uint32_t>> tcpClusters;  // tcp proxy: (cluster, weight)
@@ -97,6 +105,12 @@ struct ListenerView {
   std::shared_ptr<const envoy::config::listener::v3::Listener> proto;
   std::vector<FilterChainView> chains;
   bool originalDst = false;
+  // The TLS inspector listener filter, and how long listener filters may wait for the first bytes
+  // (listener_filters_timeout; 0: no limit) before the connection is closed, or, with
+  // continue_on_listener_filters_timeout, matched with what is known.
+  bool tlsInspector = false;
+  std::chrono::milliseconds listenerFiltersTimeout{15000};
+  bool continueOnListenerFiltersTimeout = false;
   std::shared_ptr<BoundSockets> sockets;
 };
 

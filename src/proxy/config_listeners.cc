@@ -4,6 +4,10 @@
 #include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
+#include <cctype>
+#include <set>
+
 #include "proxy/access_log.h"
 #include "proxy/config_manager.h"
 #include "proxy/listener_socket.h"
@@ -41,6 +45,40 @@ StatusOr<std::vector<std::shared_ptr<const AccessLog>>> accessLogs(const hcm::Ht
   return out;
 }
 
+// The filter_chain_match fields meshproxy matches on; a chain using another is rejected, rather
+// than matched as if the field were unset.
+Status readChainMatch(const envoy::config::listener::v3::FilterChainMatch& m, FilterChainView& fc) {
+  if (m.prefix_ranges_size() > 0 || m.direct_source_prefix_ranges_size() > 0 || m.source_prefix_ranges_size() > 0 ||
+      m.source_ports_size() > 0 || m.application_protocols_size() > 0 ||
+      m.source_type() != envoy::config::listener::v3::FilterChainMatch::ANY) {
+    return badRequest("filter_chain_match supports only destination_port, server_names and transport_protocol");
+  }
+  if (m.has_destination_port()) fc.destinationPort = m.destination_port().value();
+  for (const auto& name : m.server_names()) {
+    std::string n = name;
+    for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (n.empty() || n.find('*', 1) != std::string::npos || (n[0] == '*' && !n.starts_with("*."))) {
+      return badRequest("server name '" + name + "' must be a name or *.suffix");
+    }
+    fc.serverNames.push_back(std::move(n));
+  }
+  fc.transportProtocol = m.transport_protocol();
+  return okStatus();
+}
+
+// Envoy rejects two chains with the same criteria: which one serves would be arbitrary.
+std::string matchKey(const FilterChainView& fc) {
+  std::vector<std::string> names = fc.serverNames;
+  std::sort(names.begin(), names.end());
+  std::string key = std::to_string(fc.destinationPort) + "|" + fc.transportProtocol;
+  for (const auto& n : names) key += "|" + n;
+  return key;
+}
+
+std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+
 bool sameAddress(const Listener& a, const Listener& b) {
   return google::protobuf::util::MessageDifferencer::Equals(a.address(), b.address());
 }
@@ -56,10 +94,17 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
   v->proto = std::make_shared<Listener>(l);
   for (const auto& f : l.listener_filters()) {
     if (f.name() == kOriginalDst) v->originalDst = true;
+    if (f.name() == kTlsInspector) v->tlsInspector = true;
   }
+  if (l.has_listener_filters_timeout()) v->listenerFiltersTimeout = toMillis(l.listener_filters_timeout());
+  v->continueOnListenerFiltersTimeout = l.continue_on_listener_filters_timeout();
+  std::set<std::string> matches;
   for (const auto& chain : l.filter_chains()) {
     FilterChainView fc;
-    if (chain.filter_chain_match().has_destination_port()) fc.destinationPort = chain.filter_chain_match().destination_port().value();
+    if (Status s = readChainMatch(chain.filter_chain_match(), fc); !s.ok()) return badRequest("listener " + l.name() + ": " + s.message());
+    if (!matches.insert(matchKey(fc)).second) {
+      return badRequest("listener " + l.name() + ": multiple filter chains with the same matching rules are defined");
+    }
     bool found = false;
     for (const auto& f : chain.filters()) {
       if (f.name() == kHttpConnectionManager || f.typed_config().Is<hcm::HttpConnectionManager>()) {

@@ -4,6 +4,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <spdlog/spdlog.h>
 
+#include "proxy/original_dst.h"
 #include "proxy/xds_types.h"
 
 namespace meshd::proxy {
@@ -105,6 +106,20 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
         }
         break;
       }
+      case Cluster::ORIGINAL_DST:
+        // Envoy's own checks: the hosts come from the connections, so the cluster names none and
+        // must leave host choice to the cluster.
+        if (c->lb_policy() != Cluster::CLUSTER_PROVIDED) {
+          return badRequest("cluster " + c->name() + ": LB policy " + Cluster::LbPolicy_Name(c->lb_policy()) +
+                            " is not valid for Cluster type ORIGINAL_DST. Only 'CLUSTER_PROVIDED' is allowed");
+        }
+        if (c->load_assignment().endpoints_size() > 0) {
+          return badRequest("cluster " + c->name() + ": ORIGINAL_DST clusters must have no load assignment configured");
+        }
+        e.originalDstHosts = std::make_shared<OriginalDstHosts>(
+            c->has_cleanup_interval() ? toMillis(c->cleanup_interval()) : std::chrono::milliseconds(5000));
+        e.warm = true;
+        break;
       default:
         return badRequest("cluster " + c->name() + ": unsupported cluster type " + Cluster::DiscoveryType_Name(c->type()));
     }
@@ -280,6 +295,8 @@ void ConfigManager::publish() {
     }
     v->hosts = e.hosts;
     v->stats = e.stats;
+    v->originalDst = e.originalDstHosts != nullptr;
+    v->originalDstHosts = e.originalDstHosts;
     if (e.proto->lb_policy() == Cluster::LEAST_REQUEST) v->lbPolicy = LbPolicy::kLeastRequest;
     if (e.proto->has_outlier_detection()) {
       const auto& od = e.proto->outlier_detection();

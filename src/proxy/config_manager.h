@@ -71,6 +71,7 @@ class ConfigManager {
     bool warm = false;
     std::vector<Host> hosts;
     std::shared_ptr<ClusterStats> stats;
+    std::shared_ptr<OriginalDstHosts> originalDstHosts;  // ORIGINAL_DST only
     // What workers were last given for this name: a changed cluster is a new cluster, warmed from
     // scratch, and until it is warm the previous version keeps serving (as Envoy does).
     std::shared_ptr<const ClusterView> active;

@@ -80,15 +80,62 @@ TEST_F(ConfigManagerTest, ListenerWarmsWhenItsRoutesArrive) {
 TEST_F(ConfigManagerTest, RejectsWholeResponsesItCannotApply) {
   ASSERT_TRUE(manager_.apply(kClusterType, pack(testing::staticCluster("a", {80}))).ok());
   Cluster odd = testing::staticCluster("odd", {80});
-  odd.set_type(Cluster::ORIGINAL_DST);
+  odd.set_type(Cluster::ORIGINAL_DST);  // as Envoy: its hosts come from the connections, not from a policy
   Status s = manager_.apply(kClusterType, pack(testing::staticCluster("b", {80}), odd));
-  EXPECT_EQ(s.message(), "cluster odd: unsupported cluster type ORIGINAL_DST");
+  EXPECT_EQ(s.message(), "cluster odd: LB policy ROUND_ROBIN is not valid for Cluster type ORIGINAL_DST. "
+                         "Only 'CLUSTER_PROVIDED' is allowed");
   EXPECT_EQ(hostsOf("a"), std::vector<std::string>{"127.0.0.1"});
   EXPECT_EQ(hostsOf("b"), std::vector<std::string>{"<absent>"});
   auto compat = testing::httpListener("l", testing::freePort(), "rc");
   compat.mutable_address()->mutable_socket_address()->set_ipv4_compat(true);
   EXPECT_EQ(manager_.apply(kListenerType, pack(compat)).message(),
             "listener l: ipv4_compat is only valid on ::, not on 127.0.0.1");
+}
+
+TEST_F(ConfigManagerTest, OriginalDstClusterIsWarmAtOnceWithoutHosts) {
+  Cluster c;
+  c.set_name("out");
+  c.set_type(Cluster::ORIGINAL_DST);
+  c.set_lb_policy(Cluster::CLUSTER_PROVIDED);
+  ASSERT_TRUE(manager_.apply(kClusterType, pack(c)).ok());
+  ASSERT_TRUE(manager_.apply(kListenerType, {}).ok());
+  EXPECT_TRUE(manager_.initialized());
+  EXPECT_EQ(hostsOf("out"), std::vector<std::string>{});
+  EXPECT_TRUE(published_->clusters.at("out")->originalDst);
+  ASSERT_NE(published_->clusters.at("out")->originalDstHosts, nullptr);
+  *c.mutable_load_assignment() = testing::staticCluster("out", {80}).load_assignment();
+  EXPECT_EQ(manager_.apply(kClusterType, pack(c)).message(),
+            "cluster out: ORIGINAL_DST clusters must have no load assignment configured");
+}
+
+// The filter_chain_match fields meshd uses are read; others are refused rather than ignored, and so
+// are two chains with the same criteria, as Envoy refuses them.
+TEST_F(ConfigManagerTest, FilterChainMatchFieldsAndTheTlsInspector) {
+  auto l = testing::tcpListener("l", testing::freePort(), "c");
+  l.add_listener_filters()->set_name("envoy.filters.listener.tls_inspector");
+  l.mutable_listener_filters_timeout()->set_seconds(2);
+  auto* m = l.mutable_filter_chains(0)->mutable_filter_chain_match();
+  m->add_server_names("*.AmazonAWS.com");
+  m->set_transport_protocol("tls");
+  *l.add_filter_chains() = testing::tcpListener("x", 1, "c").filter_chains(0);
+  ASSERT_TRUE(manager_.apply(kClusterType, pack(testing::staticCluster("c", {80}))).ok());
+  ASSERT_TRUE(manager_.apply(kListenerType, pack(l)).ok());
+  const ListenerView& v = *published_->listeners.at("l");
+  EXPECT_TRUE(v.tlsInspector);
+  EXPECT_EQ(v.listenerFiltersTimeout, std::chrono::milliseconds(2000));
+  ASSERT_EQ(v.chains.size(), 2u);
+  EXPECT_EQ(v.chains[0].serverNames, std::vector<std::string>{"*.amazonaws.com"});
+  EXPECT_EQ(v.chains[0].transportProtocol, "tls");
+  EXPECT_TRUE(v.chains[1].serverNames.empty());
+
+  auto twice = l;
+  *twice.add_filter_chains() = l.filter_chains(1);
+  EXPECT_EQ(manager_.apply(kListenerType, pack(twice)).message(),
+            "listener l: multiple filter chains with the same matching rules are defined");
+  auto alpn = l;
+  alpn.mutable_filter_chains(1)->mutable_filter_chain_match()->add_application_protocols("http/1.1");
+  EXPECT_EQ(manager_.apply(kListenerType, pack(alpn)).message(),
+            "listener l: filter_chain_match supports only destination_port, server_names and transport_protocol");
 }
 
 TEST_F(ConfigManagerTest, StrictDnsEmptySuccessRemovesHostsFailureKeepsThem) {

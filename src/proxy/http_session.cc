@@ -1,5 +1,6 @@
-// The HTTP/1.1 connection manager: read a request, route it, forward it with retries and the route
-// timeout, answer with the upstream's response or Envoy's local reply; repeat while keep-alive holds.
+// The HTTP/1.1 connection manager: read a request's head, route it, forward it with its body as the
+// body arrives (with retries while the body is still kept, and the route timeout), relay the
+// upstream's response as it arrives or answer with Envoy's local reply; repeat while keep-alive holds.
 #include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
 
 #include <boost/asio/redirect_error.hpp>
@@ -11,7 +12,10 @@
 #include "proxy/http_write.h"
 #include "proxy/load_balancer.h"
 #include "proxy/local_reply.h"
+#include "proxy/original_dst.h"
 #include "proxy/outlier_detector.h"
+#include "proxy/request_body.h"
+#include "proxy/response_relay.h"
 #include "proxy/route_match.h"
 #include "proxy/sessions.h"
 #include "proxy/upstream.h"
@@ -29,7 +33,6 @@ namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(300);
 constexpr auto kDefaultRouteTimeout = std::chrono::milliseconds(15000);
-constexpr size_t kMaxRequestBody = 64 << 20;
 
 std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
   return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
@@ -87,25 +90,87 @@ struct RetryPolicy {
       case UpstreamResult::kConnectFailure:
       case UpstreamResult::kConnectTimeout: return onConnectFailure;
       case UpstreamResult::kReset: return onReset;
-      case UpstreamResult::kTimeout: return false;
-      case UpstreamResult::kOk: {
-        unsigned s = r.response.result_int();
-        return (on5xx && s >= 500) || (onGatewayError && s >= 502 && s <= 504);
-      }
+      case UpstreamResult::kTimeout:
+      case UpstreamResult::kDownstreamReset: return false;
+      case UpstreamResult::kOk: return (on5xx && r.status >= 500) || (onGatewayError && r.status >= 502 && r.status <= 504);
     }
     return false;
   }
 };
 
-// Routes and forwards one request; returns the response to send downstream. Moves `req` into the
-// upstream request once routed.
-awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request& req, RequestLog& log) {
+// Framing headers of a relayed response head, as frame() does for local replies: content-length
+// when the upstream said it, else chunked (or, to an HTTP/1.0 client, the connection's close).
+Framing frameRelayed(http::response_header<>& res, const http::response_parser<http::buffer_body>& parser,
+                     bool& keepAlive, bool head) {
+  if (!head) res.erase(http::field::content_length);  // a HEAD reply keeps the length it announces
+  res.erase(http::field::transfer_encoding);
+  res.erase(http::field::connection);
+  unsigned s = res.result_int();
+  bool bodiless = head || s < 200 || s == 204 || s == 304;
+  Framing framing = Framing::kRaw;
+  if (!bodiless && !parser.chunked() && parser.content_length()) {
+    res.set("content-length", std::to_string(*parser.content_length()));
+  } else if (!bodiless && res.version() == 11) {
+    res.set("transfer-encoding", "chunked");
+    framing = Framing::kChunked;
+  } else if (!bodiless) {
+    keepAlive = false;
+  }
+  if (!keepAlive) res.set("connection", "close");
+  return framing;
+}
+
+// The downstream side of one request.
+struct Downstream {
+  beast::tcp_stream& stream;
+  ListenerDrain& drain;
+  RequestLog& log;
+  unsigned version;
+  bool head;       // a HEAD request
+  bool keepAlive;  // the client's wish
+};
+
+// Answers with a local reply. Returns whether the connection serves another request: not when
+// draining, and not when the client's body was not all read (as Envoy, which closes rather than
+// read what is left of it as a next request); what already arrived of a body is read past.
+awaitable<bool> reply(Downstream& d, RequestBody& body, const LocalReply& r) {
+  beast::error_code ec;
+  while (!body.done() && body.ready() && !ec) co_await body.next(ec);
+  Response res = localResponse(r, d.version);
+  bool keepAlive = d.keepAlive && body.done() && !ec && !d.drain.draining();
+  frame(res, keepAlive, d.head);
+  d.stream.expires_after(kIdleTimeout);
+  std::string head;
+  co_await writeMessage(d.stream, res, head, ec);
+  d.log.responseCode = res.result_int();
+  d.log.bytesSent = res.body().size();
+  co_return !ec && keepAlive;
+}
+
+// Counts a request in flight at a host for least request balancing, as long as it lives.
+class InFlight {
+ public:
+  ~InFlight() { set(nullptr); }
+  void set(const Host* h) {
+    if (load_) load_->active.fetch_sub(1, std::memory_order_relaxed);
+    load_ = h ? h->load.get() : nullptr;
+    if (load_) load_->active.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  HostLoad* load_ = nullptr;
+};
+
+// Routes and forwards one request and answers it. Moves the head's fields into the upstream request
+// once routed. Returns whether the connection serves another request.
+awaitable<bool> handle(Worker& worker, const FilterChainView& chain, http::request_header<>& req, RequestBody& body,
+                       Downstream& d) {
   ConfigPtr config = worker.config();  // this request's snapshot, whatever arrives meanwhile
-  unsigned version = req.version();
+  RequestLog& log = d.log;
   auto rc = config->routes.find(chain.routeConfigName);
   if (rc == config->routes.end()) {
     log.addFlag("NR");
-    co_return localResponse(noRoute(), version);
+    co_return co_await reply(d, body, noRoute());
   }
   std::string host(req[http::field::host]);
   RequestView view{std::string_view(req.method_string().data(), req.method_string().size()),
@@ -120,7 +185,7 @@ awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request
   if (!route || !route->has_route()) {
     chain.httpStats->no_route++;
     log.addFlag("NR");
-    co_return localResponse(noRoute(), version);
+    co_return co_await reply(d, body, noRoute());
   }
   const auto& action = route->route();
   auto cluster = config->clusters.find(pickCluster(action, worker.random()));
@@ -128,7 +193,7 @@ awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request
   if (logging && cluster != config->clusters.end()) log.upstreamCluster = cluster->first;
   if (cluster == config->clusters.end()) {
     log.addFlag("NC");
-    co_return localResponse(clusterNotFound(), version);
+    co_return co_await reply(d, body, clusterNotFound());
   }
   const ClusterView& c = *cluster->second;
   // Circuit breaking: the in-flight count is shared by every worker (an atomic, no lock).
@@ -140,38 +205,47 @@ awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request
   if (active > c.maxRequests || active > c.maxConnectionsPlusPending) {
     c.stats->upstream_rq_pending_overflow++;
     log.addFlag("UO");
-    co_return localResponse(upstreamReset(kOverflow, "", false), version);
+    co_return co_await reply(d, body, upstreamReset(kOverflow, "", false));
   }
 
-  // The upstream request is the downstream one, moved (not copied: every header is an allocation).
+  // The upstream request head is the downstream one, moved (not copied: every header is an
+  // allocation). The body keeps its framing: chunked stays chunked, a length stays a length.
   std::string target = rewriteTarget(*route, std::string_view(req.target().data(), req.target().size()));
-  Request up = std::move(req);
+  http::request_header<> up = std::move(req);
   stripHopByHop(up);
   up.version(11);
   up.target(target);
   if (!action.host_rewrite_literal().empty()) up.set(http::field::host, action.host_rewrite_literal());
-  up.prepare_payload();
+  if (body.framing() == Framing::kChunked) up.set(http::field::transfer_encoding, "chunked");
 
-  auto timeout = action.has_timeout() ? toMillis(action.timeout()) : kDefaultRouteTimeout;
-  auto start = std::chrono::steady_clock::now();
-  auto deadline = timeout.count() == 0 ? start + std::chrono::hours(24 * 365) : start + timeout;
   RetryPolicy retry(action);
+  RouteTimeouts timeouts;
+  timeouts.route = action.has_timeout() ? toMillis(action.timeout()) : kDefaultRouteTimeout;
+  timeouts.perTry = retry.perTry;
+  UpstreamResponse response;
+  InFlight inFlight;
   UpstreamResult result;
+  Host originalDst;  // an ORIGINAL_DST cluster's host: where the downstream connection was headed
   for (uint32_t attempt = 0;; ++attempt) {
-    const Host* h = pickHost(c, worker.roundRobin(c.name));
+    const Host* h = c.originalDst ? useOriginalDst(c, log.downstreamLocal, originalDst)
+                                  : selectHost(c, worker.roundRobin(c.name), worker.random());
     if (!h) {
       c.stats->upstream_cx_none_healthy++;
       log.addFlag("UH");
-      co_return localResponse(noHealthyUpstream(), version);
+      co_return co_await reply(d, body, noHealthyUpstream());
     }
-    auto tryDeadline = retry.perTry.count() > 0 ? std::min(deadline, std::chrono::steady_clock::now() + retry.perTry) : deadline;
+    inFlight.set(h);
     if (logging) log.upstreamHost = (h->endpoint.address().is_v6() ? "[" + h->address + "]" : h->address) + ":" + std::to_string(h->port);
-    result = co_await exchange(*h, c, up, tryDeadline, worker.pool());
-    bool failed = result.kind != UpstreamResult::kOk || result.response.result_int() >= 500;
+    result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), response);
+    if (result.kind == UpstreamResult::kDownstreamReset) {
+      log.addFlag("DC");
+      co_return false;
+    }
+    bool failed = result.kind != UpstreamResult::kOk || result.status >= 500;
     if (countForOutlierDetection(c, *h, failed)) worker.reportOutlier(c.name, h->key());
-    bool perTryTimedOut = result.kind == UpstreamResult::kTimeout && tryDeadline < deadline;
-    if (attempt < retry.numRetries && std::chrono::steady_clock::now() < deadline &&
-        (retry.retriable(result) || perTryTimedOut)) {
+    // Envoy retries only while it still holds the whole body it sent.
+    if (attempt < retry.numRetries && !timeouts.expired() && body.replayable() &&
+        (retry.retriable(result) || result.perTryTimeout)) {
       c.stats->upstream_rq_retry++;
       continue;
     }
@@ -182,58 +256,73 @@ awaitable<Response> handle(Worker& worker, const FilterChainView& chain, Request
       if (retried) log.addFlag("URX");
     };
     switch (result.kind) {
-      case UpstreamResult::kOk: {
-        Response res = std::move(result.response);
-        stripHopByHop(res);
-        res.version(version);
-        co_return res;
-      }
+      case UpstreamResult::kOk: break;
       case UpstreamResult::kTimeout:
         c.stats->upstream_rq_timeout++;
         log.addFlag("UT");
-        co_return localResponse(upstreamTimeout(), version);
+        co_return co_await reply(d, body, upstreamTimeout());
       case UpstreamResult::kConnectFailure:
         flag("UF");
-        co_return localResponse(upstreamReset(kRemoteConnectionFailure, result.transportFailure, retried), version);
+        co_return co_await reply(d, body, upstreamReset(kRemoteConnectionFailure, result.transportFailure, retried));
       case UpstreamResult::kConnectTimeout:
         flag("UF");
-        co_return localResponse(upstreamReset(kConnectionTimeout, "", retried), version);
+        co_return co_await reply(d, body, upstreamReset(kConnectionTimeout, "", retried));
       case UpstreamResult::kReset:
+      case UpstreamResult::kDownstreamReset:
         flag("UC");
-        co_return localResponse(upstreamReset(kConnectionTermination, "", retried), version);
+        co_return co_await reply(d, body, upstreamReset(kConnectionTermination, "", retried));
     }
+    break;
   }
+
+  // The response: its head now, its body as it arrives. From here only the route's deadline bounds
+  // the upstream (as Envoy, a per-try timeout no longer applies once the response has started).
+  http::response_header<>& res = response.head();
+  stripHopByHop(res);
+  res.version(d.version);
+  bool keepAlive = d.keepAlive && body.done() && !d.drain.draining();
+  Framing framing = frameRelayed(res, *response.parser, keepAlive, d.head);
+  response.stream->expires_at(*timeouts.deadline);
+  RelayResult relayed = co_await relayResponse(d.stream, response, headOf(res), framing, kIdleTimeout, worker.pool());
+  log.responseCode = result.status;
+  log.bytesSent = relayed.bodyBytes;
+  switch (relayed.kind) {
+    case RelayResult::kDone: co_return keepAlive;
+    case RelayResult::kUpstreamTimeout:  // too late for a 504: the stream is reset
+      c.stats->upstream_rq_timeout++;
+      log.addFlag("UT");
+      co_return false;
+    case RelayResult::kUpstreamReset: log.addFlag("UC"); co_return false;
+    case RelayResult::kDownstreamReset: log.addFlag("DC"); co_return false;
+  }
+  co_return false;
 }
 
 }  // namespace
 
 awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain,
-                          std::shared_ptr<ListenerDrain> drain) {
+                          std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal) {
   chain.httpStats->downstream_cx_total++;
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   beast::error_code ec;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(kMaxRequestBody);
+    http::request_parser<http::buffer_body> parser;
+    parser.body_limit(kNoBodyLimit);
     if (drain->draining()) break;
     stream.expires_after(kIdleTimeout);
     {
       ListenerDrain::Idle idle(*drain, stream);
-      co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
-    }
-    if (ec == http::error::body_limit) {
-      Response res = localResponse({413, "Payload Too Large"}, 11);
-      frame(res, false, false);
-      co_await http::async_write(stream, res, redirect_error(use_awaitable, ec));
-      break;
+      co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
     }
     if (ec) break;
-    Request req = parser.release();
+    http::request_header<>& req = parser.get();
+    BodyReader<true> reader(stream, buffer, parser, kIdleTimeout);
+    RequestBody body(reader);
     chain.httpStats->downstream_rq_total++;
-    bool keepAlive = req.keep_alive();
     stream.expires_never();
     RequestLog log;
+    log.downstreamLocal = downstreamLocal;
     log.start = std::chrono::system_clock::now();
     auto started = std::chrono::steady_clock::now();
     if (!chain.accessLogs.empty()) {
@@ -245,25 +334,18 @@ awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, F
       log.userAgent = field(http::field::user_agent);
       log.forwardedFor = std::string(req["x-forwarded-for"]);
       log.requestId = std::string(req["x-request-id"]);
-      log.bytesReceived = req.body().size();
       boost::system::error_code ignored;
       auto remote = stream.socket().remote_endpoint(ignored);
       if (!ignored) log.downstreamRemote = (remote.address().is_v6() ? "[" + remote.address().to_string() + "]" : remote.address().to_string()) + ":" + std::to_string(remote.port());
     }
-    bool head = req.method() == http::verb::head;
-    Response res = co_await handle(worker, chain, req, log);  // takes req's contents
-    keepAlive = keepAlive && !drain->draining();
-    frame(res, keepAlive, head);
-    stream.expires_after(kIdleTimeout);
-    std::string resHead;
-    co_await writeMessage(stream, res, resHead, ec);
+    Downstream d{stream, *drain, log, req.version(), req.method() == http::verb::head, parser.keep_alive()};
+    bool again = co_await handle(worker, chain, req, body, d);  // takes req's fields
     if (!chain.accessLogs.empty()) {
-      log.responseCode = res.result_int();
-      log.bytesSent = res.body().size();
+      log.bytesReceived = body.bytes();
       log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       for (const auto& l : chain.accessLogs) l->write(log);
     }
-    if (ec || !keepAlive) break;
+    if (!again) break;
   }
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
 }

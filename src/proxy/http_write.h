@@ -1,8 +1,9 @@
 #pragma once
-// Writes an HTTP/1.1 message whose framing is already set (content-length, never chunked: frame()
-// and prepare_payload() leave it so) as two buffers, the head and the body, in one gather write: the
-// bytes Beast's serializer would write, without its per-buffer iteration over every field (a
-// sizeable part of the proxy's CPU per request). Worker thread only.
+// Writes HTTP/1.1 messages as gather writes of buffers made here: a local reply whose framing is set
+// (content-length, never chunked) as its head and body, and a streamed body as the head (before the
+// first piece) and each piece, chunk-framed when the message is chunked. The bytes Beast's serializer
+// would write, without its per-buffer iteration over every field (a sizeable part of the proxy's CPU
+// per request). Worker thread only.
 
 #include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
 
@@ -14,13 +15,15 @@
 #include <boost/beast/http.hpp>
 
 #include <array>
+#include <cstdio>
 #include <string>
+#include <string_view>
 
 namespace meshd::proxy {
 
 // The head (start line, fields, empty line) as Beast's serializer writes it.
 template <bool isRequest>
-std::string headOf(const boost::beast::http::message<isRequest, boost::beast::http::string_body>& m) {
+std::string headOf(const boost::beast::http::header<isRequest>& m) {
   namespace http = boost::beast::http;
   std::string head;
   head.reserve(512);
@@ -58,5 +61,32 @@ auto writeMessage(boost::beast::tcp_stream& stream,
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(m.body())};
   return boost::asio::async_write(stream, buffers, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
 }
+
+// How a streamed body goes on the wire: as it is (content-length, or delimited by the connection's
+// close) or in chunks.
+enum class Framing { kRaw, kChunked };
+
+// One write of a streamed message: `head` (empty after the first), one piece of the body, and when
+// `last` the end of a chunked body. Holds the buffers (and the chunk size line) until the write
+// completes; must outlive it.
+class PieceWrite {
+ public:
+  auto write(boost::beast::tcp_stream& stream, std::string_view head, std::string_view piece, Framing framing,
+             bool last, boost::beast::error_code& ec) {
+    bool chunk = framing == Framing::kChunked && !piece.empty();
+    size_t n = chunk ? static_cast<size_t>(std::snprintf(size_, sizeof size_, "%zx\r\n", piece.size())) : 0;
+    static constexpr std::string_view kCrlf = "\r\n";
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    bool end = framing == Framing::kChunked && last;
+    buffers_ = {boost::asio::buffer(head.data(), head.size()), boost::asio::buffer(size_, n),
+                boost::asio::buffer(piece.data(), piece.size()), boost::asio::buffer(kCrlf.data(), chunk ? 2 : 0),
+                boost::asio::buffer(kLastChunk.data(), end ? kLastChunk.size() : 0)};
+    return boost::asio::async_write(stream, buffers_, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  }
+
+ private:
+  char size_[20];
+  std::array<boost::asio::const_buffer, 5> buffers_;
+};
 
 }  // namespace meshd::proxy

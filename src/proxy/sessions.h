@@ -17,8 +17,11 @@ namespace meshd::proxy {
 class Worker;
 
 // `drain` belongs to the listener that accepted the connection (see listener_drain.h).
+// `downstreamLocal` is the connection's local address as the listener filters left it (the original
+// destination when redirected): where an ORIGINAL_DST cluster connects.
 boost::asio::awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain,
-                                       std::shared_ptr<ListenerDrain> drain);
-boost::asio::awaitable<void> serveTcp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain);
+                                       std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal);
+boost::asio::awaitable<void> serveTcp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain,
+                                      boost::asio::ip::tcp::endpoint downstreamLocal);
 
 }  // namespace meshd::proxy

@@ -1,4 +1,5 @@
-// The TCP proxy filter: connect to a host of the chain's cluster and copy bytes both ways.
+// The TCP proxy filter: connect to a host of the chain's cluster (for an ORIGINAL_DST cluster, where
+// the downstream connection was headed) and copy bytes both ways.
 #include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,7 @@
 #include <array>
 
 #include "proxy/load_balancer.h"
+#include "proxy/original_dst.h"
 #include "proxy/sessions.h"
 #include "proxy/worker.h"
 
@@ -37,12 +39,13 @@ awaitable<void> pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::soc
 
 }  // namespace
 
-awaitable<void> serveTcp(Worker& worker, tcp::socket socket, FilterChainView chain) {
+awaitable<void> serveTcp(Worker& worker, tcp::socket socket, FilterChainView chain, tcp::endpoint downstreamLocal) {
   ConfigPtr config = worker.config();
   auto it = config->clusters.find(pickWeighted(chain.tcpClusters, worker.random()));
   if (it == config->clusters.end()) co_return;
   const ClusterView& c = *it->second;
-  const Host* h = pickHost(c, worker.roundRobin(c.name));
+  Host originalDst;
+  const Host* h = c.originalDst ? useOriginalDst(c, downstreamLocal, originalDst) : pickHost(c, worker.roundRobin(c.name));
   if (!h) {
     c.stats->upstream_cx_none_healthy++;
     co_return;

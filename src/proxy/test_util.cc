@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace meshd::proxy::testing {
@@ -191,6 +194,148 @@ bool Upstream::answer(int fd, const std::string& head) {
   std::string out = "HTTP/1.1 " + std::to_string(status_) + " X\r\ncontent-length: " + std::to_string(body.size()) +
                     "\r\nx-upstream: " + name_ + (keepAlive_ ? "" : "\r\nconnection: close") + "\r\n\r\n" + body;
   return ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
+}
+
+int connectLoopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+StreamingUpstream::StreamingUpstream(Options o) : o_(o) {
+  listenFd_ = listenLoopback(&port_);
+  thread_ = std::thread([this] {
+    while (!stopping_) {
+      pollfd p{listenFd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) connections_.emplace_back([this, fd] { serve(fd); });
+    }
+  });
+}
+
+StreamingUpstream::~StreamingUpstream() {
+  stopping_ = true;
+  thread_.join();
+  for (auto& t : connections_) t.join();
+  ::close(listenFd_);
+}
+
+std::string StreamingUpstream::lastBody() {
+  std::lock_guard lock(mu_);
+  return lastBody_;
+}
+
+std::chrono::steady_clock::time_point StreamingUpstream::firstBodyByteAt() {
+  std::lock_guard lock(mu_);
+  return firstByte_;
+}
+
+std::chrono::steady_clock::time_point StreamingUpstream::finishedAt() {
+  std::lock_guard lock(mu_);
+  return finished_;
+}
+
+void StreamingUpstream::serve(int fd) {
+  timeval tv{0, 200000};  // lets a kept-alive connection notice stopping_
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string in;
+  char buf[65536];
+  // More bytes into `in`; false when the connection is done.
+  auto more = [&] {
+    for (;;) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        in.append(buf, static_cast<size_t>(n));
+        return true;
+      }
+      if (n == 0 || stopping_ || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+    }
+  };
+  for (;;) {
+    while (in.find("\r\n\r\n") == std::string::npos) {
+      if (!more()) return (void)::close(fd);
+    }
+    size_t end = in.find("\r\n\r\n") + 4;
+    std::string head = in.substr(0, end);
+    in.erase(0, end);
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string body;
+    auto noteFirstByte = [&] {
+      std::lock_guard lock(mu_);
+      if (body.empty()) firstByte_ = std::chrono::steady_clock::now();
+    };
+    if (head.find("transfer-encoding: chunked") != std::string::npos) {
+      for (;;) {  // chunk size line, data, CRLF; "0" ends the body (no trailers expected)
+        size_t line;
+        while ((line = in.find("\r\n")) == std::string::npos) {
+          if (!more()) return (void)::close(fd);
+        }
+        size_t size = std::stoul(in.substr(0, line), nullptr, 16);
+        while (in.size() < line + 2 + size + 2) {
+          if (!more()) return (void)::close(fd);
+        }
+        if (size > 0) noteFirstByte();
+        body += in.substr(line + 2, size);
+        in.erase(0, line + 2 + size + 2);
+        if (size == 0) break;
+      }
+    } else if (size_t at = head.find("content-length: "); at != std::string::npos) {
+      size_t length = std::stoul(head.substr(at + 16));
+      while (body.size() < length) {
+        if (in.empty() && !more()) return (void)::close(fd);
+        size_t n = std::min(length - body.size(), in.size());
+        if (n > 0) noteFirstByte();
+        body += in.substr(0, n);
+        in.erase(0, n);
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      lastBody_ = body;
+      finished_ = {};
+    }
+    ++requests_;
+    std::string status = "HTTP/1.1 " + std::to_string(o_.status) + " X\r\n";
+    bool ok;
+    bool isHead = head.rfind("head ", 0) == 0;  // a HEAD response has no body, whatever it announces
+    if (o_.contentLength > 0) {
+      std::string out = status + "content-length: " + std::to_string(o_.contentLength) + "\r\n\r\n";
+      ok = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
+      std::string piece(1 << 20, 'x');
+      for (uint64_t left = isHead ? 0 : o_.contentLength; ok && left > 0;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(left, piece.size()));
+        ok = ::send(fd, piece.data(), n, MSG_NOSIGNAL) == static_cast<ssize_t>(n);
+        left -= n;
+      }
+    } else {
+      std::string out = status + "transfer-encoding: chunked\r\n\r\n";
+      ok = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
+      for (int i = 0; ok && i < o_.chunks; ++i) {
+        if (i > 0) std::this_thread::sleep_for(o_.interval);
+        char size[20];
+        std::snprintf(size, sizeof size, "%zx\r\n", o_.chunkSize);
+        std::string chunk = size + std::string(o_.chunkSize, static_cast<char>('a' + i % 26)) + "\r\n";
+        if (i + 1 == o_.chunks) chunk += "0\r\n\r\n";
+        ok = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(chunk.size());
+      }
+      if (ok && o_.chunks == 0) ok = ::send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL) == 5;
+    }
+    {
+      std::lock_guard lock(mu_);
+      finished_ = std::chrono::steady_clock::now();
+    }
+    if (!ok) return (void)::close(fd);
+  }
 }
 
 envoy::config::cluster::v3::Cluster staticCluster(const std::string& name, const std::vector<int>& ports, int connectTimeoutMs) {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +70,46 @@ class Upstream {
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
+  std::thread thread_;
+  std::vector<std::thread> connections_;
+};
+
+// A loopback socket connected to port; -1 when the connection failed. The caller closes it.
+int connectLoopback(int port);
+
+// A loopback HTTP/1.1 upstream for streaming: reads each request's body as it arrives (content-length
+// or chunked), noting when its first byte came, then answers `status` with either `chunks` chunks of
+// `chunkSize` bytes ('a', 'b', ...), `interval` apart, or (when `contentLength` > 0) a content-length
+// body of that many 'x' bytes written in 1 MiB pieces. Keeps connections alive.
+class StreamingUpstream {
+ public:
+  struct Options {
+    int status = 200;
+    int chunks = 3;
+    size_t chunkSize = 5;
+    std::chrono::milliseconds interval{300};
+    uint64_t contentLength = 0;
+  };
+  explicit StreamingUpstream(Options o);
+  ~StreamingUpstream();
+  int port() const { return port_; }
+  int requests() const { return requests_.load(); }
+  // The last request's body (chunk framing removed) and when its first byte arrived; when the
+  // last response's last byte was sent (time_point{} until then).
+  std::string lastBody();
+  std::chrono::steady_clock::time_point firstBodyByteAt();
+  std::chrono::steady_clock::time_point finishedAt();
+
+ private:
+  void serve(int fd);
+  Options o_;
+  int listenFd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> requests_{0};
+  std::mutex mu_;
+  std::string lastBody_;                                  // guarded by mu_
+  std::chrono::steady_clock::time_point firstByte_, finished_;  // guarded by mu_
   std::thread thread_;
   std::vector<std::thread> connections_;
 };

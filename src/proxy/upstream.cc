@@ -5,7 +5,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
 
 #include "proxy/http_write.h"
 
@@ -15,96 +14,136 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::asio::redirect_error;
 using boost::asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr size_t kResponseReadSize = 32 << 10;
+// While the client's body is still arriving, the route timeout has not started: an upstream that
+// stops reading it is bounded as an idle client would be.
+constexpr auto kUploadTimeout = std::chrono::seconds(300);
 
-// Sends the request on a connected stream and reads the response; gives the connection back to the
-// pool when both sides keep it alive.
-boost::asio::awaitable<UpstreamResult> send(UpstreamPool::Stream& owned, const Host& host, const ClusterView& cluster,
-                                            const Request& request, std::chrono::steady_clock::time_point deadline,
-                                            UpstreamPool& pool) {
-  beast::tcp_stream& stream = *owned;
-  UpstreamResult out;
-  beast::error_code ec;
-  stream.expires_at(deadline);
-  cluster.stats->upstream_rq_total++;  // per attempt, as Envoy counts
-  std::string head;
-  co_await writeMessage(stream, request, head, ec);
-  // Beast reads at most the buffer's free capacity at a time (512 bytes for an empty one): start
-  // with room for a typical response, so a 16 KiB body takes 1-2 reads instead of 30.
-  beast::flat_buffer buffer;
-  buffer.reserve(kResponseReadSize);
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 << 20);
-  if (request.method() == http::verb::head) parser.skip(true);
-  if (!ec) co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
-  if (ec == beast::error::timeout) {
-    out.kind = UpstreamResult::kTimeout;
-    co_return out;
-  }
-  if (ec) {
-    out.kind = UpstreamResult::kReset;
-    co_return out;
-  }
-  out.response = parser.release();
-  if (out.response.keep_alive() && request.keep_alive() && buffer.size() == 0) {
-    stream.expires_never();
-    pool.give(host.endpoint, std::move(owned));
-  } else {
-    beast::error_code ignored;
-    stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
-  }
-  co_return out;
+// Starts the route's timeouts once the request has been sent whole, and this attempt's.
+void startTimeouts(RouteTimeouts& t) {
+  auto now = Clock::now();
+  if (!t.deadline) t.deadline = t.route.count() == 0 ? now + std::chrono::hours(24 * 365) : now + t.route;
+  t.tryDeadline = t.perTry.count() > 0 ? std::min(*t.deadline, now + t.perTry) : *t.deadline;
 }
 
-// On a new connection: connect within connect_timeout (or the deadline, if sooner), then send.
-boost::asio::awaitable<UpstreamResult> connectAndSend(const Host& host, const ClusterView& cluster, const Request& request,
-                                                      std::chrono::steady_clock::time_point deadline, UpstreamPool& pool) {
-  UpstreamResult out;
+// Sends the head, what the client sent of the body so far, and the rest as it arrives; then reads the
+// response head. A body that arrived with the head goes in the same write.
+boost::asio::awaitable<UpstreamResult> send(const ClusterView& cluster, const http::request_header<>& head,
+                                            RequestBody& body, RouteTimeouts& timeouts, UpstreamResponse& out) {
+  beast::tcp_stream& stream = *out.stream;
+  UpstreamResult result;
+  beast::error_code ec, downstreamEc;
+  cluster.stats->upstream_rq_total++;  // per attempt, as Envoy counts
+  if (!body.done() && body.ready() && body.kept().empty()) co_await body.next(downstreamEc);
+  if (body.done()) {
+    if (!timeouts.deadline) startTimeouts(timeouts);
+    stream.expires_at(timeouts.tryDeadline);
+  } else {
+    stream.expires_after(kUploadTimeout);
+  }
+  std::string headBytes = headOf(head);
+  PieceWrite write;
+  co_await write.write(stream, headBytes, body.kept(), body.framing(), body.done(), ec);
+  while (!ec && !downstreamEc && !body.done()) {
+    std::string_view piece = co_await body.next(downstreamEc);
+    if (downstreamEc) break;
+    if (body.done()) {
+      if (!timeouts.deadline) startTimeouts(timeouts);
+      stream.expires_at(timeouts.tryDeadline);
+    }
+    co_await write.write(stream, {}, piece, body.framing(), body.done(), ec);
+  }
+  if (downstreamEc) {
+    result.kind = UpstreamResult::kDownstreamReset;
+    co_return result;
+  }
+  // Beast reads at most the buffer's free capacity at a time (512 bytes for an empty one): start
+  // with room for a typical response, so a 16 KiB body takes 1-2 reads instead of 30.
+  out.buffer.reserve(kResponseReadSize);
+  out.parser.emplace();
+  out.parser->body_limit(kNoBodyLimit);
+  if (head.method() == http::verb::head) out.parser->skip(true);
+  if (!ec) co_await http::async_read_header(stream, out.buffer, *out.parser, redirect_error(use_awaitable, ec));
+  if (ec == beast::error::timeout) {
+    result.kind = UpstreamResult::kTimeout;
+    result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+  } else if (ec) {
+    result.kind = UpstreamResult::kReset;
+  } else {
+    result.status = out.parser->get().result_int();
+  }
+  co_return result;
+}
+
+// A new connection: connect within connect_timeout (or the route's deadline, if sooner).
+boost::asio::awaitable<UpstreamResult> connect(const Host& host, const ClusterView& cluster, RouteTimeouts& timeouts,
+                                               UpstreamResponse& out) {
+  UpstreamResult result;
   beast::error_code ec;
-  auto owned = std::make_unique<beast::tcp_stream>(co_await boost::asio::this_coro::executor);
-  beast::tcp_stream& stream = *owned;
+  out.stream = std::make_unique<beast::tcp_stream>(co_await boost::asio::this_coro::executor);
+  beast::tcp_stream& stream = *out.stream;
   cluster.stats->upstream_cx_total++;
-  auto now = std::chrono::steady_clock::now();
-  bool deadlineFirst = deadline < now + cluster.connectTimeout;
-  stream.expires_at(deadlineFirst ? deadline : now + cluster.connectTimeout);
+  auto now = Clock::now();
+  bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
+  stream.expires_at(deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout);
   co_await stream.async_connect(host.endpoint, redirect_error(use_awaitable, ec));
   if (ec == beast::error::timeout) {
     if (deadlineFirst) {
-      out.kind = UpstreamResult::kTimeout;
-      co_return out;
+      result.kind = UpstreamResult::kTimeout;
+      result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+      co_return result;
     }
     cluster.stats->upstream_cx_connect_fail++;
     cluster.stats->upstream_cx_connect_timeout++;
-    out.kind = UpstreamResult::kConnectTimeout;
-    co_return out;
+    result.kind = UpstreamResult::kConnectTimeout;
+    co_return result;
   }
   if (!ec) stream.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);  // as downstream, and as Envoy
   if (ec) {
     cluster.stats->upstream_cx_connect_fail++;
-    out.kind = UpstreamResult::kConnectFailure;
-    out.transportFailure = "delayed connect error: " + ec.message();
-    co_return out;
+    result.kind = UpstreamResult::kConnectFailure;
+    result.transportFailure = "delayed connect error: " + ec.message();
   }
-  co_return co_await send(owned, host, cluster, request, deadline, pool);
+  co_return result;
 }
 
 }  // namespace
 
-boost::asio::awaitable<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, const Request& request,
-                                                std::chrono::steady_clock::time_point deadline, UpstreamPool& pool,
-                                                bool mayReuse) {
-  UpstreamPool::Stream pooled;
-  if (mayReuse) pooled = pool.take(host.endpoint);
-  if (pooled) {
-    UpstreamResult out = co_await send(pooled, host, cluster, request, deadline, pool);
+void UpstreamResponse::close() {
+  if (!stream) return;
+  beast::error_code ignored;
+  stream->socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  stream.reset();
+}
+
+boost::asio::awaitable<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
+                                                const http::request_header<>& head, RequestBody& body,
+                                                RouteTimeouts& timeouts, UpstreamPool& pool, UpstreamResponse& out) {
+  out.close();
+  out.buffer.clear();
+  out.parser.reset();
+  out.host = host.endpoint;
+  // A request already complete starts the timeouts now, so they bound the connect too; a retry
+  // starts its own per-try timeout while the route's deadline runs on.
+  if (timeouts.deadline || body.done()) startTimeouts(timeouts);
+  out.stream = pool.take(host.endpoint);
+  if (out.stream) {
+    UpstreamResult result = co_await send(cluster, head, body, timeouts, out);
     // Reset before any response on a connection that sat idle: the upstream closed it meanwhile
-    // (the peek in the pool missed it by a moment). Once more, on a new connection.
-    if (out.kind != UpstreamResult::kReset) co_return out;
+    // (the peek in the pool missed it by a moment). Once more, on a new connection, if the body
+    // can be sent again.
+    if (result.kind != UpstreamResult::kReset || !body.replayable()) co_return result;
+    out.close();
+    out.buffer.clear();
+    out.parser.reset();
   }
-  co_return co_await connectAndSend(host, cluster, request, deadline, pool);
+  UpstreamResult connected = co_await connect(host, cluster, timeouts, out);
+  if (connected.kind != UpstreamResult::kOk) co_return connected;
+  co_return co_await send(cluster, head, body, timeouts, out);
 }
 
 }  // namespace meshd::proxy

@@ -2,9 +2,6 @@
 
 #include "proxy/worker.h"
 
-#include <linux/netfilter_ipv4.h>
-#include <linux/netfilter_ipv6/ip6_tables.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -13,6 +10,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include "proxy/filter_chain_match.h"
+#include "proxy/listener_filters.h"
 #include "proxy/sessions.h"
 
 namespace meshd::proxy {
@@ -21,33 +20,25 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-// The port the client dialed: SO_ORIGINAL_DST when iptables redirected it, else the local port.
-uint32_t destinationPort(tcp::socket& s, bool originalDst) {
-  if (originalDst) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    int fd = s.native_handle();
-    if (::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len) == 0 && ss.ss_family == AF_INET) {
-      return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-    }
-    len = sizeof ss;
-    if (::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len) == 0 && ss.ss_family == AF_INET6) {
-      return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    }
+// Chooses the connection's filter chain and hands it over; no chain: Envoy closes the connection.
+void serve(Worker& worker, tcp::socket s, const ListenerView& l, const ConnectionFacts& facts, const tcp::endpoint& local,
+           std::shared_ptr<ListenerDrain> drain) {
+  const FilterChainView* chain = selectFilterChain(l.chains, facts);
+  if (!chain) return;
+  if (chain->http) {
+    boost::asio::co_spawn(worker.context(), serveHttp(worker, std::move(s), *chain, std::move(drain), local), boost::asio::detached);
+  } else {
+    boost::asio::co_spawn(worker.context(), serveTcp(worker, std::move(s), *chain, local), boost::asio::detached);
   }
-  boost::system::error_code ec;
-  auto local = s.local_endpoint(ec);
-  return ec ? 0 : local.port();
 }
 
-const FilterChainView* selectChain(const ListenerView& l, uint32_t port) {
-  for (const auto& c : l.chains) {
-    if (c.destinationPort != 0 && c.destinationPort == port) return &c;
-  }
-  for (const auto& c : l.chains) {
-    if (c.destinationPort == 0) return &c;
-  }
-  return nullptr;
+// With the TLS inspector the chain waits for the first bytes. `l` is held: a new snapshot may
+// replace the listener meanwhile.
+boost::asio::awaitable<void> inspectThenServe(Worker& worker, tcp::socket s, std::shared_ptr<const ListenerView> l,
+                                              ConnectionFacts facts, tcp::endpoint local,
+                                              std::shared_ptr<ListenerDrain> drain) {
+  bool matched = co_await inspectTls(s, *l, facts);  // not `if (!co_await ...)`: GCC 12 miscompiles that
+  if (matched) serve(worker, std::move(s), *l, facts, local, std::move(drain));
 }
 
 }  // namespace
@@ -126,13 +117,15 @@ void Worker::onConnection(const std::string& listener, tcp::socket s, std::share
   if (it == config_->listeners.end()) return;
   boost::system::error_code ec;
   s.set_option(tcp::no_delay(true), ec);
-  const FilterChainView* chain = selectChain(*it->second, destinationPort(s, it->second->originalDst));
-  if (!chain) return;  // no chain matches: Envoy closes the connection
-  if (chain->http) {
-    boost::asio::co_spawn(io_, serveHttp(*this, std::move(s), *chain, std::move(drain)), boost::asio::detached);
-  } else {
-    boost::asio::co_spawn(io_, serveTcp(*this, std::move(s), *chain), boost::asio::detached);
+  std::shared_ptr<const ListenerView> l = it->second;
+  tcp::endpoint local = downstreamLocalAddress(s, l->originalDst);
+  ConnectionFacts facts;
+  facts.destinationPort = local.port();
+  if (l->tlsInspector) {
+    boost::asio::co_spawn(io_, inspectThenServe(*this, std::move(s), l, facts, local, std::move(drain)), boost::asio::detached);
+    return;
   }
+  serve(*this, std::move(s), *l, facts, local, std::move(drain));
 }
 
 }  // namespace meshd::proxy

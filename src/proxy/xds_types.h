@@ -11,5 +11,6 @@ inline constexpr const char* kRouteType = "type.googleapis.com/envoy.config.rout
 inline constexpr const char* kHttpConnectionManager = "envoy.filters.network.http_connection_manager";
 inline constexpr const char* kTcpProxy = "envoy.filters.network.tcp_proxy";
 inline constexpr const char* kOriginalDst = "envoy.filters.listener.original_dst";
+inline constexpr const char* kTlsInspector = "envoy.filters.listener.tls_inspector";
 
 }  // namespace meshd::proxy

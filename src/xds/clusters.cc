@@ -151,6 +151,15 @@ Cluster selfRedirectCluster(const MeshResources& mesh, const std::string& gatewa
   return c;
 }
 
+Cluster originalDstCluster(const std::string& name) {
+  Cluster c;
+  c.set_name(name);
+  c.set_type(Cluster::ORIGINAL_DST);
+  c.set_lb_policy(Cluster::CLUSTER_PROVIDED);  // Envoy requires it: the host is the destination
+  *c.mutable_connect_timeout() = millis(kEgressConnectTimeoutMs);
+  return c;
+}
+
 Cluster egressCluster(const MeshResources& mesh, const std::string& target, const json& targetSpec,
                       const json& listener, const discovery::RegistrySnapshot& registry,
                       std::optional<ClusterLoadAssignment>* endpoints, std::vector<std::string>* notes) {

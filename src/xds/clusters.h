@@ -32,6 +32,10 @@ envoy::config::cluster::v3::Cluster selfRedirectCluster(const MeshResources& mes
                                                         const std::string& protocol, uint32_t listenerPort,
                                                         bool severalListeners);
 
+// An ORIGINAL_DST cluster named `name`: each connection goes to where the app meant it to go
+// (the destination iptables redirected to the egress listener), for traffic leaving the mesh.
+envoy::config::cluster::v3::Cluster originalDstCluster(const std::string& name);
+
 // The egress cluster for `target`'s `listener`; for Cloud Map targets, `endpoints` gets its
 // ClusterLoadAssignment. Notes say when a target cannot be reached (no discovery, no address).
 envoy::config::cluster::v3::Cluster egressCluster(const MeshResources& mesh, const std::string& target,

@@ -3,6 +3,7 @@
 #include <envoy/extensions/access_loggers/file/v3/file.pb.h>
 #include <envoy/extensions/filters/http/router/v3/router.pb.h>
 #include <envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h>
+#include <envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h>
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 #include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
 
@@ -38,10 +39,35 @@ void accessLog(const json& logging, google::protobuf::RepeatedPtrField<envoy::co
   *log->mutable_typed_config() = pack(config);
 }
 
-envoy::config::listener::v3::FilterChain* newChain(Listener& l, uint32_t matchPort) {
+envoy::config::listener::v3::FilterChain* newChain(Listener& l, const ChainMatch& match) {
   auto* chain = l.add_filter_chains();
-  if (matchPort != 0) chain->mutable_filter_chain_match()->mutable_destination_port()->set_value(matchPort);
+  if (match.port == 0 && match.serverNames.empty() && match.transportProtocol.empty()) return chain;  // the fallback
+  auto* m = chain->mutable_filter_chain_match();
+  if (match.port != 0) m->mutable_destination_port()->set_value(match.port);
+  for (const auto& n : match.serverNames) m->add_server_names(n);
+  m->set_transport_protocol(match.transportProtocol);
   return chain;
+}
+
+envoy::config::listener::v3::Filter tcpProxy(const std::string& statPrefix,
+                                             const std::vector<std::pair<std::string, uint32_t>>& targets,
+                                             const json& logging) {
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
+  t.set_stat_prefix(statPrefix);
+  if (targets.size() == 1) {
+    t.set_cluster(targets[0].first);
+  } else {
+    for (const auto& [cluster, weight] : targets) {
+      auto* c = t.mutable_weighted_clusters()->add_clusters();
+      c->set_name(cluster);
+      c->set_weight(weight);
+    }
+  }
+  accessLog(logging, t.mutable_access_log());
+  envoy::config::listener::v3::Filter filter;
+  filter.set_name("envoy.filters.network.tcp_proxy");
+  *filter.mutable_typed_config() = pack(t);
+  return filter;
 }
 
 }  // namespace
@@ -58,6 +84,12 @@ Listener listener(const std::string& direction, const model::ListenerBinding& bi
   return l;
 }
 
+void addTlsInspector(Listener& l) {
+  auto* f = l.add_listener_filters();
+  f->set_name("envoy.filters.listener.tls_inspector");
+  *f->mutable_typed_config() = pack(envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
+}
+
 void addHttpChain(Listener& l, const std::string& statPrefix, const std::string& routeConfig, const json& logging,
                   uint32_t matchPort) {
   hcm::HttpConnectionManager m;
@@ -70,7 +102,7 @@ void addHttpChain(Listener& l, const std::string& statPrefix, const std::string&
   router->set_name("envoy.filters.http.router");
   *router->mutable_typed_config() = pack(envoy::extensions::filters::http::router::v3::Router());
   accessLog(logging, m.mutable_access_log());
-  auto* filter = newChain(l, matchPort)->add_filters();
+  auto* filter = newChain(l, ChainMatch{matchPort})->add_filters();
   filter->set_name("envoy.filters.network.http_connection_manager");
   *filter->mutable_typed_config() = pack(m);
 }
@@ -80,23 +112,14 @@ void addTcpChain(Listener& l, const std::string& statPrefix, const std::string& 
   addTcpChain(l, statPrefix, {{cluster, 100}}, logging, matchPort);
 }
 
+void addTcpChain(Listener& l, const std::string& statPrefix, const std::string& cluster, const json& logging,
+                 const ChainMatch& match) {
+  *newChain(l, match)->add_filters() = tcpProxy(statPrefix, {{cluster, 100}}, logging);
+}
+
 void addTcpChain(Listener& l, const std::string& statPrefix, const std::vector<std::pair<std::string, uint32_t>>& targets,
                  const json& logging, uint32_t matchPort) {
-  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
-  t.set_stat_prefix(statPrefix);
-  if (targets.size() == 1) {
-    t.set_cluster(targets[0].first);
-  } else {
-    for (const auto& [cluster, weight] : targets) {
-      auto* c = t.mutable_weighted_clusters()->add_clusters();
-      c->set_name(cluster);
-      c->set_weight(weight);
-    }
-  }
-  accessLog(logging, t.mutable_access_log());
-  auto* filter = newChain(l, matchPort)->add_filters();
-  filter->set_name("envoy.filters.network.tcp_proxy");
-  *filter->mutable_typed_config() = pack(t);
+  *newChain(l, ChainMatch{matchPort})->add_filters() = tcpProxy(statPrefix, targets, logging);
 }
 
 }  // namespace meshd::xds

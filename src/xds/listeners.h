@@ -19,6 +19,17 @@ namespace meshd::xds {
 envoy::config::listener::v3::Listener listener(const std::string& direction, const model::ListenerBinding& binding,
                                                uint32_t port, bool originalDst);
 
+// Adds the TLS inspector listener filter: it reads a ClientHello's server name (SNI) so that filter
+// chains can match on server_names and transport_protocol "tls".
+void addTlsInspector(envoy::config::listener::v3::Listener& l);
+
+// What a filter chain matches beyond the destination port (all optional).
+struct ChainMatch {
+  uint32_t port = 0;
+  std::vector<std::string> serverNames;
+  std::string transportProtocol;
+};
+
 // A filter chain with an HTTP connection manager reading `routeConfig` over ADS. `logging` is the
 // App Mesh spec's logging member (may be null).
 void addHttpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix,
@@ -29,5 +40,7 @@ void addTcpChain(envoy::config::listener::v3::Listener& l, const std::string& st
 void addTcpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix,
                  const std::vector<std::pair<std::string, uint32_t>>& targets, const nlohmann::json& logging,
                  uint32_t matchPort = 0);
+void addTcpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix, const std::string& cluster,
+                 const nlohmann::json& logging, const ChainMatch& match);
 
 }  // namespace meshd::xds

@@ -8,55 +8,9 @@
 #include "xds/listeners.h"
 #include "xds/names.h"
 #include "xds/routes.h"
+#include "xds/translator.h"
 
 namespace meshd::xds {
-
-using envoy::config::route::v3::RouteConfiguration;
-using envoy::config::route::v3::VirtualHost;
-using nlohmann::json;
-
-namespace {
-
-bool isHttpProtocol(const std::string& p) { return p == "http" || p == "http2" || p == "grpc"; }
-
-// The route kind a listener of `protocol` serves.
-std::string routeKindFor(const std::string& protocol) {
-  return protocol == "http2" ? "http2Route" : protocol == "grpc" ? "grpcRoute" : protocol == "tcp" ? "tcpRoute" : "httpRoute";
-}
-
-// Translation state for one proxy: the output, and the egress clusters added so far.
-class Translator {
- public:
-  Translator(const World& world, const MeshResources& mesh, const ProxyInfo& info)
-      : world_(world), mesh_(mesh), info_(info) {}
-
-  Translation node(const std::string& name, const json& spec);
-  Translation gateway(const std::string& name, const json& spec);
-
- private:
-  std::string clusterOf(const std::string& node, uint32_t port);
-  // Envoy routes reaching virtual service `vs` (its provider node or its router's routes).
-  std::vector<envoy::config::route::v3::Route> serviceRoutes(const std::string& vs, std::vector<uint32_t>* ports);
-  // (cluster, weight) pairs serving node-provided `vs` for a gateway route targeting `port` (0: any).
-  std::vector<std::pair<std::string, uint32_t>> serviceClusters(const std::string& vs, uint32_t port);
-  model::ListenerBinding binding(model::IpPreference pref);
-  // rds_egress_http_15001: a virtual host per service (by name and name:port). `byHeader` adds a
-  // catch-all host routing by x-app-mesh-virtual-service, for a gateway's self-redirected requests
-  // that kept their own Host.
-  RouteConfiguration egressRoutes(const std::set<std::string>& services, bool byHeader);
-  // TCP services have no Host to route by: one egress filter chain per destination port.
-  void addEgressTcpChains(envoy::config::listener::v3::Listener& egress, const std::set<std::string>& services,
-                          const json& logging);
-  // Port -> (cluster, weight) for each TCP listener of `vs`'s provider.
-  std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> tcpTargets(const std::string& vs);
-  bool routerProvided(const std::string& vs) const;
-
-  const World& world_;
-  const MeshResources& mesh_;
-  const ProxyInfo& info_;
-  Translation out_;
-  std::set<std::string> clusters_;
-};
 
 model::ListenerBinding Translator::binding(model::IpPreference pref) {
   model::ListenerBinding b = model::listenerBinding(pref, info_.hasIpv6);
@@ -85,159 +39,6 @@ std::string Translator::clusterOf(const std::string& node, uint32_t port) {
   out_.notes.push_back("target: virtual node " + node + " has no listener" +
                        (port ? " on port " + std::to_string(port) : ""));
   return "";
-}
-
-std::vector<std::pair<std::string, uint32_t>> Translator::serviceClusters(const std::string& vs, uint32_t port) {
-  std::vector<std::pair<std::string, uint32_t>> out;
-  auto it = mesh_.virtualServices.find(vs);
-  if (it == mesh_.virtualServices.end()) return out;
-  const json& provider = it->second.value("provider", json::object());
-  if (provider.contains("virtualNode")) {
-    std::string c = clusterOf(provider["virtualNode"]["virtualNodeName"].get<std::string>(), port);
-    if (!c.empty()) out.emplace_back(c, 100);
-  }
-  return out;
-}
-
-std::vector<envoy::config::route::v3::Route> Translator::serviceRoutes(const std::string& vs,
-                                                                      std::vector<uint32_t>* ports) {
-  std::vector<envoy::config::route::v3::Route> out;
-  const json& provider = mesh_.virtualServices.at(vs).value("provider", json::object());
-  if (provider.contains("virtualNode")) {
-    std::string node = provider["virtualNode"]["virtualNodeName"].get<std::string>();
-    auto it = mesh_.virtualNodes.find(node);
-    if (it == mesh_.virtualNodes.end()) return out;
-    for (const json& l : it->second.value("listeners", json::array())) {
-      PortMapping pm = portMappingOf(l);
-      if (!isHttpProtocol(pm.protocol)) continue;
-      ports->push_back(pm.port);
-      if (!out.empty()) continue;  // the first HTTP listener serves the plain service name
-      std::string cluster = clusterOf(node, pm.port);
-      if (cluster.empty()) continue;
-      envoy::config::route::v3::Route r;
-      r.set_name(vs);
-      r.mutable_match()->set_prefix("/");
-      r.mutable_route()->set_cluster(cluster);
-      out.push_back(std::move(r));
-    }
-    return out;
-  }
-  if (!provider.contains("virtualRouter")) {
-    out_.notes.push_back("backend: virtual service " + vs + " has no provider");
-    return out;
-  }
-  std::string router = provider["virtualRouter"]["virtualRouterName"].get<std::string>();
-  auto r = mesh_.virtualRouters.find(router);
-  if (r == mesh_.virtualRouters.end()) return out;
-  for (const json& l : r->second.value("listeners", json::array())) {
-    PortMapping pm = portMappingOf(l);
-    if (!isHttpProtocol(pm.protocol)) continue;
-    ports->push_back(pm.port);
-    if (!out.empty()) continue;
-    auto routes = mesh_.routes.find(router);
-    if (routes == mesh_.routes.end()) continue;
-    std::string kind = routeKindFor(pm.protocol);
-    for (const auto& [name, spec] : byPriority(routes->second)) {
-      if (routeKind(*spec) != kind) continue;
-      auto route = meshRoute(name, *spec, [this](const std::string& n, uint32_t p) { return clusterOf(n, p); },
-                             &out_.notes);
-      if (route) out.push_back(std::move(*route));
-    }
-  }
-  return out;
-}
-
-bool Translator::routerProvided(const std::string& vs) const {
-  auto it = mesh_.virtualServices.find(vs);
-  return it != mesh_.virtualServices.end() && it->second.value("provider", json::object()).contains("virtualRouter");
-}
-
-RouteConfiguration Translator::egressRoutes(const std::set<std::string>& services, bool byHeader) {
-  RouteConfiguration rc;
-  rc.set_name(names::routeConfig("egress", "http", names::kEgressPort));
-  VirtualHost fallback;
-  fallback.set_name("default_backend");
-  fallback.add_domains("*");
-  for (const std::string& vs : services) {
-    if (!mesh_.virtualServices.count(vs)) {
-      out_.notes.push_back("backend: virtual service " + vs + " does not exist in mesh " + mesh_.name);
-      continue;
-    }
-    std::vector<uint32_t> ports;
-    auto routes = serviceRoutes(vs, &ports);
-    if (routes.empty()) continue;
-    VirtualHost* vh = rc.add_virtual_hosts();
-    vh->set_name(vs);
-    vh->add_domains(vs);
-    for (uint32_t p : ports) vh->add_domains(vs + ":" + std::to_string(p));
-    for (const auto& r : routes) {
-      *vh->add_routes() = r;
-      if (!byHeader) continue;
-      auto* h = fallback.add_routes();
-      *h = r;
-      auto* m = h->mutable_match()->add_headers();
-      m->set_name(names::kVirtualServiceHeader);
-      m->mutable_string_match()->set_exact(vs);
-    }
-  }
-  if (fallback.routes_size() > 0) *rc.add_virtual_hosts() = std::move(fallback);
-  return rc;
-}
-
-std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> Translator::tcpTargets(const std::string& vs) {
-  std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> out;
-  auto it = mesh_.virtualServices.find(vs);
-  if (it == mesh_.virtualServices.end()) return out;
-  const json& provider = it->second.value("provider", json::object());
-  if (provider.contains("virtualNode")) {
-    std::string node = provider["virtualNode"]["virtualNodeName"].get<std::string>();
-    auto n = mesh_.virtualNodes.find(node);
-    if (n == mesh_.virtualNodes.end()) return out;
-    for (const json& l : n->second.value("listeners", json::array())) {
-      PortMapping pm = portMappingOf(l);
-      if (pm.protocol != "tcp") continue;
-      if (std::string c = clusterOf(node, pm.port); !c.empty()) out[pm.port] = {{c, 100}};
-    }
-    return out;
-  }
-  if (!provider.contains("virtualRouter")) return out;
-  std::string router = provider["virtualRouter"]["virtualRouterName"].get<std::string>();
-  auto r = mesh_.virtualRouters.find(router);
-  auto routes = mesh_.routes.find(router);
-  if (r == mesh_.virtualRouters.end() || routes == mesh_.routes.end()) return out;
-  for (const json& l : r->second.value("listeners", json::array())) {
-    PortMapping pm = portMappingOf(l);
-    if (pm.protocol != "tcp") continue;
-    for (const auto& [name, spec] : byPriority(routes->second)) {  // the first tcpRoute for the port
-      if (routeKind(*spec) != "tcpRoute") continue;
-      const json& tcp = (*spec)["tcpRoute"];
-      uint32_t port = tcp.value("match", json::object()).value("port", 0u);
-      if (port != 0 && port != pm.port) continue;
-      std::vector<std::pair<std::string, uint32_t>> targets;
-      for (const json& t : tcp["action"]["weightedTargets"]) {
-        std::string c = clusterOf(t["virtualNode"].get<std::string>(), t.value("port", 0u));
-        if (!c.empty() && t["weight"].get<uint32_t>() > 0) targets.emplace_back(c, t["weight"].get<uint32_t>());
-      }
-      if (!targets.empty()) out[pm.port] = std::move(targets);
-      break;
-    }
-  }
-  return out;
-}
-
-void Translator::addEgressTcpChains(envoy::config::listener::v3::Listener& egress, const std::set<std::string>& services,
-                                    const json& logging) {
-  std::map<uint32_t, std::string> taken;  // port -> the service that has it
-  for (const std::string& vs : services) {
-    for (const auto& [port, targets] : tcpTargets(vs)) {
-      if (auto [at, fresh] = taken.emplace(port, vs); !fresh) {
-        out_.notes.push_back("backend: TCP port " + std::to_string(port) + " of " + vs + " is already " + at->second +
-                             "'s; TCP is routed by destination port only");
-        continue;
-      }
-      addTcpChain(egress, "egress", targets, logging, port);
-    }
-  }
 }
 
 Translation Translator::node(const std::string& name, const json& spec) {
@@ -281,13 +82,16 @@ Translation Translator::node(const std::string& name, const json& spec) {
   for (const json& b : spec.value("backends", json::array())) {
     if (b.contains("virtualService")) backends.insert(b["virtualService"]["virtualServiceName"].get<std::string>());
   }
-  if (mesh_.spec.value("egressFilter", json::object()).value("type", "DROP_ALL") == "ALLOW_ALL") {
+  bool allowAll = mesh_.spec.value("egressFilter", json::object()).value("type", "DROP_ALL") == "ALLOW_ALL";
+  if (allowAll) {
     for (const auto& [vs, _] : mesh_.virtualServices) backends.insert(vs);
   }
-  RouteConfiguration routes = egressRoutes(backends, false);
+  std::set<uint32_t> httpPorts;
+  RouteConfiguration routes = egressRoutes(backends, false, &httpPorts);
   auto egress = listener("egress", bind, names::kEgressPort, true);
-  addEgressTcpChains(egress, backends, logging);
-  addHttpChain(egress, "egress", routes.name(), logging);
+  addTlsInspector(egress);
+  std::set<uint32_t> tcpPorts = addEgressTcpChains(egress, backends, logging);
+  addEgressHttpAndExits(egress, routes, httpPorts, tcpPorts, allowAll, logging);
   out_.listeners.push_back(std::move(egress));
   out_.routes.push_back(std::move(routes));
   return std::move(out_);
@@ -376,8 +180,6 @@ Translation Translator::gateway(const std::string& name, const json& spec) {
   }
   return std::move(out_);
 }
-
-}  // namespace
 
 std::string ProxyId::key() const {
   return "mesh/" + mesh + (gateway ? "/virtualGateway/" : "/virtualNode/") + name;

@@ -121,7 +121,7 @@ TEST(TranslateRoutingTest, TcpBackendsAreRoutedByDestinationPort) {
   EXPECT_EQ(cache.weighted_clusters().clusters(0).name(), "cds_egress_m_cache-a_tcp_6379");
   EXPECT_EQ(cache.weighted_clusters().clusters(0).weight(), 3u);
   EXPECT_NE(findCluster(t, "cds_egress_m_cache-b_tcp_6379"), nullptr);
-  EXPECT_EQ(egress.filter_chains_size(), 3);  // two TCP ports and the HTTP chain
+  EXPECT_EQ(egress.filter_chains_size(), 4);  // two TCP ports, the HTTP chain and AWS services' TLS
   bool noted = false;
   for (const auto& n : t.notes) noted = noted || n.find("TCP port 5432 of db2.local is already db.local's") != std::string::npos;
   EXPECT_TRUE(noted);

@@ -1,0 +1,53 @@
+#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
+
+#include "proxy/response_relay.h"
+
+#include "proxy/body_reader.h"
+
+namespace meshd::proxy {
+
+namespace beast = boost::beast;
+
+boost::asio::awaitable<RelayResult> relayResponse(beast::tcp_stream& downstream, UpstreamResponse& up,
+                                                  const std::string& head, Framing framing,
+                                                  std::chrono::milliseconds writeTimeout, UpstreamPool& pool) {
+  RelayResult result;
+  bool keepAlive = up.parser->keep_alive();
+  {
+    BodyReader<false> reader(*up.stream, up.buffer, *up.parser);
+    beast::error_code upEc, downEc;
+    PieceWrite write;
+    std::string_view piece;
+    // What came with the head goes with it; otherwise the head goes alone, now (a slow upstream's
+    // headers are not held back until its first bytes of body).
+    if (!reader.done() && reader.ready()) piece = co_await reader.next(upEc);
+    bool first = true;
+    while (!upEc) {
+      downstream.expires_after(writeTimeout);
+      co_await write.write(downstream, first ? std::string_view(head) : std::string_view(), piece, framing,
+                           reader.done(), downEc);
+      first = false;
+      result.bodyBytes += piece.size();
+      if (downEc || reader.done()) break;
+      piece = co_await reader.next(upEc);
+    }
+    if (first && upEc) {  // the first piece failed: the head was not written either
+      downstream.expires_after(writeTimeout);
+      co_await write.write(downstream, head, {}, Framing::kRaw, false, downEc);
+    }
+    if (downEc) {
+      result.kind = RelayResult::kDownstreamReset;
+    } else if (upEc) {
+      result.kind = upEc == beast::error::timeout ? RelayResult::kUpstreamTimeout : RelayResult::kUpstreamReset;
+    }
+  }  // the reader gives back what it held of up.buffer
+  if (result.kind == RelayResult::kDone && keepAlive && up.buffer.size() == 0) {
+    up.stream->expires_never();
+    pool.give(up.host, std::move(up.stream));
+  } else {
+    up.close();
+  }
+  co_return result;
+}
+
+}  // namespace meshd::proxy

@@ -1,0 +1,176 @@
+// meshproxy streams bodies as Envoy does: a chunked request reaches the upstream as it arrives, a
+// chunked response reaches the client as the upstream produces it, a body bigger than any buffer
+// passes with bounded memory, and retries still resend a small body. Also least request balancing.
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <future>
+
+#include "proxy/e2e_fixture.h"
+
+namespace meshd::proxy::testing {
+namespace {
+
+// Reads from `fd` into `in` until `until` holds; false when the connection ended first.
+template <typename F>
+bool readUntil(int fd, std::string& in, F until) {
+  char buf[65536];
+  while (!until()) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+void sendAll(int fd, const std::string& s) { ASSERT_EQ(::send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size())); }
+
+uint64_t residentBytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+class StreamingE2eTest : public ProxyE2eTest {
+ protected:
+  void serve(const std::vector<int>& ports, const std::string& routeExtra = "", bool leastRequest = false) {
+    auto c = staticCluster("c", ports);
+    if (leastRequest) c.set_lb_policy(envoy::config::cluster::v3::Cluster::LEAST_REQUEST);
+    set({c}, {httpListener("l", port_, "rc")},
+        {routeConfig("rc", "routes { match { prefix: \"/\" } route { cluster: \"c\" " + routeExtra + " } }")});
+  }
+};
+
+TEST_F(StreamingE2eTest, ChunkedRequestBodyReachesTheUpstreamAsItArrives) {
+  StreamingUpstream up({.chunks = 1});
+  serve({up.port()});
+  await("/", [](auto& r) { return r.status == 200; });
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "POST /upload HTTP/1.1\r\nhost: svc\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n");
+  // The first chunk arrives upstream while the client still holds back the rest of its body.
+  ASSERT_TRUE(eventually([&] { return up.firstBodyByteAt() != std::chrono::steady_clock::time_point{}; }, 3s));
+  sendAll(fd, "6\r\n world\r\n0\r\n\r\n");
+  std::string in;
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("0\r\n\r\n") != std::string::npos; })) << in;
+  ::close(fd);
+  EXPECT_EQ(in.substr(0, 12), "HTTP/1.1 200");
+  EXPECT_EQ(up.lastBody(), "hello world");
+}
+
+TEST_F(StreamingE2eTest, ChunkedResponseReachesTheClientAsItIsProduced) {
+  StreamingUpstream up({.chunks = 3, .chunkSize = 5, .interval = 400ms});
+  serve({up.port()});
+  await("/", [](auto& r) { return r.status == 200; });
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "GET /stream HTTP/1.1\r\nhost: svc\r\n\r\n");
+  std::string in;
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("aaaaa") != std::string::npos; })) << in;
+  // The first chunk is here while the upstream has yet to produce the last one.
+  EXPECT_EQ(up.finishedAt(), std::chrono::steady_clock::time_point{});
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("\r\n0\r\n\r\n") != std::string::npos; })) << in;
+  ::close(fd);
+  EXPECT_NE(in.find("transfer-encoding: chunked\r\n"), std::string::npos) << in;
+  std::string body = in.substr(in.find("\r\n\r\n") + 4);
+  EXPECT_EQ(body, "5\r\naaaaa\r\n5\r\nbbbbb\r\n5\r\nccccc\r\n0\r\n\r\n");
+}
+
+TEST_F(StreamingE2eTest, HundredMiBResponsePassesWithBoundedMemory) {
+  constexpr uint64_t kSize = 100ull << 20;
+  StreamingUpstream up({.contentLength = kSize});
+  serve({up.port()});
+  // Ready once a HEAD (no body to carry) gets the upstream's head through.
+  ASSERT_TRUE(eventually([&] {
+    int probe = connectLoopback(port_);
+    if (probe < 0) return false;
+    sendAll(probe, "HEAD / HTTP/1.1\r\nhost: svc\r\nconnection: close\r\n\r\n");
+    std::string in;
+    readUntil(probe, in, [] { return false; });
+    ::close(probe);
+    return in.rfind("HTTP/1.1 200", 0) == 0 && in.find("content-length: 104857600") != std::string::npos;
+  }));
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  uint64_t before = residentBytes(), peak = before;
+  sendAll(fd, "GET /big HTTP/1.1\r\nhost: svc\r\n\r\n");
+  std::string in;
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("\r\n\r\n") != std::string::npos; }));
+  std::string head = in.substr(0, in.find("\r\n\r\n") + 4);
+  EXPECT_NE(head.find("content-length: 104857600\r\n"), std::string::npos) << head;
+  uint64_t received = in.size() - head.size();
+  char buf[1 << 16];
+  for (int i = 0; received < kSize; ++i) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0) << "after " << received << " bytes";
+    received += static_cast<uint64_t>(n);
+    if (i % 64 == 0) peak = std::max(peak, residentBytes());
+  }
+  ::close(fd);
+  EXPECT_EQ(received, kSize);
+  // The proxy holds a piece at a time (the upstream's 1 MiB send buffer is the biggest thing here).
+  EXPECT_LT(peak - before, 32ull << 20) << "resident grew from " << before << " to " << peak;
+}
+
+TEST_F(StreamingE2eTest, SmallBodiesAreRetriedAndStreamedOnesAreNot) {
+  StreamingUpstream bad({.status = 503, .chunks = 0});
+  serve({bad.port()}, "retry_policy { retry_on: \"5xx\" num_retries { value: 1 } }");
+  await("/", [](auto& r) { return r.status == 503; });
+  auto post = [&](const std::string& body) {
+    int fd = connectLoopback(port_);
+    sendAll(fd, "POST / HTTP/1.1\r\nhost: svc\r\ncontent-length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    std::string in;
+    readUntil(fd, in, [&] { return in.find("\r\n\r\n0\r\n\r\n") != std::string::npos; });
+    ::close(fd);
+    return in;
+  };
+  int before = bad.requests();
+  EXPECT_EQ(post("payload").substr(0, 12), "HTTP/1.1 503");
+  EXPECT_EQ(bad.requests(), before + 2);  // tried, then retried with the body it kept
+  EXPECT_EQ(bad.lastBody(), "payload");
+  before = bad.requests();
+  std::string big(2 << 20, 'y');  // past the 1 MiB retry buffer: streamed, so not retried
+  EXPECT_EQ(post(big).substr(0, 12), "HTTP/1.1 503");
+  EXPECT_EQ(bad.requests(), before + 1);
+  EXPECT_EQ(bad.lastBody().size(), big.size());
+}
+
+TEST_F(StreamingE2eTest, RetryResendsASmallBodyToTheNextHost) {
+  StreamingUpstream bad({.status = 503, .chunks = 0}), good({.chunks = 1});
+  serve({bad.port(), good.port()}, "retry_policy { retry_on: \"5xx\" num_retries { value: 1 } }");
+  await("/", [](auto& r) { return r.status == 200; });
+  for (int i = 0; i < 4; ++i) {
+    int fd = connectLoopback(port_);
+    sendAll(fd, "POST / HTTP/1.1\r\nhost: svc\r\ncontent-length: 4\r\n\r\nbody");
+    std::string in;
+    ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("0\r\n\r\n") != std::string::npos; })) << in;
+    ::close(fd);
+    EXPECT_EQ(in.substr(0, 12), "HTTP/1.1 200");
+    EXPECT_EQ(good.lastBody(), "body");
+  }
+}
+
+TEST_F(StreamingE2eTest, LeastRequestSendsFewerRequestsToASlowHost) {
+  Upstream slow("slow", 200, 200ms, /*keepAlive=*/true), fast("fast", 200, 0ms, /*keepAlive=*/true);
+  serve({slow.port(), fast.port()}, "", /*leastRequest=*/true);
+  await("/", [](auto& r) { return r.status == 200; });
+  int slowBefore = slow.requests(), fastBefore = fast.requests();
+  std::vector<std::future<void>> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.push_back(std::async(std::launch::async, [&] {
+      for (int i = 0; i < 10; ++i) httpGet("127.0.0.1", port_, "/");
+    }));
+  }
+  for (auto& c : clients) c.get();
+  int toSlow = slow.requests() - slowBefore, toFast = fast.requests() - fastBefore;
+  EXPECT_EQ(toSlow + toFast, 80);
+  // Round robin would split them evenly; the slow host, busier, mostly loses its draws.
+  EXPECT_LT(toSlow * 3, toFast * 2) << toSlow << " to the slow host, " << toFast << " to the fast one";
+}
+
+}  // namespace
+}  // namespace meshd::proxy::testing
