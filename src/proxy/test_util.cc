@@ -135,29 +135,31 @@ bool KeepAliveClient::closedWithin(std::chrono::milliseconds within) {
   return ::recv(fd_, &c, 1, MSG_DONTWAIT) == 0;
 }
 
-Upstream::Upstream(std::string name, int status, std::chrono::milliseconds delay, bool keepAlive)
-    : name_(std::move(name)), status_(status), delay_(delay), keepAlive_(keepAlive) {
+AcceptLoop::AcceptLoop(std::function<void(int fd)> serve) {
   listenFd_ = listenLoopback(&port_);
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this, serve = std::move(serve)] {
     while (!stopping_) {
       pollfd p{listenFd_, POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0) continue;
       int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) connections_.emplace_back([this, fd] { serve(fd); });
+      if (fd >= 0) connections_.emplace_back([serve, fd] { serve(fd); });
     }
   });
 }
 
-Upstream::~Upstream() {
+AcceptLoop::~AcceptLoop() {
   stopping_ = true;
   thread_.join();
   for (auto& t : connections_) t.join();
   ::close(listenFd_);
 }
 
+Upstream::Upstream(std::string name, int status, std::chrono::milliseconds delay, bool keepAlive)
+    : name_(std::move(name)), status_(status), delay_(delay), keepAlive_(keepAlive) {}
+
 void Upstream::serve(int fd) {
   ++connections_count_;
-  timeval tv{0, 200000};  // lets a kept-alive connection notice stopping_
+  timeval tv{0, 200000};  // lets a kept-alive connection notice loop_.stopping()
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string in;
   char buf[4096];
@@ -166,7 +168,7 @@ void Upstream::serve(int fd) {
       ssize_t n = ::recv(fd, buf, sizeof buf, 0);
       if (n > 0) {
         in.append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || stopping_ || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+      } else if (n == 0 || loop_.stopping() || (errno != EAGAIN && errno != EWOULDBLOCK)) {
         open = false;
         break;
       }
@@ -189,7 +191,7 @@ bool Upstream::answer(int fd, const std::string& head) {
     if (at != std::string::npos) host = head.substr(at + 8, head.find("\r\n", at + 2) - at - 8);
   }
   auto until = std::chrono::steady_clock::now() + delay_;
-  while (!stopping_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  while (!loop_.stopping() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::string body = name_ + " " + target + " host=" + host;
   std::string out = "HTTP/1.1 " + std::to_string(status_) + " X\r\ncontent-length: " + std::to_string(body.size()) +
                     "\r\nx-upstream: " + name_ + (keepAlive_ ? "" : "\r\nconnection: close") + "\r\n\r\n" + body;
@@ -211,25 +213,6 @@ int connectLoopback(int port) {
   return fd;
 }
 
-StreamingUpstream::StreamingUpstream(Options o) : o_(o) {
-  listenFd_ = listenLoopback(&port_);
-  thread_ = std::thread([this] {
-    while (!stopping_) {
-      pollfd p{listenFd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) connections_.emplace_back([this, fd] { serve(fd); });
-    }
-  });
-}
-
-StreamingUpstream::~StreamingUpstream() {
-  stopping_ = true;
-  thread_.join();
-  for (auto& t : connections_) t.join();
-  ::close(listenFd_);
-}
-
 std::string StreamingUpstream::lastBody() {
   std::lock_guard lock(mu_);
   return lastBody_;
@@ -246,7 +229,7 @@ std::chrono::steady_clock::time_point StreamingUpstream::finishedAt() {
 }
 
 void StreamingUpstream::serve(int fd) {
-  timeval tv{0, 200000};  // lets a kept-alive connection notice stopping_
+  timeval tv{0, 200000};  // lets a kept-alive connection notice loop_.stopping()
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string in;
   char buf[65536];
@@ -258,7 +241,7 @@ void StreamingUpstream::serve(int fd) {
         in.append(buf, static_cast<size_t>(n));
         return true;
       }
-      if (n == 0 || stopping_ || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+      if (n == 0 || loop_.stopping() || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
     }
   };
   for (;;) {

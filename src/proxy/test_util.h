@@ -29,6 +29,24 @@ struct HttpReply {
 HttpReply httpGet(const std::string& host, int port, const std::string& target, const std::string& hostHeader = "svc",
                   std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 
+// A loopback listener serving each accepted connection on a thread of its own. The destructor stops
+// accepting and joins the connections (whose serve function watches stopping()). Owners declare it
+// last, so that it goes first.
+class AcceptLoop {
+ public:
+  explicit AcceptLoop(std::function<void(int fd)> serve);
+  ~AcceptLoop();
+  int port() const { return port_; }
+  bool stopping() const { return stopping_; }
+
+ private:
+  int listenFd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::vector<std::thread> connections_;
+};
+
 // One kept-alive connection, for tests about what happens between requests.
 class KeepAliveClient {
  public:
@@ -53,8 +71,7 @@ class Upstream {
  public:
   Upstream(std::string name, int status = 200, std::chrono::milliseconds delay = std::chrono::milliseconds(0),
            bool keepAlive = false);
-  ~Upstream();
-  int port() const { return port_; }
+  int port() const { return loop_.port(); }
   int requests() const { return requests_.load(); }
   int connections() const { return connections_count_.load(); }
 
@@ -66,12 +83,8 @@ class Upstream {
   std::chrono::milliseconds delay_;
   bool keepAlive_;
   std::atomic<int> connections_count_{0};
-  int listenFd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
-  std::thread thread_;
-  std::vector<std::thread> connections_;
+  AcceptLoop loop_{[this](int fd) { serve(fd); }};
 };
 
 // A loopback socket connected to port; -1 when the connection failed. The caller closes it.
@@ -90,9 +103,8 @@ class StreamingUpstream {
     std::chrono::milliseconds interval{300};
     uint64_t contentLength = 0;
   };
-  explicit StreamingUpstream(Options o);
-  ~StreamingUpstream();
-  int port() const { return port_; }
+  explicit StreamingUpstream(Options o) : o_(o) {}
+  int port() const { return loop_.port(); }
   int requests() const { return requests_.load(); }
   // The last request's body (chunk framing removed) and when its first byte arrived; when the
   // last response's last byte was sent (time_point{} until then).
@@ -103,15 +115,11 @@ class StreamingUpstream {
  private:
   void serve(int fd);
   Options o_;
-  int listenFd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
   std::mutex mu_;
   std::string lastBody_;                                  // guarded by mu_
   std::chrono::steady_clock::time_point firstByte_, finished_;  // guarded by mu_
-  std::thread thread_;
-  std::vector<std::thread> connections_;
+  AcceptLoop loop_{[this](int fd) { serve(fd); }};
 };
 
 envoy::config::cluster::v3::Cluster staticCluster(const std::string& name, const std::vector<int>& ports,
