@@ -57,7 +57,9 @@ class Worker {
 
   size_t index_;
   OnOutlier onOutlier_;
-  boost::asio::io_context io_{1};
+  // One thread runs this loop and only it touches the worker's sockets (other threads only post),
+  // so per-socket I/O locking is wasted work on the request path.
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::thread thread_;
   ConfigPtr config_ = std::make_shared<Config>();
   std::map<std::string, Acceptor> acceptors_;
