@@ -32,6 +32,8 @@ using boost::asio::use_awaitable;
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(300);
+// Envoy's max_request_headers_kb default: a bigger request head is answered 431.
+constexpr uint32_t kMaxRequestHeaders = 60 * 1024;
 constexpr auto kDefaultRouteTimeout = std::chrono::milliseconds(15000);
 
 std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
@@ -309,11 +311,21 @@ awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, F
   for (;;) {
     http::request_parser<http::buffer_body> parser;
     parser.body_limit(kNoBodyLimit);
+    parser.header_limit(kMaxRequestHeaders);
     if (drain->draining()) break;
     stream.expires_after(kIdleTimeout);
     {
       ListenerDrain::Idle idle(*drain, stream);
       co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    }
+    if (ec && ec.category() == make_error_code(http::error::header_limit).category() && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      // A request the codec cannot take: Envoy answers and closes (response flag DPE).
+      Response res = localResponse(ec == http::error::header_limit ? requestHeadersTooLarge() : badRequest(), 11);
+      frame(res, false, false);
+      std::string head;
+      co_await writeMessage(stream, res, head, ec);
+      break;
     }
     if (ec) break;
     http::request_header<>& req = parser.get();

@@ -25,6 +25,10 @@ struct LocalReply {
   bool operator==(const LocalReply&) const = default;
 };
 
+// The HTTP/1 codec's replies to a request it cannot parse (DPE), then the connection closes: the
+// status's reason phrase is the body.
+LocalReply badRequest();                    // 400 "Bad Request"
+LocalReply requestHeadersTooLarge();        // 431 "Request Header Fields Too Large" (over 60 KiB)
 LocalReply noRoute();           // 404, empty (NR)
 LocalReply clusterNotFound();   // 503, empty (NC)
 LocalReply noHealthyUpstream(); // 503 (UH)

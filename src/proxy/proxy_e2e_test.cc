@@ -280,6 +280,30 @@ TEST_F(ProxyE2eTest, ReplacedListenerDrainsItsConnections) {
   EXPECT_EQ(httpGet("127.0.0.2", port_, "/").body, "app / host=svc");
 }
 
+// Requests the HTTP/1 codec cannot take get Envoy's codec replies, and the connection closes.
+TEST_F(ProxyE2eTest, MalformedAndOversizedRequestsGetEnvoysCodecReplies) {
+  Upstream app("app");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  auto exchange = [&](const std::string& request) {
+    KeepAliveClient c("127.0.0.1", port_);
+    c.sendRaw(request);
+    HttpReply r = c.read();
+    EXPECT_TRUE(c.closedWithin(2s));
+    return r;
+  };
+  HttpReply big = exchange("GET / HTTP/1.1\r\nhost: svc\r\nx-big: " + std::string(70 * 1024, 'a') + "\r\n\r\n");
+  EXPECT_EQ(big.status, 431);
+  EXPECT_EQ(big.body, "Request Header Fields Too Large");
+  HttpReply bad = exchange("GET / HTTP/9.9\r\nhost: svc\r\n\r\n");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body, "Bad Request");
+  EXPECT_NE(bad.head.find("connection: close"), std::string::npos);
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/", "svc").body, "app / host=svc");  // under the limit: served
+  EXPECT_EQ(app.requests(), 2);
+}
+
 TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});

@@ -99,6 +99,10 @@ void KeepAliveClient::send(const std::string& target, const std::string& hostHea
   if (fd_ >= 0) ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
 }
 
+void KeepAliveClient::sendRaw(const std::string& bytes) {
+  if (fd_ >= 0) ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+}
+
 HttpReply KeepAliveClient::get(const std::string& target, const std::string& hostHeader) {
   send(target, hostHeader);
   return read();

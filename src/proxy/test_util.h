@@ -54,6 +54,8 @@ class KeepAliveClient {
   ~KeepAliveClient();
   // Sends a keep-alive GET; get() then reads its reply (bounded by content-length).
   void send(const std::string& target, const std::string& hostHeader = "svc");
+  // Sends bytes as they are (a request the test builds itself).
+  void sendRaw(const std::string& bytes);
   HttpReply get(const std::string& target, const std::string& hostHeader = "svc");
   HttpReply read();
   // True when the peer closes the connection within `within` (and nothing else arrives).
