@@ -166,7 +166,7 @@ class MeshproxyTest(unittest.TestCase):
             # cluster's only host: below the panic threshold, so it still gets the request, and the
             # client still sees the sidecar's error, not "no healthy upstream".
             cluster = f"cds_egress_{MESH}_red-vn_http_{self.app_port}"
-            flagged = eventually(lambda: f"{cluster}::127.0.0.1:{SIDECAR_INGRESS}::health_flags::/failed_active_hc"
+            flagged = eventually(lambda: f"{cluster}::127.0.0.1:{SIDECAR_INGRESS}::health_flags::/failed_active_hc\n"
                                  in admin(self.gw_admin, "/clusters")[2], timeout=30)
             self.assertTrue(flagged, admin(self.gw_admin, "/clusters")[2])
             self.assertEqual(self.gw("/red")[::2], (503, CONNECT_ERROR))
