@@ -6,11 +6,6 @@
 // buffer allocated only then. Worker thread only; lives no longer than the stream, buffer and parser
 // it reads from.
 
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -20,6 +15,8 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+
+#include "proxy/timed_stream.h"
 
 namespace meshd::proxy {
 
@@ -35,7 +32,7 @@ class BodyReader {
 
   // After the head was read with `parser`. `readTimeout`, when set, bounds each read (a downstream
   // peer's idle time); otherwise the stream's own expiry applies (an upstream's route deadline).
-  BodyReader(boost::beast::tcp_stream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
+  BodyReader(TimedStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
              std::optional<std::chrono::milliseconds> readTimeout = std::nullopt)
       : stream_(stream), buffer_(buffer), parser_(parser), readTimeout_(readTimeout) {
     if (parser.is_done()) {
@@ -58,7 +55,7 @@ class BodyReader {
 
   // The next piece, valid until the next call; empty only when done() or on failure (`ec`: timeout,
   // reset, a malformed body, or the peer closing before the body's end).
-  boost::asio::awaitable<std::string_view> next(boost::beast::error_code& ec) {
+  Task<std::string_view> next(boost::beast::error_code& ec) {
     buffer_.consume(pending_);
     pending_ = 0;
     ec = {};
@@ -69,14 +66,14 @@ class BodyReader {
 
  private:
   void armTimeout() {
-    if (readTimeout_) stream_.expires_after(*readTimeout_);
+    if (readTimeout_) stream_.expiresAfter(*readTimeout_);
   }
 
-  boost::asio::awaitable<std::string_view> nextRaw(boost::beast::error_code& ec) {
+  Task<std::string_view> nextRaw(boost::beast::error_code& ec) {
     if (buffer_.size() == 0) {
       armTimeout();
       size_t n = co_await stream_.async_read_some(buffer_.prepare(kPieceSize),
-                                                  boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+                                                  into(ec));
       buffer_.commit(n);
       if (ec == boost::asio::error::eof) ec = boost::beast::http::error::partial_message;
       if (ec) co_return std::string_view();
@@ -88,7 +85,7 @@ class BodyReader {
     co_return std::string_view(static_cast<const char*>(buffer_.data().data()), n);
   }
 
-  boost::asio::awaitable<std::string_view> nextParsed(boost::beast::error_code& ec) {
+  Task<std::string_view> nextParsed(boost::beast::error_code& ec) {
     namespace http = boost::beast::http;
     if (!scratch_) scratch_ = std::make_unique<char[]>(kPieceSize);
     auto& body = parser_.get().body();
@@ -103,7 +100,7 @@ class BodyReader {
         if (ec && ec != http::error::need_more) co_return std::string_view();
       }
       armTimeout();
-      co_await http::async_read_some(stream_, buffer_, parser_, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      co_await http::async_read_some(stream_, buffer_, parser_, into(ec));
       if (ec && ec != http::error::need_buffer) co_return std::string_view();
     }
     ec = {};
@@ -112,7 +109,7 @@ class BodyReader {
     co_return std::string_view(scratch_.get(), n);
   }
 
-  boost::beast::tcp_stream& stream_;
+  TimedStream& stream_;
   boost::beast::flat_buffer& buffer_;
   Parser& parser_;
   std::optional<std::chrono::milliseconds> readTimeout_;

@@ -1,10 +1,6 @@
 // The HTTP/1.1 connection manager: read a request's head, route it, forward it with its body as the
 // body arrives (with retries while the body is still kept, and the route timeout), relay the
 // upstream's response as it arrives or answer with Envoy's local reply; repeat while keep-alive holds.
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -25,9 +21,6 @@ namespace meshd::proxy {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-using boost::asio::awaitable;
-using boost::asio::redirect_error;
-using boost::asio::use_awaitable;
 
 namespace {
 
@@ -124,7 +117,7 @@ Framing frameRelayed(http::response_header<>& res, const http::response_parser<h
 
 // The downstream side of one request.
 struct Downstream {
-  beast::tcp_stream& stream;
+  TimedStream& stream;
   ListenerDrain& drain;
   RequestLog& log;
   unsigned version;
@@ -135,13 +128,13 @@ struct Downstream {
 // Answers with a local reply. Returns whether the connection serves another request: not when
 // draining, and not when the client's body was not all read (as Envoy, which closes rather than
 // read what is left of it as a next request); what already arrived of a body is read past.
-awaitable<bool> reply(Downstream& d, RequestBody& body, const LocalReply& r) {
+Task<bool> reply(Downstream& d, RequestBody& body, const LocalReply& r) {
   beast::error_code ec;
   while (!body.done() && body.ready() && !ec) co_await body.next(ec);
   Response res = localResponse(r, d.version);
   bool keepAlive = d.keepAlive && body.done() && !ec && !d.drain.draining();
   frame(res, keepAlive, d.head);
-  d.stream.expires_after(kIdleTimeout);
+  d.stream.expiresAfter(kIdleTimeout);
   std::string head;
   co_await writeMessage(d.stream, res, head, ec);
   d.log.responseCode = res.result_int();
@@ -165,7 +158,7 @@ class InFlight {
 
 // Routes and forwards one request and answers it. Moves the head's fields into the upstream request
 // once routed. Returns whether the connection serves another request.
-awaitable<bool> handle(Worker& worker, const FilterChainView& chain, http::request_header<>& req, RequestBody& body,
+Task<bool> handle(Worker& worker, const FilterChainView& chain, http::request_header<>& req, RequestBody& body,
                        Downstream& d) {
   ConfigPtr config = worker.config();  // this request's snapshot, whatever arrives meanwhile
   RequestLog& log = d.log;
@@ -284,7 +277,7 @@ awaitable<bool> handle(Worker& worker, const FilterChainView& chain, http::reque
   res.version(d.version);
   bool keepAlive = d.keepAlive && body.done() && !d.drain.draining();
   Framing framing = frameRelayed(res, *response.parser, keepAlive, d.head);
-  response.stream->expires_at(*timeouts.deadline);
+  response.stream->expiresAt(*timeouts.deadline);
   RelayResult relayed = co_await relayResponse(d.stream, response, headOf(res), framing, kIdleTimeout, worker.pool());
   log.responseCode = result.status;
   log.bytesSent = relayed.bodyBytes;
@@ -302,10 +295,10 @@ awaitable<bool> handle(Worker& worker, const FilterChainView& chain, http::reque
 
 }  // namespace
 
-awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, FilterChainView chain,
+Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
                           std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal) {
   chain.httpStats->downstream_cx_total++;
-  beast::tcp_stream stream(std::move(socket));
+  TimedStream stream(std::move(socket));
   beast::flat_buffer buffer;
   beast::error_code ec;
   for (;;) {
@@ -313,10 +306,10 @@ awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, F
     parser.body_limit(kNoBodyLimit);
     parser.header_limit(kMaxRequestHeaders);
     if (drain->draining()) break;
-    stream.expires_after(kIdleTimeout);
+    stream.expiresAfter(kIdleTimeout);
     {
       ListenerDrain::Idle idle(*drain, stream);
-      co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
+      co_await http::async_read_header(stream, buffer, parser, into(ec));
     }
     if (ec && ec.category() == make_error_code(http::error::header_limit).category() && ec != http::error::end_of_stream &&
         ec != http::error::partial_message) {
@@ -332,7 +325,7 @@ awaitable<void> serveHttp(Worker& worker, boost::asio::ip::tcp::socket socket, F
     BodyReader<true> reader(stream, buffer, parser, kIdleTimeout);
     RequestBody body(reader);
     chain.httpStats->downstream_rq_total++;
-    stream.expires_never();
+    stream.expiresNever();
     RequestLog log;
     log.downstreamLocal = downstreamLocal;
     log.start = std::chrono::system_clock::now();

@@ -5,11 +5,6 @@
 // would write, without its per-buffer iteration over every field (a sizeable part of the proxy's CPU
 // per request). Worker thread only.
 
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -18,6 +13,8 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+
+#include "proxy/timed_stream.h"
 
 namespace meshd::proxy {
 
@@ -54,12 +51,12 @@ std::string headOf(const boost::beast::http::header<isRequest>& m) {
 // co_await writeMessage(stream, m, head, ec): `head` holds the serialized head until the write
 // completes. Not a coroutine itself, so no frame is allocated for it. `m` must not be chunked.
 template <bool isRequest>
-auto writeMessage(boost::beast::tcp_stream& stream,
+auto writeMessage(TimedStream& stream,
                   const boost::beast::http::message<isRequest, boost::beast::http::string_body>& m, std::string& head,
                   boost::beast::error_code& ec) {
   head = headOf(m);
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(m.body())};
-  return boost::asio::async_write(stream, buffers, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  return boost::asio::async_write(stream, buffers, into(ec));
 }
 
 // How a streamed body goes on the wire: as it is (content-length, or delimited by the connection's
@@ -71,7 +68,7 @@ enum class Framing { kRaw, kChunked };
 // completes; must outlive it.
 class PieceWrite {
  public:
-  auto write(boost::beast::tcp_stream& stream, std::string_view head, std::string_view piece, Framing framing,
+  auto write(TimedStream& stream, std::string_view head, std::string_view piece, Framing framing,
              bool last, boost::beast::error_code& ec) {
     bool chunk = framing == Framing::kChunked && !piece.empty();
     size_t n = chunk ? static_cast<size_t>(std::snprintf(size_, sizeof size_, "%zx\r\n", piece.size())) : 0;
@@ -81,7 +78,7 @@ class PieceWrite {
     buffers_ = {boost::asio::buffer(head.data(), head.size()), boost::asio::buffer(size_, n),
                 boost::asio::buffer(piece.data(), piece.size()), boost::asio::buffer(kCrlf.data(), chunk ? 2 : 0),
                 boost::asio::buffer(kLastChunk.data(), end ? kLastChunk.size() : 0)};
-    return boost::asio::async_write(stream, buffers_, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    return boost::asio::async_write(stream, buffers_, into(ec));
   }
 
  private:

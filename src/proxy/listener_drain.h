@@ -5,7 +5,7 @@
 // connection answers the request in flight with `connection: close`, and an idle one is closed now.
 // Worker thread only: the drain and the sessions it tracks live on one io_context.
 
-#include <boost/beast/core/tcp_stream.hpp>
+#include "proxy/timed_stream.h"
 
 #include <unordered_set>
 
@@ -25,19 +25,19 @@ class ListenerDrain {
   // Marks a connection as between requests for as long as it lives, so start() may close it.
   class Idle {
    public:
-    Idle(ListenerDrain& d, boost::beast::tcp_stream& s) : drain_(d), stream_(&s) { drain_.idle_.insert(stream_); }
+    Idle(ListenerDrain& d, TimedStream& s) : drain_(d), stream_(&s) { drain_.idle_.insert(stream_); }
     ~Idle() { drain_.idle_.erase(stream_); }
     Idle(const Idle&) = delete;
     Idle& operator=(const Idle&) = delete;
 
    private:
     ListenerDrain& drain_;
-    boost::beast::tcp_stream* stream_;
+    TimedStream* stream_;
   };
 
  private:
   bool draining_ = false;
-  std::unordered_set<boost::beast::tcp_stream*> idle_;
+  std::unordered_set<TimedStream*> idle_;
 };
 
 }  // namespace meshd::proxy

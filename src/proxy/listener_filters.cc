@@ -5,10 +5,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <algorithm>
 #include <cerrno>
 #include <memory>
@@ -18,9 +14,6 @@
 
 namespace meshd::proxy {
 
-using boost::asio::awaitable;
-using boost::asio::redirect_error;
-using boost::asio::use_awaitable;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
@@ -32,13 +25,13 @@ constexpr auto kPartialHelloPoll = std::chrono::milliseconds(5);
 // Until the socket is readable (true) or `until` passes (false). One thread runs both handlers;
 // `state` tells a timer that fired just as the socket became readable that the wait is over (and
 // the socket may be gone).
-awaitable<bool> readableBefore(tcp::socket& s, std::chrono::steady_clock::time_point until) {
+Task<bool> readableBefore(Socket& s, std::chrono::steady_clock::time_point until) {
   struct State {
     bool done = false;
     bool expired = false;
   };
   auto state = std::make_shared<State>();
-  boost::asio::steady_timer timer(s.get_executor());
+  Timer timer(s.get_executor());
   timer.expires_at(until);
   timer.async_wait([&s, state](boost::system::error_code ec) {
     if (ec || state->done) return;
@@ -46,7 +39,7 @@ awaitable<bool> readableBefore(tcp::socket& s, std::chrono::steady_clock::time_p
     s.cancel(ec);
   });
   boost::system::error_code ec;
-  co_await s.async_wait(tcp::socket::wait_read, redirect_error(use_awaitable, ec));
+  co_await s.async_wait(tcp::socket::wait_read, into(ec));
   state->done = true;
   timer.cancel();
   co_return !state->expired;
@@ -54,7 +47,7 @@ awaitable<bool> readableBefore(tcp::socket& s, std::chrono::steady_clock::time_p
 
 }  // namespace
 
-tcp::endpoint downstreamLocalAddress(tcp::socket& s, bool originalDst) {
+tcp::endpoint downstreamLocalAddress(Socket& s, bool originalDst) {
   if (originalDst) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
@@ -76,11 +69,11 @@ tcp::endpoint downstreamLocalAddress(tcp::socket& s, bool originalDst) {
   return ec ? tcp::endpoint() : local;
 }
 
-awaitable<bool> inspectTls(tcp::socket& s, const ListenerView& l, ConnectionFacts& facts) {
+Task<bool> inspectTls(Socket& s, const ListenerView& l, ConnectionFacts& facts) {
   bool bounded = l.listenerFiltersTimeout.count() > 0;
   auto until = std::chrono::steady_clock::now() + (bounded ? l.listenerFiltersTimeout : std::chrono::hours(24 * 365));
   std::string buf(kMaxClientHelloBytes, '\0');
-  boost::asio::steady_timer poll(s.get_executor());
+  Timer poll(s.get_executor());
   for (;;) {
     ssize_t n = ::recv(s.native_handle(), buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) co_return false;  // closed before saying anything
@@ -97,7 +90,7 @@ awaitable<bool> inspectTls(tcp::socket& s, const ListenerView& l, ConnectionFact
     if (n > 0) {
       poll.expires_at(std::min(until, std::chrono::steady_clock::now() + kPartialHelloPoll));
       boost::system::error_code ec;
-      co_await poll.async_wait(redirect_error(use_awaitable, ec));
+      co_await poll.async_wait(into(ec));
     } else if (!co_await readableBefore(s, until)) {
       co_return l.continueOnListenerFiltersTimeout;
     }

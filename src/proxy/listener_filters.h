@@ -3,19 +3,16 @@
 // original_dst (where the app meant to connect, when iptables redirected it here) and tls_inspector
 // (whether it speaks TLS, and for which server name). Worker thread only.
 
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include "proxy/config.h"
 #include "proxy/filter_chain_match.h"
+#include "proxy/io.h"
 
 namespace meshd::proxy {
 
 // The connection's local address as Envoy sees it: with the original_dst filter, the destination
 // the app dialed (SO_ORIGINAL_DST) when the connection was redirected; otherwise the address it
 // reached. ORIGINAL_DST clusters connect to it; its port matches destination_port.
-boost::asio::ip::tcp::endpoint downstreamLocalAddress(boost::asio::ip::tcp::socket& s, bool originalDst);
+boost::asio::ip::tcp::endpoint downstreamLocalAddress(Socket& s, bool originalDst);
 
 // The TLS inspector: peeks (MSG_PEEK, so the bytes stay for the filter chain) at the first bytes
 // until they show a ClientHello or something else, and sets facts' transport protocol ("tls" or
@@ -23,6 +20,6 @@ boost::asio::ip::tcp::endpoint downstreamLocalAddress(boost::asio::ip::tcp::sock
 // the connection should close: the peer closed or failed first, or the time ran out and the listener
 // does not continue on timeout (Envoy's default, so a server-first protocol through a listener
 // with the inspector waits that long and is closed, as with Envoy).
-boost::asio::awaitable<bool> inspectTls(boost::asio::ip::tcp::socket& s, const ListenerView& l, ConnectionFacts& facts);
+Task<bool> inspectTls(Socket& s, const ListenerView& l, ConnectionFacts& facts);
 
 }  // namespace meshd::proxy

@@ -29,7 +29,7 @@ class RequestBody {
   uint64_t bytes() const { return reader_.bytes(); }
 
   // The next piece from the client (see BodyReader::next), kept too while the buffer allows.
-  boost::asio::awaitable<std::string_view> next(boost::beast::error_code& ec) {
+  Task<std::string_view> next(boost::beast::error_code& ec) {
     std::string_view piece = co_await reader_.next(ec);
     if (replayable_ && kept_.size() + piece.size() <= kRetryBufferLimit) {
       kept_.append(piece);

@@ -1,5 +1,3 @@
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-
 #include "proxy/response_relay.h"
 
 #include "proxy/body_reader.h"
@@ -8,7 +6,7 @@ namespace meshd::proxy {
 
 namespace beast = boost::beast;
 
-boost::asio::awaitable<RelayResult> relayResponse(beast::tcp_stream& downstream, UpstreamResponse& up,
+Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up,
                                                   const std::string& head, Framing framing,
                                                   std::chrono::milliseconds writeTimeout, UpstreamPool& pool) {
   RelayResult result;
@@ -23,7 +21,7 @@ boost::asio::awaitable<RelayResult> relayResponse(beast::tcp_stream& downstream,
     if (!reader.done() && reader.ready()) piece = co_await reader.next(upEc);
     bool first = true;
     while (!upEc) {
-      downstream.expires_after(writeTimeout);
+      downstream.expiresAfter(writeTimeout);
       co_await write.write(downstream, first ? std::string_view(head) : std::string_view(), piece, framing,
                            reader.done(), downEc);
       first = false;
@@ -32,7 +30,7 @@ boost::asio::awaitable<RelayResult> relayResponse(beast::tcp_stream& downstream,
       piece = co_await reader.next(upEc);
     }
     if (first && upEc) {  // the first piece failed: the head was not written either
-      downstream.expires_after(writeTimeout);
+      downstream.expiresAfter(writeTimeout);
       co_await write.write(downstream, head, {}, Framing::kRaw, false, downEc);
     }
     if (downEc) {
@@ -42,7 +40,7 @@ boost::asio::awaitable<RelayResult> relayResponse(beast::tcp_stream& downstream,
     }
   }  // the reader gives back what it held of up.buffer
   if (result.kind == RelayResult::kDone && keepAlive && up.buffer.size() == 0) {
-    up.stream->expires_never();
+    up.stream->expiresNever();
     pool.give(up.host, std::move(up.stream));
   } else {
     up.close();

@@ -5,9 +5,6 @@
 // holds one piece at a time however big the body. The upstream connection goes back to the pool
 // when the response was read to its end and both sides keep it alive. Worker thread only.
 
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-#include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <string>
 
@@ -27,7 +24,7 @@ struct RelayResult {
 
 // `head`: the response head as it goes downstream (hop-by-hop headers replaced by `framing`'s).
 // `writeTimeout` bounds each write to the client.
-boost::asio::awaitable<RelayResult> relayResponse(boost::beast::tcp_stream& downstream, UpstreamResponse& up,
+Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up,
                                                   const std::string& head, Framing framing,
                                                   std::chrono::milliseconds writeTimeout, UpstreamPool& pool);
 

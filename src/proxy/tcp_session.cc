@@ -4,34 +4,29 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <array>
 
 #include "proxy/load_balancer.h"
 #include "proxy/original_dst.h"
 #include "proxy/sessions.h"
+#include "proxy/timed_stream.h"
 #include "proxy/worker.h"
 
 namespace meshd::proxy {
 
-using boost::asio::awaitable;
-using boost::asio::redirect_error;
-using boost::asio::use_awaitable;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-awaitable<void> pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to) {
+Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to) {
   std::array<char, 16384> buf;
   boost::system::error_code ec;
   for (;;) {
-    size_t n = co_await from->async_read_some(boost::asio::buffer(buf), redirect_error(use_awaitable, ec));
+    size_t n = co_await from->async_read_some(boost::asio::buffer(buf), into(ec));
     if (ec) break;
-    co_await boost::asio::async_write(*to, boost::asio::buffer(buf.data(), n), redirect_error(use_awaitable, ec));
+    co_await boost::asio::async_write(*to, boost::asio::buffer(buf.data(), n), into(ec));
     if (ec) break;
   }
   to->shutdown(tcp::socket::shutdown_send, ec);
@@ -39,7 +34,7 @@ awaitable<void> pump(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::soc
 
 }  // namespace
 
-awaitable<void> serveTcp(Worker& worker, tcp::socket socket, FilterChainView chain, tcp::endpoint downstreamLocal) {
+Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::endpoint downstreamLocal) {
   ConfigPtr config = worker.config();
   auto it = config->clusters.find(pickWeighted(chain.tcpClusters, worker.random()));
   if (it == config->clusters.end()) co_return;
@@ -50,18 +45,18 @@ awaitable<void> serveTcp(Worker& worker, tcp::socket socket, FilterChainView cha
     c.stats->upstream_cx_none_healthy++;
     co_return;
   }
-  boost::beast::tcp_stream up(socket.get_executor());
-  up.expires_after(c.connectTimeout);
+  TimedStream up(socket.get_executor());
+  up.expiresAfter(c.connectTimeout);
   boost::system::error_code ec;
   c.stats->upstream_cx_total++;
-  co_await up.async_connect(h->endpoint, redirect_error(use_awaitable, ec));
+  co_await up.async_connect(h->endpoint, into(ec));
   if (ec) {
     c.stats->upstream_cx_connect_fail++;
     co_return;
   }
-  up.expires_never();
-  auto down = std::make_shared<tcp::socket>(std::move(socket));
-  auto upstream = std::make_shared<tcp::socket>(up.release_socket());
+  up.expiresNever();
+  auto down = std::make_shared<Socket>(std::move(socket));
+  auto upstream = std::make_shared<Socket>(up.release());
   boost::asio::co_spawn(down->get_executor(), pump(upstream, down), boost::asio::detached);
   co_await pump(down, upstream);
 }

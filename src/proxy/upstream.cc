@@ -1,10 +1,6 @@
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-
 #include "proxy/upstream.h"
 
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "proxy/http_write.h"
 
@@ -12,8 +8,6 @@ namespace meshd::proxy {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-using boost::asio::redirect_error;
-using boost::asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -32,18 +26,18 @@ void startTimeouts(RouteTimeouts& t) {
 
 // Sends the head, what the client sent of the body so far, and the rest as it arrives; then reads the
 // response head. A body that arrived with the head goes in the same write.
-boost::asio::awaitable<UpstreamResult> send(const ClusterView& cluster, const http::request_header<>& head,
+Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header<>& head,
                                             RequestBody& body, RouteTimeouts& timeouts, UpstreamResponse& out) {
-  beast::tcp_stream& stream = *out.stream;
+  TimedStream& stream = *out.stream;
   UpstreamResult result;
   beast::error_code ec, downstreamEc;
   cluster.stats->upstream_rq_total++;  // per attempt, as Envoy counts
   if (!body.done() && body.ready() && body.kept().empty()) co_await body.next(downstreamEc);
   if (body.done()) {
     if (!timeouts.deadline) startTimeouts(timeouts);
-    stream.expires_at(timeouts.tryDeadline);
+    stream.expiresAt(timeouts.tryDeadline);
   } else {
-    stream.expires_after(kUploadTimeout);
+    stream.expiresAfter(kUploadTimeout);
   }
   std::string headBytes = headOf(head);
   PieceWrite write;
@@ -53,7 +47,7 @@ boost::asio::awaitable<UpstreamResult> send(const ClusterView& cluster, const ht
     if (downstreamEc) break;
     if (body.done()) {
       if (!timeouts.deadline) startTimeouts(timeouts);
-      stream.expires_at(timeouts.tryDeadline);
+      stream.expiresAt(timeouts.tryDeadline);
     }
     co_await write.write(stream, {}, piece, body.framing(), body.done(), ec);
   }
@@ -67,7 +61,7 @@ boost::asio::awaitable<UpstreamResult> send(const ClusterView& cluster, const ht
   out.parser.emplace();
   out.parser->body_limit(kNoBodyLimit);
   if (head.method() == http::verb::head) out.parser->skip(true);
-  if (!ec) co_await http::async_read_header(stream, out.buffer, *out.parser, redirect_error(use_awaitable, ec));
+  if (!ec) co_await http::async_read_header(stream, out.buffer, *out.parser, into(ec));
   if (ec == beast::error::timeout) {
     result.kind = UpstreamResult::kTimeout;
     result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
@@ -80,17 +74,17 @@ boost::asio::awaitable<UpstreamResult> send(const ClusterView& cluster, const ht
 }
 
 // A new connection: connect within connect_timeout (or the route's deadline, if sooner).
-boost::asio::awaitable<UpstreamResult> connect(const Host& host, const ClusterView& cluster, RouteTimeouts& timeouts,
+Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, RouteTimeouts& timeouts,
                                                UpstreamResponse& out) {
   UpstreamResult result;
   beast::error_code ec;
-  out.stream = std::make_unique<beast::tcp_stream>(co_await boost::asio::this_coro::executor);
-  beast::tcp_stream& stream = *out.stream;
+  out.stream = std::make_unique<TimedStream>(co_await boost::asio::this_coro::executor);
+  TimedStream& stream = *out.stream;
   cluster.stats->upstream_cx_total++;
   auto now = Clock::now();
   bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
-  stream.expires_at(deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout);
-  co_await stream.async_connect(host.endpoint, redirect_error(use_awaitable, ec));
+  stream.expiresAt(deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout);
+  co_await stream.async_connect(host.endpoint, into(ec));
   if (ec == beast::error::timeout) {
     if (deadlineFirst) {
       result.kind = UpstreamResult::kTimeout;
@@ -120,7 +114,7 @@ void UpstreamResponse::close() {
   stream.reset();
 }
 
-boost::asio::awaitable<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
+Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
                                                 const http::request_header<>& head, RequestBody& body,
                                                 RouteTimeouts& timeouts, UpstreamPool& pool, UpstreamResponse& out) {
   out.close();

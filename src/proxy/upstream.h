@@ -5,8 +5,6 @@
 // caller can retry or answer with the matching local reply; on success the caller relays the
 // response body (response_relay.h). Worker thread only.
 
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-#include <boost/asio/awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -61,7 +59,7 @@ struct UpstreamResult {
 // Reuses an idle connection from `pool` when there is one; a reused connection that turns out
 // closed is replaced by a new one when the body can be sent again. kDownstreamReset: the client
 // went away (or stalled past its idle timeout) while its body was being forwarded.
-boost::asio::awaitable<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
+Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
                                                 const boost::beast::http::request_header<>& head, RequestBody& body,
                                                 RouteTimeouts& timeouts, UpstreamPool& pool, UpstreamResponse& out);
 

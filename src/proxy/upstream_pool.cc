@@ -11,7 +11,7 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 
 // Still open and quiet: a peek finds nothing to read and no end of stream.
-bool stillUsable(tcp::socket& s) {
+bool stillUsable(Socket& s) {
   char c;
   ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);

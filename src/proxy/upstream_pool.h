@@ -7,12 +7,13 @@
 // Worker thread only.
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
 #include <map>
 #include <memory>
 #include <vector>
+
+#include "proxy/timed_stream.h"
 
 namespace meshd::proxy {
 
@@ -20,7 +21,7 @@ class UpstreamPool {
  public:
   // Streams, not bare sockets: a Beast stream made per request (its state and timer) cost as much as
   // a header's parsing. nullptr when there is no usable idle connection.
-  using Stream = std::unique_ptr<boost::beast::tcp_stream>;
+  using Stream = std::unique_ptr<TimedStream>;
   Stream take(const boost::asio::ip::tcp::endpoint& host);
   void give(const boost::asio::ip::tcp::endpoint& host, Stream s);
 

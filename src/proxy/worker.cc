@@ -1,5 +1,3 @@
-#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
-
 #include "proxy/worker.h"
 
 #include <spdlog/spdlog.h>
@@ -21,7 +19,7 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 
 // Chooses the connection's filter chain and hands it over; no chain: Envoy closes the connection.
-void serve(Worker& worker, tcp::socket s, const ListenerView& l, const ConnectionFacts& facts, const tcp::endpoint& local,
+void serve(Worker& worker, Socket s, const ListenerView& l, const ConnectionFacts& facts, const tcp::endpoint& local,
            std::shared_ptr<ListenerDrain> drain) {
   const FilterChainView* chain = selectFilterChain(l.chains, facts);
   if (!chain) return;
@@ -34,7 +32,7 @@ void serve(Worker& worker, tcp::socket s, const ListenerView& l, const Connectio
 
 // With the TLS inspector the chain waits for the first bytes. `l` is held: a new snapshot may
 // replace the listener meanwhile.
-boost::asio::awaitable<void> inspectThenServe(Worker& worker, tcp::socket s, std::shared_ptr<const ListenerView> l,
+Task<void> inspectThenServe(Worker& worker, Socket s, std::shared_ptr<const ListenerView> l,
                                               ConnectionFacts facts, tcp::endpoint local,
                                               std::shared_ptr<ListenerDrain> drain) {
   bool matched = co_await inspectTls(s, *l, facts);  // not `if (!co_await ...)`: GCC 12 miscompiles that
@@ -88,7 +86,7 @@ void Worker::apply(ConfigPtr config) {
     if (acceptors_.count(name)) continue;
     int fd = ::dup(l->sockets->fd(index_));
     if (fd < 0) continue;
-    auto a = std::make_shared<tcp::acceptor>(io_);
+    auto a = std::make_shared<proxy::Acceptor>(io_);
     bool v6 = l->proto->address().socket_address().address().find(':') != std::string::npos;
     boost::system::error_code ec;
     a->assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
@@ -104,15 +102,15 @@ void Worker::apply(ConfigPtr config) {
   }
 }
 
-void Worker::accept(const std::string& listener, std::shared_ptr<tcp::acceptor> a, std::shared_ptr<ListenerDrain> drain) {
-  a->async_accept([this, listener, a, drain](boost::system::error_code ec, tcp::socket s) {
+void Worker::accept(const std::string& listener, std::shared_ptr<proxy::Acceptor> a, std::shared_ptr<ListenerDrain> drain) {
+  a->async_accept([this, listener, a, drain](boost::system::error_code ec, Socket s) {
     if (ec == boost::asio::error::operation_aborted || !a->is_open()) return;
     if (!ec) onConnection(listener, std::move(s), drain);
     accept(listener, a, drain);
   });
 }
 
-void Worker::onConnection(const std::string& listener, tcp::socket s, std::shared_ptr<ListenerDrain> drain) {
+void Worker::onConnection(const std::string& listener, Socket s, std::shared_ptr<ListenerDrain> drain) {
   auto it = config_->listeners.find(listener);
   if (it == config_->listeners.end()) return;
   boost::system::error_code ec;

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "proxy/config.h"
+#include "proxy/io.h"
 #include "proxy/listener_drain.h"
 #include "proxy/upstream_pool.h"
 
@@ -45,15 +46,15 @@ class Worker {
   boost::asio::io_context& context() { return io_; }
 
  private:
-  struct Acceptor {
+  struct Accepting {
     const BoundSockets* sockets = nullptr;
-    std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    std::shared_ptr<proxy::Acceptor> acceptor;
     std::shared_ptr<ListenerDrain> drain;
   };
   void apply(ConfigPtr config);
-  void accept(const std::string& listener, std::shared_ptr<boost::asio::ip::tcp::acceptor> a,
+  void accept(const std::string& listener, std::shared_ptr<proxy::Acceptor> a,
               std::shared_ptr<ListenerDrain> drain);
-  void onConnection(const std::string& listener, boost::asio::ip::tcp::socket s, std::shared_ptr<ListenerDrain> drain);
+  void onConnection(const std::string& listener, Socket s, std::shared_ptr<ListenerDrain> drain);
 
   size_t index_;
   OnOutlier onOutlier_;
@@ -62,7 +63,7 @@ class Worker {
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::thread thread_;
   ConfigPtr config_ = std::make_shared<Config>();
-  std::map<std::string, Acceptor> acceptors_;
+  std::map<std::string, Accepting> acceptors_;
   std::unordered_map<std::string, size_t> roundRobin_;
   UpstreamPool pool_;
   uint64_t rng_;

@@ -1,0 +1,109 @@
+#pragma once
+// A TCP stream whose operations a deadline bounds, with one timer per connection instead of one per
+// operation: Beast's tcp_stream arms, cancels and completes a timer around every read and write,
+// about as much work as a small request's read itself. Here setting a deadline only stores it. The
+// timer sleeps until the deadline it was armed for, then times the stream out if the deadline it
+// finds has passed, or sleeps again until that one; it is re-armed at once only when a deadline
+// moves earlier than where it is armed. A stream that timed out is closed (as Beast's is) and its
+// operations fail with beast::error::timeout until a new deadline is set.
+// Worker thread only: the stream, its operations and its timer share one io_context. The stream
+// must outlive its pending operations (as a coroutine's local stream does).
+
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+
+#include <memory>
+
+#include "proxy/io.h"
+
+namespace meshd::proxy {
+
+class TimedStream {
+ public:
+  using executor_type = Executor;
+  using Clock = std::chrono::steady_clock;
+
+  explicit TimedStream(Socket socket);
+  explicit TimedStream(const Executor& ex) : TimedStream(Socket(ex)) {}
+  ~TimedStream();
+  TimedStream(const TimedStream&) = delete;
+  TimedStream& operator=(const TimedStream&) = delete;
+
+  executor_type get_executor() { return state_->socket.get_executor(); }
+  Socket& socket() { return state_->socket; }
+  // Hands the socket over; the stream is left without one.
+  Socket release() { return std::move(state_->socket); }
+
+  // Bounds this and later operations by `t`.
+  void expiresAt(Clock::time_point t);
+  void expiresAfter(Clock::duration d) { expiresAt(Clock::now() + d); }
+  void expiresNever() { expiresAt(Clock::time_point::max()); }
+
+  template <typename Buffers, typename Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
+        [this](auto handler, const Buffers& b) {
+          if (state_->timedOut) return fail(std::move(handler), size_t{0});
+          state_->socket.async_read_some(b, Completion<decltype(handler)>{std::move(handler), state_.get()});
+        },
+        token, buffers);
+  }
+
+  template <typename Buffers, typename Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
+        [this](auto handler, const Buffers& b) {
+          if (state_->timedOut) return fail(std::move(handler), size_t{0});
+          state_->socket.async_write_some(b, Completion<decltype(handler)>{std::move(handler), state_.get()});
+        },
+        token, buffers);
+  }
+
+  template <typename Token>
+  auto async_connect(const boost::asio::ip::tcp::endpoint& to, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler, const boost::asio::ip::tcp::endpoint& e) {
+          if (state_->timedOut) return fail(std::move(handler));
+          state_->socket.async_connect(e, Completion<decltype(handler)>{std::move(handler), state_.get()});
+        },
+        token, to);
+  }
+
+ private:
+  // Shared with a pending wait of the timer, which may complete after the stream is gone.
+  struct State {
+    explicit State(Socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+    Socket socket;
+    Timer timer;
+    Clock::time_point deadline = Clock::time_point::max();
+    Clock::time_point armed = Clock::time_point::max();  // max: no wait pending
+    bool timedOut = false;
+  };
+
+  // An operation's completion, which tells a timeout from other cancellations.
+  template <typename Handler>
+  struct Completion {
+    Handler handler;
+    State* state;
+    template <typename... Args>
+    void operator()(boost::system::error_code ec, Args... args) {
+      if (ec == boost::asio::error::operation_aborted && state->timedOut) ec = boost::beast::error::timeout;
+      handler(ec, args...);
+    }
+  };
+
+  template <typename Handler, typename... Args>
+  void fail(Handler handler, Args... args) {
+    boost::system::error_code ec = boost::beast::error::timeout;
+    boost::asio::post(state_->socket.get_executor(), boost::beast::bind_front_handler(std::move(handler), ec, args...));
+  }
+
+  static void arm(const std::shared_ptr<State>& s, Clock::time_point t);
+  static void onTimer(const std::shared_ptr<State>& s);
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace meshd::proxy

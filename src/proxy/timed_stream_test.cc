@@ -1,0 +1,140 @@
+// TimedStream: a deadline bounds reads and writes, with one lazily re-armed timer per stream.
+#include "proxy/timed_stream.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <optional>
+
+namespace meshd::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using tcp = boost::asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// A connected loopback pair on one io_context: `stream` under test, `peer` the other end.
+struct Pair {
+  boost::asio::io_context io{1};
+  std::optional<TimedStream> stream;
+  Socket peer{io.get_executor()};
+
+  Pair() {
+    proxy::Acceptor acceptor(io.get_executor(), tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+    Socket s(io.get_executor());
+    s.connect(acceptor.local_endpoint());
+    peer = acceptor.accept();
+    stream.emplace(std::move(s));
+  }
+
+  // Runs `task` to its end (or `limit`) and returns how long it took.
+  template <typename F>
+  Clock::duration run(F task, Clock::duration limit = 5s) {
+    auto start = Clock::now();
+    boost::asio::co_spawn(io, task(), boost::asio::detached);
+    io.run_for(limit);
+    return Clock::now() - start;
+  }
+};
+
+TEST(TimedStreamTest, ReadTimesOutAtTheDeadline) {
+  Pair p;
+  boost::system::error_code ec;
+  auto took = p.run([&]() -> Task<> {
+    std::array<char, 16> buf;
+    p.stream->expiresAfter(50ms);
+    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  });
+  EXPECT_EQ(ec, boost::beast::error::timeout);
+  EXPECT_GE(took, 50ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_FALSE(p.stream->socket().is_open());  // as Beast's stream, a timed out one is closed
+}
+
+TEST(TimedStreamTest, DataBeforeTheDeadlineIsRead) {
+  Pair p;
+  boost::system::error_code ec;
+  size_t n = 0;
+  p.run([&]() -> Task<> {
+    std::array<char, 16> buf;
+    p.stream->expiresAfter(2s);
+    boost::asio::write(p.peer, boost::asio::buffer("hi", 2));
+    n = co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  });
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(n, 2u);
+}
+
+// The timer was armed for 50 ms; moving the deadline later while it sleeps must not time the read
+// out at 50 ms: the timer goes back to sleep until the new deadline.
+TEST(TimedStreamTest, ALaterDeadlineSetMeanwhileHolds) {
+  Pair p;
+  boost::system::error_code ec;
+  auto took = p.run([&]() -> Task<> {
+    std::array<char, 16> buf;
+    p.stream->expiresAfter(50ms);
+    p.stream->expiresAfter(300ms);
+    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  });
+  EXPECT_EQ(ec, boost::beast::error::timeout);
+  EXPECT_GE(took, 300ms);
+}
+
+// Armed for an hour, the deadline moves to 50 ms from now: the timer is re-armed at once.
+TEST(TimedStreamTest, AnEarlierDeadlineRearms) {
+  Pair p;
+  boost::system::error_code ec;
+  auto took = p.run([&]() -> Task<> {
+    std::array<char, 16> buf;
+    p.stream->expiresAfter(1h);
+    p.stream->expiresAfter(50ms);
+    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  });
+  EXPECT_EQ(ec, boost::beast::error::timeout);
+  EXPECT_LT(took, 2s);
+}
+
+TEST(TimedStreamTest, NoDeadlineNeverTimesOut) {
+  Pair p;
+  boost::system::error_code ec = boost::asio::error::would_block;
+  p.run([&]() -> Task<> {
+    std::array<char, 16> buf;
+    p.stream->expiresAfter(20ms);
+    p.stream->expiresNever();
+    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  }, 300ms);
+  EXPECT_EQ(ec, boost::asio::error::would_block);  // still waiting when run_for gave up
+}
+
+// A deadline that passed while nothing was pending fails the next operation at once, until a new
+// deadline is set.
+TEST(TimedStreamTest, APassedDeadlineFailsLaterOperations) {
+  Pair p;
+  boost::system::error_code first, second;
+  p.run([&]() -> Task<> {
+    std::array<char, 16> buf;
+    p.stream->expiresAfter(10ms);
+    Timer wait(p.io.get_executor(), 100ms);
+    co_await wait.async_wait(kAwait);
+    co_await p.stream->async_write_some(boost::asio::buffer("x", 1), into(first));
+    p.stream->expiresAfter(1s);
+    co_await p.stream->async_write_some(boost::asio::buffer("x", 1), into(second));
+  }, 300ms);
+  EXPECT_EQ(first, boost::beast::error::timeout);
+  EXPECT_NE(second, boost::beast::error::timeout);  // a closed socket now, but no longer a timeout
+}
+
+// Destroying a stream whose timer is armed leaves nothing dangling for the timer's handler.
+TEST(TimedStreamTest, DestroyedWhileArmed) {
+  Pair p;
+  p.stream->expiresAfter(10ms);
+  p.stream.reset();
+  p.io.run_for(50ms);
+}
+
+}  // namespace
+}  // namespace meshd::proxy
