@@ -25,8 +25,10 @@ namespace http = beast::http;
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(300);
-// Envoy's max_request_headers_kb default: a bigger request head is answered 431.
+// Envoy's max_request_headers_kb and max_headers_count defaults: a bigger request head, or one with
+// more fields, is answered 431.
 constexpr uint32_t kMaxRequestHeaders = 60 * 1024;
+constexpr size_t kMaxRequestHeadersCount = 100;
 constexpr auto kDefaultRouteTimeout = std::chrono::milliseconds(15000);
 
 std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
@@ -140,6 +142,20 @@ Task<bool> reply(Downstream& d, RequestBody& body, const LocalReply& r) {
   d.log.responseCode = res.result_int();
   d.log.bytesSent = res.body().size();
   co_return !ec && keepAlive;
+}
+
+// `Expect: 100-continue`, as Envoy without proxy_100_continue (its default): the proxy itself tells
+// the client to go on with its body, and the upstream never sees the expectation. False when the
+// client went away.
+Task<bool> continueIfExpected(TimedStream& stream, http::request_header<>& req) {
+  auto expect = req.find(http::field::expect);
+  if (req.version() != 11 || expect == req.end() || !beast::iequals(expect->value(), "100-continue")) co_return true;
+  req.erase(expect);
+  static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+  beast::error_code ec;
+  stream.expiresAfter(kIdleTimeout);
+  co_await boost::asio::async_write(stream, boost::asio::buffer(k100.data(), k100.size()), into(ec));
+  co_return !ec;
 }
 
 // Counts a request in flight at a host for least request balancing, as long as it lives.
@@ -311,10 +327,11 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
       ListenerDrain::Idle idle(*drain, stream);
       co_await http::async_read_header(stream, buffer, parser, into(ec));
     }
-    if (ec && ec.category() == make_error_code(http::error::header_limit).category() && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
+    bool tooMany = !ec && static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end())) > kMaxRequestHeadersCount;
+    if (tooMany || (ec && ec.category() == make_error_code(http::error::header_limit).category() &&
+                    ec != http::error::end_of_stream && ec != http::error::partial_message)) {
       // A request the codec cannot take: Envoy answers and closes (response flag DPE).
-      Response res = localResponse(ec == http::error::header_limit ? requestHeadersTooLarge() : badRequest(), 11);
+      Response res = localResponse(tooMany || ec == http::error::header_limit ? requestHeadersTooLarge() : badRequest(), 11);
       frame(res, false, false);
       std::string head;
       co_await writeMessage(stream, res, head, ec);
@@ -322,6 +339,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     }
     if (ec) break;
     http::request_header<>& req = parser.get();
+    if (!co_await continueIfExpected(stream, req)) break;
     BodyReader<true> reader(stream, buffer, parser, kIdleTimeout);
     RequestBody body(reader);
     chain.httpStats->downstream_rq_total++;

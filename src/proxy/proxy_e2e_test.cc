@@ -301,6 +301,11 @@ TEST_F(ProxyE2eTest, MalformedAndOversizedRequestsGetEnvoysCodecReplies) {
   HttpReply big = exchange("GET / HTTP/1.1\r\nhost: svc\r\nx-big: " + std::string(70 * 1024, 'a') + "\r\n\r\n");
   EXPECT_EQ(big.status, 431);
   EXPECT_EQ(big.body, "Request Header Fields Too Large");
+  std::string many;  // 101 fields with the host: one over Envoy's max_headers_count
+  for (int i = 0; i < 100; ++i) many += "x-h" + std::to_string(i) + ": v\r\n";
+  HttpReply numerous = exchange("GET / HTTP/1.1\r\nhost: svc\r\n" + many + "\r\n");
+  EXPECT_EQ(numerous.status, 431);
+  EXPECT_EQ(numerous.body, "Request Header Fields Too Large");
   HttpReply bad = exchange("GET / HTTP/9.9\r\nhost: svc\r\n\r\n");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.body, "Bad Request");

@@ -172,5 +172,25 @@ TEST_F(StreamingE2eTest, LeastRequestSendsFewerRequestsToASlowHost) {
   EXPECT_LT(toSlow * 3, toFast * 2) << toSlow << " to the slow host, " << toFast << " to the fast one";
 }
 
+// `Expect: 100-continue`: meshproxy answers the expectation itself, before any upstream is involved,
+// and the upstream gets the body without the header (Envoy's default, proxy_100_continue off).
+TEST_F(StreamingE2eTest, ExpectContinueIsAnsweredByTheProxy) {
+  StreamingUpstream up({.chunks = 1});
+  serve({up.port()});
+  await("/", [](auto& r) { return r.status == 200; });
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "PUT /upload HTTP/1.1\r\nhost: svc\r\nexpect: 100-Continue\r\ncontent-length: 5\r\n\r\n");
+  std::string in;
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("\r\n\r\n") != std::string::npos; })) << in;
+  EXPECT_EQ(in, "HTTP/1.1 100 Continue\r\n\r\n");
+  sendAll(fd, "hello");
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("0\r\n\r\n") != std::string::npos; })) << in;
+  ::close(fd);
+  EXPECT_NE(in.find("HTTP/1.1 200"), std::string::npos) << in;
+  EXPECT_EQ(up.lastBody(), "hello");
+  EXPECT_EQ(up.lastHead().find("expect"), std::string::npos) << up.lastHead();
+}
+
 }  // namespace
 }  // namespace meshd::proxy::testing

@@ -222,6 +222,11 @@ std::string StreamingUpstream::lastBody() {
   return lastBody_;
 }
 
+std::string StreamingUpstream::lastHead() {
+  std::lock_guard lock(mu_);
+  return lastHead_;
+}
+
 std::chrono::steady_clock::time_point StreamingUpstream::firstBodyByteAt() {
   std::lock_guard lock(mu_);
   return firstByte_;
@@ -256,6 +261,10 @@ void StreamingUpstream::serve(int fd) {
     std::string head = in.substr(0, end);
     in.erase(0, end);
     for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    {
+      std::lock_guard lock(mu_);
+      lastHead_ = head;
+    }
     std::string body;
     auto noteFirstByte = [&] {
       std::lock_guard lock(mu_);

@@ -111,6 +111,7 @@ class StreamingUpstream {
   // The last request's body (chunk framing removed) and when its first byte arrived; when the
   // last response's last byte was sent (time_point{} until then).
   std::string lastBody();
+  std::string lastHead();  // the last request's head, lowercased
   std::chrono::steady_clock::time_point firstBodyByteAt();
   std::chrono::steady_clock::time_point finishedAt();
 
@@ -119,7 +120,7 @@ class StreamingUpstream {
   Options o_;
   std::atomic<int> requests_{0};
   std::mutex mu_;
-  std::string lastBody_;                                  // guarded by mu_
+  std::string lastBody_, lastHead_;                       // guarded by mu_
   std::chrono::steady_clock::time_point firstByte_, finished_;  // guarded by mu_
   AcceptLoop loop_{[this](int fd) { serve(fd); }};
 };
