@@ -86,7 +86,8 @@ struct RetryPolicy {
     switch (r.kind) {
       case UpstreamResult::kConnectFailure:
       case UpstreamResult::kConnectTimeout: return onConnectFailure;
-      case UpstreamResult::kReset: return onReset;
+      case UpstreamResult::kReset:
+      case UpstreamResult::kProtocolError: return onReset;  // to Envoy's router both are a stream reset
       case UpstreamResult::kTimeout:
       case UpstreamResult::kDownstreamReset: return false;
       case UpstreamResult::kOk: return (on5xx && r.status >= 500) || (onGatewayError && r.status >= 502 && r.status <= 504);
@@ -278,6 +279,9 @@ Task<bool> handle(Worker& worker, const FilterChainView& chain, http::request_he
       case UpstreamResult::kConnectTimeout:
         flag("UF");
         co_return co_await reply(d, body, upstreamReset(kConnectionTimeout, "", retried));
+      case UpstreamResult::kProtocolError:
+        flag("UPE");
+        co_return co_await reply(d, body, upstreamReset(kProtocolError, "", retried));
       case UpstreamResult::kReset:
       case UpstreamResult::kDownstreamReset:
         flag("UC");

@@ -22,7 +22,7 @@ LocalReply upstreamReset(std::string_view reason, std::string_view transportFail
     body += ", transport failure reason: ";
     body += transportFailure;
   }
-  return {503, body};
+  return {reason == kProtocolError ? 502u : 503u, body};  // as Envoy's router: a protocol error is the upstream's fault
 }
 
 std::string serialize(const LocalReply& r, bool keepAlive) {

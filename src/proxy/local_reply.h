@@ -17,6 +17,7 @@ inline constexpr std::string_view kRemoteConnectionFailure = "remote connection 
 inline constexpr std::string_view kConnectionTimeout = "connection timeout";
 inline constexpr std::string_view kConnectionTermination = "connection termination";
 inline constexpr std::string_view kOverflow = "overflow";
+inline constexpr std::string_view kProtocolError = "protocol error";
 
 struct LocalReply {
   unsigned status = 0;
@@ -34,9 +35,9 @@ LocalReply clusterNotFound();   // 503, empty (NC)
 LocalReply noHealthyUpstream(); // 503 (UH)
 LocalReply upstreamTimeout();   // 504 (UT)
 
-// 503 after the upstream could not be reached or reset before its response headers (UF / URX).
-// `reason` is Envoy's reset reason ("remote connection failure", "connection termination",
-// "connection timeout"); `transportFailure` the socket error's text ("Connection refused"), empty
+// 503 after the upstream could not be reached or reset before its response headers (UF / URX), 502
+// when its response head was malformed or too large (UPE). `reason` is Envoy's reset reason
+// ("remote connection failure", "connection termination", "connection timeout", "protocol error"); `transportFailure` the socket error's text ("Connection refused"), empty
 // when there is none; `retried` when retries ran and this was the last attempt's reason.
 LocalReply upstreamReset(std::string_view reason, std::string_view transportFailure, bool retried);
 

@@ -314,6 +314,29 @@ TEST_F(ProxyE2eTest, MalformedAndOversizedRequestsGetEnvoysCodecReplies) {
   EXPECT_EQ(app.requests(), 2);
 }
 
+// An upstream whose response head the codec cannot take (malformed, over 60 KiB or over 100
+// fields) is a protocol error to Envoy's router: 502 with the reset reason, flag UPE.
+TEST_F(ProxyE2eTest, MalformedUpstreamResponseIs502ProtocolError) {
+  std::atomic<int> served{0};
+  AcceptLoop bad([&](int fd) {
+    char buf[4096];
+    if (::recv(fd, buf, sizeof buf, 0) > 0) {
+      std::string reply = ++served % 2 ? "HTTP/1.1 200 OK\r\nno colon here\r\ncontent-length: 0\r\n\r\n"
+                                       : "HTTP/1.1 200 OK\r\nx-big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
+      ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    }
+    ::close(fd);
+  });
+  set({staticCluster("c", {bad.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  HttpReply malformed = await("/", [](auto& r) { return r.status != 404 && r.status != 0; });
+  HttpReply oversized = httpGet("127.0.0.1", port_, "/");
+  for (const HttpReply& r : {malformed, oversized}) {
+    EXPECT_EQ(r.status, 502);
+    EXPECT_EQ(r.body, "upstream connect error or disconnect/reset before headers. reset reason: protocol error");
+  }
+}
+
 TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});

@@ -60,13 +60,20 @@ Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header
   out.buffer.reserve(kResponseReadSize);
   out.parser.emplace();
   out.parser->body_limit(kNoBodyLimit);
+  out.parser->header_limit(kMaxResponseHeaders);  // Beast's default is 8 KiB
   if (head.method() == http::verb::head) out.parser->skip(true);
   if (!ec) co_await http::async_read_header(stream, out.buffer, *out.parser, into(ec));
   if (ec == beast::error::timeout) {
     result.kind = UpstreamResult::kTimeout;
     result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+  } else if (ec && ec.category() == make_error_code(http::error::header_limit).category() &&
+             ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    result.kind = UpstreamResult::kProtocolError;
   } else if (ec) {
     result.kind = UpstreamResult::kReset;
+  } else if (static_cast<size_t>(std::distance(out.parser->get().begin(), out.parser->get().end())) >
+             kMaxResponseHeadersCount) {
+    result.kind = UpstreamResult::kProtocolError;
   } else {
     result.status = out.parser->get().result_int();
   }

@@ -25,6 +25,11 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 // The route's timeouts. As Envoy's, both start once the whole request has been sent (for a streamed
 // body, when its last piece went upstream); until then connect_timeout and the client's idle timeout
 // bound an attempt.
+// Envoy's limits on a response head from an upstream (max_response_headers_kb and
+// max_response_headers_count defaults), as on a request head from a client.
+inline constexpr uint32_t kMaxResponseHeaders = 60 * 1024;
+inline constexpr size_t kMaxResponseHeadersCount = 100;
+
 struct RouteTimeouts {
   using Clock = std::chrono::steady_clock;
   std::chrono::milliseconds route{15000};  // 0: none
@@ -49,7 +54,8 @@ struct UpstreamResponse {
 };
 
 struct UpstreamResult {
-  enum Kind { kOk, kConnectFailure, kConnectTimeout, kReset, kTimeout, kDownstreamReset };
+  // kProtocolError: the response head was malformed or over Envoy's limits (60 KiB, 100 fields).
+  enum Kind { kOk, kConnectFailure, kConnectTimeout, kReset, kProtocolError, kTimeout, kDownstreamReset };
   Kind kind = kOk;
   unsigned status = 0;           // kOk: the response's status
   bool perTryTimeout = false;    // kTimeout: this attempt's per_try_timeout, not the route's
