@@ -1,0 +1,76 @@
+#include "proxy/h2/grpc.h"
+
+namespace meshd::proxy::grpc {
+
+namespace {
+
+constexpr std::string_view kGrpcContentType = "application/grpc";
+
+bool needsEscape(unsigned char c) { return c < ' ' || c >= '~' || c == '%'; }
+
+}  // namespace
+
+bool isGrpcContentType(std::string_view contentType) {
+  if (!contentType.starts_with(kGrpcContentType)) return false;
+  return contentType.size() == kGrpcContentType.size() || contentType[kGrpcContentType.size()] == '+';
+}
+
+bool isGrpcRequest(const h2::Headers& headers) {
+  for (const auto& [name, value] : headers) {
+    if (name == "content-type") return isGrpcContentType(value);
+  }
+  return false;
+}
+
+StatusCode httpToGrpcStatus(unsigned httpStatus) {
+  switch (httpStatus) {
+    case 400:
+      return StatusCode::kInternal;
+    case 401:
+      return StatusCode::kUnauthenticated;
+    case 403:
+      return StatusCode::kPermissionDenied;
+    case 404:
+      return StatusCode::kUnimplemented;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kUnknown;
+  }
+}
+
+std::string percentEncode(std::string_view message) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(message.size());
+  for (char ch : message) {
+    auto c = static_cast<unsigned char>(ch);
+    if (needsEscape(c)) {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+h2::Headers trailersOnlyReply(StatusCode status, std::string_view message) {
+  h2::Headers h = {
+      {":status", "200"},
+      {"content-type", std::string(kGrpcContentType)},
+      {"grpc-status", std::to_string(static_cast<uint32_t>(status))},
+  };
+  if (!message.empty()) h.emplace_back("grpc-message", percentEncode(message));
+  return h;
+}
+
+h2::Headers trailersOnlyReply(unsigned httpStatus, std::string_view body) {
+  return trailersOnlyReply(httpToGrpcStatus(httpStatus), body);
+}
+
+}  // namespace meshd::proxy::grpc
