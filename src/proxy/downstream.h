@@ -1,0 +1,36 @@
+#pragma once
+// The downstream side of one request as the router sees it, whatever protocol the client speaks:
+// answer it with a local reply, or relay an upstream's response to it. HTTP/1.1 (http_session.cc)
+// and HTTP/2 (h2_session.cc) implement it. Worker thread only.
+
+#include <chrono>
+
+#include "proxy/access_log.h"
+#include "proxy/io.h"
+#include "proxy/local_reply.h"
+#include "proxy/request_body.h"
+#include "proxy/response_relay.h"
+#include "proxy/upstream.h"
+
+namespace meshd::proxy {
+
+class Downstream {
+ public:
+  explicit Downstream(RequestLog& log) : log(log) {}
+  virtual ~Downstream() = default;
+
+  // Answers with Envoy's local reply `r`, reading past what already arrived of the request's body.
+  // Returns whether the connection serves another request.
+  virtual Task<bool> reply(RequestBody& body, const LocalReply& r) = 0;
+
+  // Relays `response` (its head read, hop-by-hop fields still in it) and then its body as it
+  // arrives; `deadline` (the route's) bounds the upstream from here. On kDone, again() says whether
+  // the connection serves another request.
+  virtual Task<RelayResult> relay(UpstreamResponse& response, RequestBody& body,
+                                  std::chrono::steady_clock::time_point deadline, UpstreamPool& pool) = 0;
+  virtual bool again() const = 0;
+
+  RequestLog& log;
+};
+
+}  // namespace meshd::proxy

@@ -1,0 +1,214 @@
+// Envoy's router filter: pick the route and its cluster, a host by the cluster's load balancer,
+// forward the request with retries and timeouts, and hand the response (or the local reply that
+// replaces it) to the downstream side, whatever protocol that speaks.
+#include "proxy/router.h"
+
+#include "proxy/load_balancer.h"
+#include "proxy/original_dst.h"
+#include "proxy/outlier_detector.h"
+#include "proxy/route_match.h"
+#include "proxy/sessions.h"
+#include "proxy/worker.h"
+
+namespace meshd::proxy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr auto kDefaultRouteTimeout = std::chrono::milliseconds(15000);
+
+std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+
+// Which failures the route's retry_on covers.
+struct RetryPolicy {
+  uint32_t numRetries = 0;
+  bool onConnectFailure = false;
+  bool on5xx = false;
+  bool onGatewayError = false;
+  bool onReset = false;
+  std::chrono::milliseconds perTry{0};
+
+  explicit RetryPolicy(const envoy::config::route::v3::RouteAction& a) {
+    if (!a.has_retry_policy()) return;
+    const auto& p = a.retry_policy();
+    numRetries = p.has_num_retries() ? p.num_retries().value() : 1;
+    std::string_view on = p.retry_on();
+    while (!on.empty()) {
+      size_t comma = on.find(',');
+      std::string_view e = on.substr(0, comma);
+      onConnectFailure |= e == "connect-failure" || e == "5xx" || e == "gateway-error";
+      on5xx |= e == "5xx";
+      onGatewayError |= e == "gateway-error";
+      onReset |= e == "reset" || e == "5xx" || e == "gateway-error";
+      on = comma == std::string_view::npos ? std::string_view() : on.substr(comma + 1);
+    }
+    if (p.has_per_try_timeout()) perTry = toMillis(p.per_try_timeout());
+  }
+
+  bool retriable(const UpstreamResult& r) const {
+    switch (r.kind) {
+      case UpstreamResult::kConnectFailure:
+      case UpstreamResult::kConnectTimeout: return onConnectFailure;
+      case UpstreamResult::kReset:
+      case UpstreamResult::kProtocolError: return onReset;  // to Envoy's router both are a stream reset
+      case UpstreamResult::kTimeout:
+      case UpstreamResult::kDownstreamReset: return false;
+      case UpstreamResult::kOk: return (on5xx && r.status >= 500) || (onGatewayError && r.status >= 502 && r.status <= 504);
+    }
+    return false;
+  }
+};
+
+// Counts a request in flight at a host for least request balancing, as long as it lives.
+class InFlight {
+ public:
+  ~InFlight() { set(nullptr); }
+  void set(const Host* h) {
+    if (load_) load_->active.fetch_sub(1, std::memory_order_relaxed);
+    load_ = h ? h->load.get() : nullptr;
+    if (load_) load_->active.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  HostLoad* load_ = nullptr;
+};
+
+}  // namespace
+
+Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_header<>& req, RequestBody& body,
+                   Downstream& d) {
+  ConfigPtr config = worker.config();  // this request's snapshot, whatever arrives meanwhile
+  RequestLog& log = d.log;
+  auto rc = config->routes.find(chain.routeConfigName);
+  if (rc == config->routes.end()) {
+    log.addFlag("NR");
+    co_return co_await d.reply(body, noRoute());
+  }
+  std::string host(req[http::field::host]);
+  RequestView view{std::string_view(req.method_string().data(), req.method_string().size()),
+                   std::string_view(req.target().data(), req.target().size()), host,
+                   [&req](std::string_view name) -> std::optional<std::string_view> {
+                     auto it = req.find(beast::string_view(name.data(), name.size()));
+                     if (it == req.end()) return std::nullopt;
+                     return std::string_view(it->value().data(), it->value().size());
+                   }};
+  const auto* vh = selectVirtualHost(*rc->second, host);
+  const auto* route = vh ? matchRoute(*vh, view) : nullptr;
+  if (!route || !route->has_route()) {
+    chain.httpStats->no_route++;
+    log.addFlag("NR");
+    co_return co_await d.reply(body, noRoute());
+  }
+  const auto& action = route->route();
+  auto cluster = config->clusters.find(pickCluster(action, worker.random()));
+  bool logging = !chain.accessLogs.empty();  // the log's strings are built only for an access log
+  if (logging && cluster != config->clusters.end()) log.upstreamCluster = cluster->first;
+  if (cluster == config->clusters.end()) {
+    log.addFlag("NC");
+    co_return co_await d.reply(body, clusterNotFound());
+  }
+  const ClusterView& c = *cluster->second;
+  // Circuit breaking: the in-flight count is shared by every worker (an atomic, no lock).
+  uint64_t active = ++c.stats->upstream_rq_active;
+  struct Release {
+    std::atomic<uint64_t>& n;
+    ~Release() { --n; }
+  } release{c.stats->upstream_rq_active};
+  if (active > c.maxRequests || active > c.maxConnectionsPlusPending) {
+    c.stats->upstream_rq_pending_overflow++;
+    log.addFlag("UO");
+    co_return co_await d.reply(body, upstreamReset(kOverflow, "", false));
+  }
+
+  // The upstream request head is the downstream one, moved (not copied: every header is an
+  // allocation). The body keeps its framing: chunked stays chunked, a length stays a length.
+  std::string target = rewriteTarget(*route, std::string_view(req.target().data(), req.target().size()));
+  http::request_header<> up = std::move(req);
+  stripHopByHop(up);
+  up.version(11);
+  up.target(target);
+  if (!action.host_rewrite_literal().empty()) up.set(http::field::host, action.host_rewrite_literal());
+  if (body.framing() == Framing::kChunked) up.set(http::field::transfer_encoding, "chunked");
+
+  RetryPolicy retry(action);
+  RouteTimeouts timeouts;
+  timeouts.route = action.has_timeout() ? toMillis(action.timeout()) : kDefaultRouteTimeout;
+  timeouts.perTry = retry.perTry;
+  UpstreamResponse response;
+  InFlight inFlight;
+  UpstreamResult result;
+  Host originalDst;  // an ORIGINAL_DST cluster's host: where the downstream connection was headed
+  for (uint32_t attempt = 0;; ++attempt) {
+    const Host* h = c.originalDst ? useOriginalDst(c, log.downstreamLocal, originalDst)
+                                  : selectHost(c, worker.roundRobin(c.name), worker.random());
+    if (!h) {
+      c.stats->upstream_cx_none_healthy++;
+      log.addFlag("UH");
+      co_return co_await d.reply(body, noHealthyUpstream());
+    }
+    inFlight.set(h);
+    if (logging) log.upstreamHost = (h->endpoint.address().is_v6() ? "[" + h->address + "]" : h->address) + ":" + std::to_string(h->port);
+    result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), response);
+    if (result.kind == UpstreamResult::kDownstreamReset) {
+      log.addFlag("DC");
+      co_return false;
+    }
+    bool failed = result.kind != UpstreamResult::kOk || result.status >= 500;
+    if (countForOutlierDetection(c, *h, failed)) worker.reportOutlier(c.name, h->key());
+    // Envoy retries only while it still holds the whole body it sent.
+    if (attempt < retry.numRetries && !timeouts.expired() && body.replayable() &&
+        (retry.retriable(result) || result.perTryTimeout)) {
+      c.stats->upstream_rq_retry++;
+      continue;
+    }
+    bool retried = attempt > 0;
+    // Envoy's order: the failure's own flag, then URX when retries ran out.
+    auto flag = [&](const char* f) {
+      log.addFlag(f);
+      if (retried) log.addFlag("URX");
+    };
+    switch (result.kind) {
+      case UpstreamResult::kOk: break;
+      case UpstreamResult::kTimeout:
+        c.stats->upstream_rq_timeout++;
+        log.addFlag("UT");
+        co_return co_await d.reply(body, upstreamTimeout());
+      case UpstreamResult::kConnectFailure:
+        flag("UF");
+        co_return co_await d.reply(body, upstreamReset(kRemoteConnectionFailure, result.transportFailure, retried));
+      case UpstreamResult::kConnectTimeout:
+        flag("UF");
+        co_return co_await d.reply(body, upstreamReset(kConnectionTimeout, "", retried));
+      case UpstreamResult::kProtocolError:
+        flag("UPE");
+        co_return co_await d.reply(body, upstreamReset(kProtocolError, "", retried));
+      case UpstreamResult::kReset:
+      case UpstreamResult::kDownstreamReset:
+        flag("UC");
+        co_return co_await d.reply(body, upstreamReset(kConnectionTermination, "", retried));
+    }
+    break;
+  }
+
+  // The response: its head now, its body as it arrives. From here only the route's deadline bounds
+  // the upstream (as Envoy, a per-try timeout no longer applies once the response has started).
+  RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
+  log.responseCode = result.status;
+  log.bytesSent = relayed.bodyBytes;
+  switch (relayed.kind) {
+    case RelayResult::kDone: co_return d.again();
+    case RelayResult::kUpstreamTimeout:  // too late for a 504: the stream is reset
+      c.stats->upstream_rq_timeout++;
+      log.addFlag("UT");
+      co_return false;
+    case RelayResult::kUpstreamReset: log.addFlag("UC"); co_return false;
+    case RelayResult::kDownstreamReset: log.addFlag("DC"); co_return false;
+  }
+  co_return false;
+}
+
+}  // namespace meshd::proxy

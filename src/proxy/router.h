@@ -1,0 +1,23 @@
+#pragma once
+// Envoy's router filter, for a request whose head has been read: route it (virtual host, route,
+// weighted cluster), enforce the cluster's circuit breakers, choose a host (load balancer, health,
+// panic, ORIGINAL_DST), forward it with the route's retries and timeouts, and answer through the
+// Downstream (the upstream's response, or the local reply Envoy would give). Worker thread only.
+
+#include <boost/beast/http.hpp>
+
+#include "proxy/config.h"
+#include "proxy/downstream.h"
+#include "proxy/io.h"
+#include "proxy/request_body.h"
+
+namespace meshd::proxy {
+
+class Worker;
+
+// Moves the head's fields into the upstream request once routed. Returns whether the connection
+// serves another request (Downstream::reply's or again()).
+Task<bool> forward(Worker& worker, const FilterChainView& chain, boost::beast::http::request_header<>& req,
+                   RequestBody& body, Downstream& d);
+
+}  // namespace meshd::proxy
