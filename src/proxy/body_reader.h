@@ -16,6 +16,7 @@
 #include <optional>
 #include <string_view>
 
+#include "proxy/body_source.h"
 #include "proxy/timed_stream.h"
 
 namespace meshd::proxy {
@@ -25,7 +26,7 @@ namespace meshd::proxy {
 inline constexpr uint64_t kNoBodyLimit = std::numeric_limits<uint64_t>::max();
 
 template <bool isRequest>
-class BodyReader {
+class BodyReader final : public BodySource {
  public:
   using Parser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>;
   static constexpr size_t kPieceSize = 64 << 10;
@@ -46,16 +47,13 @@ class BodyReader {
   BodyReader(const BodyReader&) = delete;
   BodyReader& operator=(const BodyReader&) = delete;
 
-  // Every piece of the body has been handed out.
-  bool done() const { return remaining_ ? *remaining_ == 0 : parser_.is_done(); }
-  // The next piece can be had without waiting for the peer (some of it is buffered already).
-  bool ready() const { return done() || buffer_.size() > pending_; }
-  bool chunked() const { return parser_.chunked(); }
-  uint64_t bytes() const { return bytes_; }
+  // BodySource
+  bool done() const override { return remaining_ ? *remaining_ == 0 : parser_.is_done(); }
+  bool ready() const override { return done() || buffer_.size() > pending_; }
+  bool chunked() const override { return parser_.chunked(); }
+  uint64_t bytes() const override { return bytes_; }
 
-  // The next piece, valid until the next call; empty only when done() or on failure (`ec`: timeout,
-  // reset, a malformed body, or the peer closing before the body's end).
-  Task<std::string_view> next(boost::beast::error_code& ec) {
+  Task<std::string_view> next(boost::beast::error_code& ec) override {
     buffer_.consume(pending_);
     pending_ = 0;
     ec = {};

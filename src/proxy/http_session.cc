@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "proxy/body_reader.h"
 #include "proxy/downstream.h"
 #include "proxy/http_write.h"
 #include "proxy/router.h"
@@ -134,6 +135,19 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
   TimedStream stream(std::move(socket));
   beast::flat_buffer buffer;
   beast::error_code ec;
+  // HTTP/2 with prior knowledge: Envoy's AUTO codec knows it by the connection preface.
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  auto bytes = [&buffer] { return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()); };
+  stream.expiresAfter(kIdleTimeout);
+  while (buffer.size() < kPreface.size() && kPreface.starts_with(bytes())) {
+    size_t n = co_await stream.async_read_some(buffer.prepare(4096), into(ec));
+    if (ec) co_return;
+    buffer.commit(n);
+  }
+  if (bytes().starts_with(kPreface)) {
+    co_await serveHttp2(worker, stream.release(), std::string(bytes()), std::move(chain), std::move(drain), downstreamLocal);
+    co_return;
+  }
   for (;;) {
     http::request_parser<http::buffer_body> parser;
     parser.body_limit(kNoBodyLimit);
@@ -156,28 +170,14 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     }
     if (ec) break;
     http::request_header<>& req = parser.get();
-    if (!co_await continueIfExpected(stream, req)) break;
+    bool continued = co_await continueIfExpected(stream, req);  // not `if (!co_await`: GCC 12 miscompiles it
+    if (!continued) break;
     BodyReader<true> reader(stream, buffer, parser, kIdleTimeout);
     RequestBody body(reader);
     chain.httpStats->downstream_rq_total++;
     stream.expiresNever();
-    RequestLog log;
-    log.downstreamLocal = downstreamLocal;
-    log.start = std::chrono::system_clock::now();
+    RequestLog log = requestLog(chain, req, req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1", stream.socket(), downstreamLocal);
     auto started = std::chrono::steady_clock::now();
-    if (!chain.accessLogs.empty()) {
-      auto field = [&req](http::field f) { return std::string(req[f]); };
-      log.method = std::string(req.method_string());
-      log.path = std::string(req.target());
-      log.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
-      log.authority = field(http::field::host);
-      log.userAgent = field(http::field::user_agent);
-      log.forwardedFor = std::string(req["x-forwarded-for"]);
-      log.requestId = std::string(req["x-request-id"]);
-      boost::system::error_code ignored;
-      auto remote = stream.socket().remote_endpoint(ignored);
-      if (!ignored) log.downstreamRemote = (remote.address().is_v6() ? "[" + remote.address().to_string() + "]" : remote.address().to_string()) + ":" + std::to_string(remote.port());
-    }
     Http1Downstream d(stream, *drain, log, req.version(), req.method() == http::verb::head, parser.keep_alive());
     bool again = co_await forward(worker, chain, req, body, d);  // takes req's fields
     if (!chain.accessLogs.empty()) {

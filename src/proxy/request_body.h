@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "proxy/body_reader.h"
+#include "proxy/body_source.h"
 #include "proxy/http_write.h"
 
 namespace meshd::proxy {
@@ -15,7 +15,7 @@ class RequestBody {
  public:
   static constexpr size_t kRetryBufferLimit = 1 << 20;  // Envoy's default per-connection buffer limit
 
-  explicit RequestBody(BodyReader<true>& reader)
+  explicit RequestBody(BodySource& reader)
       : reader_(reader), framing_(reader.chunked() ? Framing::kChunked : Framing::kRaw) {}
 
   // All of the body has been read from the client.
@@ -41,7 +41,7 @@ class RequestBody {
   }
 
  private:
-  BodyReader<true>& reader_;
+  BodySource& reader_;
   Framing framing_;
   bool replayable_ = true;
   std::string kept_;

@@ -10,7 +10,6 @@ Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up,
                                                   const std::string& head, Framing framing,
                                                   std::chrono::milliseconds writeTimeout, UpstreamPool& pool) {
   RelayResult result;
-  bool keepAlive = up.parser->keep_alive();
   {
     BodyReader<false> reader(*up.stream, up.buffer, *up.parser);
     beast::error_code upEc, downEc;
@@ -39,13 +38,17 @@ Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up,
       result.kind = upEc == beast::error::timeout ? RelayResult::kUpstreamTimeout : RelayResult::kUpstreamReset;
     }
   }  // the reader gives back what it held of up.buffer
-  if (result.kind == RelayResult::kDone && keepAlive && up.buffer.size() == 0) {
+  releaseUpstream(up, result.kind == RelayResult::kDone, pool);
+  co_return result;
+}
+
+void releaseUpstream(UpstreamResponse& up, bool reusable, UpstreamPool& pool) {
+  if (reusable && up.parser->keep_alive() && up.buffer.size() == 0) {
     up.stream->expiresNever();
     pool.give(up.host, std::move(up.stream));
   } else {
     up.close();
   }
-  co_return result;
 }
 
 }  // namespace meshd::proxy

@@ -22,6 +22,10 @@ struct RelayResult {
   uint64_t bodyBytes = 0;  // body bytes written downstream (framing excluded)
 };
 
+// Gives the upstream connection back to the pool when the response was read to its end and both
+// sides keep it alive; closes it otherwise.
+void releaseUpstream(UpstreamResponse& up, bool reusable, UpstreamPool& pool);
+
 // `head`: the response head as it goes downstream (hop-by-hop headers replaced by `framing`'s).
 // `writeTimeout` bounds each write to the client.
 Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up,

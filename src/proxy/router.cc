@@ -79,6 +79,29 @@ class InFlight {
 
 }  // namespace
 
+RequestLog requestLog(const FilterChainView& chain, const http::request_header<>& req, std::string_view protocol,
+                      Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal) {
+  RequestLog log;
+  log.downstreamLocal = downstreamLocal;
+  log.start = std::chrono::system_clock::now();
+  if (chain.accessLogs.empty()) return log;
+  auto field = [&req](http::field f) { return std::string(req[f]); };
+  log.method = std::string(req.method_string());
+  log.path = std::string(req.target());
+  log.protocol = std::string(protocol);
+  log.authority = field(http::field::host);
+  log.userAgent = field(http::field::user_agent);
+  log.forwardedFor = std::string(req["x-forwarded-for"]);
+  log.requestId = std::string(req["x-request-id"]);
+  boost::system::error_code ignored;
+  auto remote = socket.remote_endpoint(ignored);
+  if (!ignored) {
+    std::string a = remote.address().to_string();
+    log.downstreamRemote = (remote.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(remote.port());
+  }
+  return log;
+}
+
 Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_header<>& req, RequestBody& body,
                    Downstream& d) {
   ConfigPtr config = worker.config();  // this request's snapshot, whatever arrives meanwhile

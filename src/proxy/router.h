@@ -15,6 +15,11 @@ namespace meshd::proxy {
 
 class Worker;
 
+// The access log's record of a request, started as its head arrives (its strings only when the
+// chain has an access log).
+RequestLog requestLog(const FilterChainView& chain, const boost::beast::http::request_header<>& req,
+                      std::string_view protocol, Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal);
+
 // Moves the head's fields into the upstream request once routed. Returns whether the connection
 // serves another request (Downstream::reply's or again()).
 Task<bool> forward(Worker& worker, const FilterChainView& chain, boost::beast::http::request_header<>& req,

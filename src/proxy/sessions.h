@@ -19,6 +19,10 @@ class Worker;
 // destination when redirected): where an ORIGINAL_DST cluster connects.
 Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
                                        std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal);
+// HTTP/2 by prior knowledge, once serveHttp saw the connection preface; `preread`: the bytes read so
+// far, the preface first.
+Task<void> serveHttp2(Worker& worker, Socket socket, std::string preread, FilterChainView chain,
+                      std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal);
 Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain,
                                       boost::asio::ip::tcp::endpoint downstreamLocal);
 

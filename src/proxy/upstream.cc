@@ -2,6 +2,7 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include "proxy/body_reader.h"
 #include "proxy/http_write.h"
 
 namespace meshd::proxy {

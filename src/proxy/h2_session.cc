@@ -1,0 +1,348 @@
+// The HTTP/2 connection manager (h2c by prior knowledge): one reader feeding the codec, one writer
+// flushing what the codec frames, and a coroutine per request stream that goes through the same
+// router as HTTP/1.1 (router.h) with an HTTP/2 Downstream. As Envoy's AUTO codec, a connection is
+// HTTP/2 when it opens with the HTTP/2 connection preface (serveHttp tells).
+#include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+#include <unordered_map>
+
+#include "proxy/body_reader.h"
+#include "proxy/downstream.h"
+#include "proxy/h2/codec.h"
+#include "proxy/h2/grpc.h"
+#include "proxy/router.h"
+#include "proxy/sessions.h"
+#include "proxy/signal.h"
+#include "proxy/worker.h"
+
+namespace meshd::proxy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(300);
+constexpr size_t kReadSize = 64 << 10;
+
+// One request stream as the connection's reader fills it in.
+struct H2Stream {
+  explicit H2Stream(const Executor& ex, h2::StreamId id) : id(id), arrived(ex), drained(ex) {}
+  h2::StreamId id;
+  h2::Headers head;
+  std::string body;     // received, not handed to the router yet
+  bool ended = false;   // the client's side is complete
+  bool reset = false;   // the stream (or the connection) is gone
+  Signal arrived;       // body, end or reset
+  Signal drained;       // what we submitted was framed (onSendDrained), or reset
+};
+
+class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H2Connection> {
+ public:
+  H2Connection(Worker& worker, Socket socket, FilterChainView chain, std::shared_ptr<ListenerDrain> drain,
+               boost::asio::ip::tcp::endpoint local)
+      : worker_(worker),
+        stream_(std::move(socket)),
+        chain_(std::move(chain)),
+        drain_(std::move(drain)),
+        local_(local),
+        codec_(*this),
+        writable_(stream_.get_executor()) {}
+
+  Task<void> run(std::string preread);
+
+  h2::ServerCodec& codec() { return codec_; }
+  void flush() { writable_.notify(); }
+  // A stream coroutine finished with its stream.
+  void done(h2::StreamId id);
+
+  // h2::Callbacks
+  void onHeaders(h2::StreamId id, h2::Headers headers, bool endStream) override;
+  void onData(h2::StreamId id, std::string_view data) override;
+  void onTrailers(h2::StreamId id, h2::Headers) override { onEndStream(id); }  // HTTP/1 upstreams take none
+  void onEndStream(h2::StreamId id) override;
+  void onReset(h2::StreamId id, h2::ErrorCode) override;
+  void onGoAway(h2::StreamId, h2::ErrorCode, std::string_view) override {}
+  void onSendDrained(h2::StreamId id) override;
+
+ private:
+  Task<void> writeLoop(std::shared_ptr<H2Connection> self);
+  Task<void> serveStream(std::shared_ptr<H2Connection> self, std::shared_ptr<H2Stream> s);
+  H2Stream* find(h2::StreamId id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+
+  Worker& worker_;
+  TimedStream stream_;
+  FilterChainView chain_;
+  std::shared_ptr<ListenerDrain> drain_;
+  boost::asio::ip::tcp::endpoint local_;
+  h2::ServerCodec codec_;
+  Signal writable_;
+  bool closed_ = false;  // the reader stopped: no more input, streams failed
+  bool writerDone_ = false;
+  std::unordered_map<h2::StreamId, std::shared_ptr<H2Stream>> streams_;
+};
+
+// The request's body as the router reads it: DATA frames as they arrived, handed out whole.
+class H2Body final : public BodySource {
+ public:
+  H2Body(H2Connection& c, H2Stream& s, bool chunked) : c_(c), s_(s), chunked_(chunked) {}
+  bool done() const override { return s_.ended && s_.body.empty(); }
+  bool ready() const override { return done() || !s_.body.empty(); }
+  bool chunked() const override { return chunked_; }
+  uint64_t bytes() const override { return bytes_; }
+  Task<std::string_view> next(beast::error_code& ec) override {
+    ec = {};
+    while (s_.body.empty() && !s_.ended && !s_.reset) {
+      bool woken = co_await s_.arrived.wait(Clock::now() + kIdleTimeout);  // not `if (!co_await`: GCC 12 miscompiles it
+      if (!woken) break;
+    }
+    if (s_.reset || (s_.body.empty() && !s_.ended)) {
+      ec = s_.reset ? beast::error_code(http::error::partial_message) : beast::error_code(beast::error::timeout);
+      co_return std::string_view();
+    }
+    piece_.swap(s_.body);
+    s_.body.clear();
+    bytes_ += piece_.size();
+    c_.codec().consume(s_.id, piece_.size());  // the client may send as much again
+    c_.flush();                                // WINDOW_UPDATE
+    co_return std::string_view(piece_);
+  }
+
+ private:
+  H2Connection& c_;
+  H2Stream& s_;
+  bool chunked_;
+  uint64_t bytes_ = 0;
+  std::string piece_;
+};
+
+// An HTTP/2 client's side of one request: the response goes into the stream's frames.
+class H2Downstream final : public Downstream {
+ public:
+  H2Downstream(H2Connection& c, H2Stream& s, RequestLog& log, bool head, bool grpc)
+      : Downstream(log), c_(c), s_(s), head_(head), grpc_(grpc) {}
+
+  // A gRPC client gets Envoy's trailers-only reply (grpc-status from the HTTP status).
+  Task<bool> reply(RequestBody&, const LocalReply& r) override {
+    log.responseCode = r.status;
+    if (grpc_) {
+      c_.codec().submitResponse(s_.id, grpc::trailersOnlyReply(r.status, r.body), true);
+    } else {
+      h2::Headers h{{":status", std::to_string(r.status)}};
+      if (!r.body.empty()) {
+        h.emplace_back("content-length", std::to_string(r.body.size()));
+        h.emplace_back("content-type", "text/plain");
+      }
+      bool bodiless = r.body.empty() || head_;
+      c_.codec().submitResponse(s_.id, h, bodiless);
+      if (!bodiless) c_.codec().submitData(s_.id, r.body, true);
+      log.bytesSent = bodiless ? 0 : r.body.size();
+    }
+    c_.flush();
+    co_return true;
+  }
+
+  Task<RelayResult> relay(UpstreamResponse& up, RequestBody&, Clock::time_point deadline, UpstreamPool& pool) override {
+    RelayResult result;
+    http::response_header<>& res = up.head();
+    stripHopByHop(res);
+    h2::Headers h{{":status", std::to_string(res.result_int())}};
+    for (const auto& f : res) h.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    up.stream->expiresAt(deadline);
+    {
+      BodyReader<false> reader(*up.stream, up.buffer, *up.parser);
+      bool bodiless = head_ || reader.done();
+      if (!c_.codec().submitResponse(s_.id, h, bodiless)) result.kind = RelayResult::kDownstreamReset;
+      c_.flush();
+      beast::error_code ec;
+      while (!bodiless && result.kind == RelayResult::kDone && !reader.done()) {
+        std::string_view piece = co_await reader.next(ec);
+        if (ec) {
+          result.kind = ec == beast::error::timeout ? RelayResult::kUpstreamTimeout : RelayResult::kUpstreamReset;
+          c_.codec().resetStream(s_.id, h2::ErrorCode::kInternalError);  // as Envoy: the client sees a reset
+          c_.flush();
+          break;
+        }
+        if (!c_.codec().submitData(s_.id, piece, reader.done())) {
+          result.kind = RelayResult::kDownstreamReset;
+          break;
+        }
+        result.bodyBytes += piece.size();
+        c_.flush();
+        // One piece at a time: the next read waits until the client's windows took this one.
+        while (!s_.reset && c_.codec().queuedBytes(s_.id) > 0) {
+          bool woken = co_await s_.drained.wait(Clock::now() + kIdleTimeout);
+          if (!woken) break;
+        }
+        if (s_.reset || c_.codec().queuedBytes(s_.id) > 0) result.kind = RelayResult::kDownstreamReset;
+      }
+    }  // the reader gives back what it held of up.buffer
+    releaseUpstream(up, result.kind == RelayResult::kDone && !head_, pool);
+    co_return result;
+  }
+
+  bool again() const override { return true; }  // the connection goes on whatever this stream did
+
+ private:
+  H2Connection& c_;
+  H2Stream& s_;
+  bool head_;
+  bool grpc_;
+};
+
+// The router's view of an HTTP/2 request head: :method, :path and :authority as an HTTP/1.1
+// request line and Host field.
+http::request_header<> requestHead(const h2::Headers& h, bool& hasLength) {
+  http::request_header<> req;
+  req.version(11);
+  for (const auto& [name, value] : h) {
+    if (name == ":method") {
+      req.method_string(value);
+    } else if (name == ":path") {
+      req.target(value);
+    } else if (name == ":authority") {
+      req.set(http::field::host, value);
+    } else if (name[0] != ':') {
+      if (name == "content-length") hasLength = true;
+      if (name == "host" && req.count(http::field::host)) continue;  // :authority wins
+      req.insert(name, value);
+    }
+  }
+  return req;
+}
+
+Task<void> H2Connection::run(std::string preread) {
+  auto self = shared_from_this();
+  boost::asio::co_spawn(stream_.get_executor(), writeLoop(self), boost::asio::detached);
+  beast::error_code ec;
+  Status fed = codec_.feed(preread);
+  std::string buf(kReadSize, '\0');
+  while (fed.ok() && !codec_.done()) {
+    flush();
+    if (drain_->draining()) {
+      codec_.goAway();
+      flush();
+      if (streams_.empty()) break;
+    }
+    // Envoy's connection idle timeout counts only while no stream is open.
+    if (streams_.empty()) {
+      stream_.expiresAfter(kIdleTimeout);
+    } else {
+      stream_.expiresNever();
+    }
+    size_t n;
+    {
+      std::optional<ListenerDrain::Idle> idle;
+      if (streams_.empty()) idle.emplace(*drain_, stream_);
+      n = co_await stream_.async_read_some(boost::asio::buffer(buf), into(ec));
+    }
+    if (ec) break;
+    fed = codec_.feed(std::string_view(buf.data(), n));
+  }
+  closed_ = true;
+  for (auto& [id, s] : streams_) {
+    s->reset = true;
+    s->arrived.notify();
+    s->drained.notify();
+  }
+  flush();  // the writer sends what is left (a GOAWAY) and ends
+}
+
+Task<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self) {
+  std::string out;
+  beast::error_code ec;
+  for (;;) {
+    out.clear();
+    codec_.drainOutput(out);
+    if (out.empty()) {
+      if (closed_) break;
+      co_await writable_.wait();
+      continue;
+    }
+    stream_.expiresAfter(kIdleTimeout);
+    co_await boost::asio::async_write(stream_, boost::asio::buffer(out), into(ec));
+    if (ec) break;
+  }
+  writerDone_ = true;
+  stream_.socket().shutdown(Socket::shutdown_send, ec);
+}
+
+void H2Connection::onHeaders(h2::StreamId id, h2::Headers headers, bool endStream) {
+  auto s = std::make_shared<H2Stream>(stream_.get_executor(), id);
+  s->head = std::move(headers);
+  s->ended = endStream;
+  streams_[id] = s;
+  boost::asio::co_spawn(stream_.get_executor(), serveStream(shared_from_this(), std::move(s)), boost::asio::detached);
+}
+
+void H2Connection::onData(h2::StreamId id, std::string_view data) {
+  if (H2Stream* s = find(id)) {
+    s->body.append(data);
+    s->arrived.notify();
+  }
+}
+
+void H2Connection::onEndStream(h2::StreamId id) {
+  if (H2Stream* s = find(id)) {
+    s->ended = true;
+    s->arrived.notify();
+  }
+}
+
+void H2Connection::onReset(h2::StreamId id, h2::ErrorCode) {
+  if (H2Stream* s = find(id)) {
+    s->reset = true;
+    s->arrived.notify();
+    s->drained.notify();
+  }
+}
+
+void H2Connection::onSendDrained(h2::StreamId id) {
+  if (H2Stream* s = find(id)) s->drained.notify();
+}
+
+void H2Connection::done(h2::StreamId id) {
+  streams_.erase(id);
+  flush();
+}
+
+Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::shared_ptr<H2Stream> s) {
+  bool hasLength = false;
+  http::request_header<> req = requestHead(s->head, hasLength);
+  H2Body source(*this, *s, !hasLength);
+  RequestBody body(source);
+  chain_.httpStats->downstream_rq_total++;
+  RequestLog log = requestLog(chain_, req, "HTTP/2", stream_.socket(), local_);
+  auto started = Clock::now();
+  H2Downstream d(*this, *s, log, req.method() == http::verb::head, grpc::isGrpcRequest(s->head));
+  co_await forward(worker_, chain_, req, body, d);
+  // A response that went out before the request's body ended: as Envoy, the rest of it is
+  // refused (RST_STREAM NO_ERROR once the response is out, RFC 9113 §8.1).
+  if (!s->ended && !s->reset) codec_.resetStream(s->id, h2::ErrorCode::kNoError);
+  if (!chain_.accessLogs.empty()) {
+    log.bytesReceived = body.bytes();
+    log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    for (const auto& l : chain_.accessLogs) l->write(log);
+  }
+  done(s->id);
+}
+
+}  // namespace
+
+Task<void> serveHttp2(Worker& worker, Socket socket, std::string preread, FilterChainView chain,
+                      std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal) {
+  auto c = std::make_shared<H2Connection>(worker, std::move(socket), std::move(chain), std::move(drain), downstreamLocal);
+  co_await c->run(std::move(preread));
+}
+
+}  // namespace meshd::proxy
