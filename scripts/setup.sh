@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libboost-dev libboost-system-dev libc-ares-dev libsqlite3-dev libssl-dev libnghttp2-dev nghttp2-client
+  libboost-dev libboost-system-dev libc-ares-dev libsqlite3-dev libssl-dev libnghttp2-dev nghttp2-client nghttp2-server
   nlohmann-json3-dev libcli11-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libre2-dev
   awscli dnsutils iproute2 iptables curl procps
   clang-14 libclang-rt-14-dev

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/h2/codec.h"
 #include "proxy/stats.h"
 
 namespace meshd::proxy {
@@ -69,6 +70,14 @@ struct ClusterView {
   // destination (original_dst.h), and `originalDstHosts` remembers them for /clusters.
   bool originalDst = false;
   std::shared_ptr<OriginalDstHosts> originalDstHosts;
+  // HTTP/2 (h2c, prior knowledge) to the hosts: typed_extension_protocol_options'
+  // envoy.extensions.upstreams.http.v3.HttpProtocolOptions with explicit_http_config's
+  // http2_protocol_options (or the deprecated Cluster.http2_protocol_options), and the settings
+  // those options give (max_concurrent_streams, initial_stream_window_size,
+  // initial_connection_window_size, hpack_table_size, override_stream_error_on_invalid_http_message;
+  // Envoy's defaults otherwise).
+  bool http2 = false;
+  h2::Settings http2Settings;
 };
 
 // Listening sockets bound on the main thread, one per worker (SO_REUSEPORT); closed when the last

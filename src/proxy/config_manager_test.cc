@@ -1,5 +1,6 @@
 #include "proxy/config_manager.h"
 
+#include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
@@ -164,6 +165,53 @@ TEST_F(ConfigManagerTest, DnsClusterWithoutAnAnswerYetIsWarmingThenEmpty) {
   EXPECT_EQ(hostsOf("d"), std::vector<std::string>{"<absent>"});
   manager_.onDnsResolved("d", false, {});
   EXPECT_EQ(hostsOf("d"), std::vector<std::string>{});
+}
+
+// As meshd writes for App Mesh `http2` and `grpc` listeners (xds/clusters.cc): the cluster's hosts
+// speak HTTP/2, with the settings its http2_protocol_options give and Envoy's defaults otherwise.
+TEST_F(ConfigManagerTest, HttpProtocolOptionsWithHttp2MakeAnHttp2Cluster) {
+  using envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
+  auto withOptions = [](const std::string& name, int port, const google::protobuf::Message& options) {
+    Cluster c = testing::staticCluster(name, {port});
+    (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+        .PackFrom(options);
+    return c;
+  };
+  HttpProtocolOptions plain;
+  plain.mutable_explicit_http_config()->mutable_http2_protocol_options();
+  HttpProtocolOptions tuned;
+  auto* h2 = tuned.mutable_explicit_http_config()->mutable_http2_protocol_options();
+  h2->mutable_max_concurrent_streams()->set_value(100);
+  h2->mutable_initial_stream_window_size()->set_value(65536);
+  h2->mutable_initial_connection_window_size()->set_value(1048576);
+  HttpProtocolOptions http1;
+  http1.mutable_explicit_http_config()->mutable_http_protocol_options();
+  ASSERT_TRUE(manager_.apply(kClusterType, pack(withOptions("h2", 80, plain), withOptions("tuned", 81, tuned),
+                                                withOptions("h1", 82, http1), testing::staticCluster("none", {83})))
+                  .ok());
+
+  const ClusterView& p = *published_->clusters.at("h2");
+  EXPECT_TRUE(p.http2);
+  EXPECT_EQ(p.http2Settings.maxConcurrentStreams, 2147483647u);
+  EXPECT_EQ(p.http2Settings.initialStreamWindow, 256u * 1024 * 1024);
+  EXPECT_EQ(p.http2Settings.initialConnectionWindow, 256u * 1024 * 1024);
+  const ClusterView& t = *published_->clusters.at("tuned");
+  EXPECT_TRUE(t.http2);
+  EXPECT_EQ(t.http2Settings.maxConcurrentStreams, 100u);
+  EXPECT_EQ(t.http2Settings.initialStreamWindow, 65536u);
+  EXPECT_EQ(t.http2Settings.initialConnectionWindow, 1048576u);
+  EXPECT_FALSE(published_->clusters.at("h1")->http2);
+  EXPECT_FALSE(published_->clusters.at("none")->http2);
+
+  // What Envoy refuses is a NACK, and the last good config keeps serving: an entry of another
+  // type, values outside the proto's ranges.
+  EXPECT_EQ(manager_.apply(kClusterType, pack(withOptions("odd", 84, *h2))).message(),
+            "cluster odd: cannot unpack envoy.extensions.upstreams.http.v3.HttpProtocolOptions from "
+            "type.googleapis.com/envoy.config.core.v3.Http2ProtocolOptions");
+  h2->mutable_initial_stream_window_size()->set_value(1024);
+  EXPECT_EQ(manager_.apply(kClusterType, pack(withOptions("small", 85, tuned))).message(),
+            "cluster small: http2_protocol_options.initial_stream_window_size must be in [65535, 2147483647]");
+  EXPECT_TRUE(published_->clusters.at("h2")->http2);
 }
 
 }  // namespace

@@ -1,0 +1,136 @@
+#include "proxy/h2/upstream_pool.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include <algorithm>
+#include <utility>
+
+namespace meshd::proxy::h2 {
+
+// A connection being made: the requests that wait for it sleep on `done`, which the attempt's end
+// cancels, and then find it among the host's open connections (or its error here).
+struct UpstreamPool::Connecting {
+  explicit Connecting(const Executor& ex) : done(ex) { done.expires_at(Clock::time_point::max()); }
+  Timer done;
+  boost::system::error_code ec;
+  size_t streams = 1;  // the requests it is made for: the one that started it and those waiting
+};
+
+namespace {
+
+// A usable connection that cannot start the request was given a head nghttp2 refuses: another
+// connection would refuse it too.
+std::unique_ptr<UpstreamStream> refusedHeadIsAnError(std::unique_ptr<UpstreamStream> s,
+                                                     boost::system::error_code& ec) {
+  if (!s) ec = boost::asio::error::invalid_argument;
+  return s;
+}
+
+}  // namespace
+
+UpstreamPool::UpstreamPool(Executor ex, Clock::duration idleTimeout)
+    : state_(std::make_shared<State>(ex, idleTimeout)) {}
+
+UpstreamPool::~UpstreamPool() {
+  state_->closed = true;
+  state_->sweepTimer.cancel();
+  auto hosts = std::exchange(state_->hosts, {});
+  for (auto& [endpoint, host] : hosts) {
+    for (auto& c : host.open) c->close();
+  }
+}
+
+Task<std::unique_ptr<UpstreamStream>> UpstreamPool::open(const tcp::endpoint& host, const Settings& settings,
+                                                         const Headers& head, bool endStream,
+                                                         Clock::time_point connectDeadline,
+                                                         boost::system::error_code& ec) {
+  return openOn(state_, host, settings, head, endStream, connectDeadline, ec);
+}
+
+size_t UpstreamPool::connections(const tcp::endpoint& host) const {
+  auto it = state_->hosts.find(host);
+  if (it == state_->hosts.end()) return 0;
+  size_t n = it->second.connecting ? 1 : 0;
+  for (const auto& c : it->second.open) n += c->closed() ? 0 : 1;
+  return n;
+}
+
+Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State> st, tcp::endpoint host,
+                                                           Settings settings, const Headers& head, bool endStream,
+                                                           Clock::time_point connectDeadline,
+                                                           boost::system::error_code& ec) {
+  ec = {};
+  for (;;) {
+    if (st->closed) {
+      ec = boost::asio::error::operation_aborted;
+      co_return nullptr;
+    }
+    Host& h = st->hosts[host];
+    std::erase_if(h.open, [](const auto& c) { return c->closed(); });
+    for (const auto& c : h.open) {
+      if (c->usable()) co_return refusedHeadIsAnError(c->open(head, endStream), ec);
+    }
+
+    // Wait for the connection being made, unless more requests wait for it than it could carry.
+    if (std::shared_ptr<Connecting> pending = h.connecting; pending && pending->streams < settings.maxConcurrentStreams) {
+      ++pending->streams;
+      boost::system::error_code ignored;
+      co_await pending->done.async_wait(into(ignored));
+      if (pending->ec) {
+        ec = pending->ec;
+        co_return nullptr;
+      }
+      continue;  // it is among the open ones now (or already full, closed: look again)
+    }
+
+    auto pending = std::make_shared<Connecting>(st->ex);
+    h.connecting = pending;
+    auto c = co_await UpstreamConnection::connect(st->ex, host, settings, connectDeadline, ec);
+    pending->ec = ec;
+    pending->done.cancel();
+    if (st->closed) {
+      if (c) c->close();
+      ec = boost::asio::error::operation_aborted;
+      co_return nullptr;
+    }
+    Host& now = st->hosts[host];  // the sweeper may have dropped the entry meanwhile
+    if (now.connecting == pending) now.connecting.reset();
+    if (!c) co_return nullptr;
+    now.open.push_back(c);
+    if (!st->sweeping) {
+      st->sweeping = true;
+      boost::asio::co_spawn(st->ex, sweep(st), boost::asio::detached);
+    }
+    if (c->usable()) co_return refusedHeadIsAnError(c->open(head, endStream), ec);
+  }
+}
+
+Task<> UpstreamPool::sweep(std::shared_ptr<State> st) {
+  while (!st->closed) {
+    auto now = Clock::now();
+    auto next = now + st->idleTimeout;  // a busy connection may be idle by then
+    for (auto it = st->hosts.begin(); it != st->hosts.end();) {
+      std::erase_if(it->second.open, [&](const std::shared_ptr<UpstreamConnection>& c) {
+        if (c->closed()) return true;
+        auto since = c->idleSince();
+        if (since == Clock::time_point::max()) return false;
+        if (now - since >= st->idleTimeout) {
+          c->close();
+          return true;
+        }
+        next = std::min(next, since + st->idleTimeout);
+        return false;
+      });
+      bool empty = it->second.open.empty() && !it->second.connecting;
+      it = empty ? st->hosts.erase(it) : std::next(it);
+    }
+    if (st->hosts.empty()) break;
+    st->sweepTimer.expires_at(next);
+    boost::system::error_code ignored;
+    co_await st->sweepTimer.async_wait(into(ignored));
+  }
+  st->sweeping = false;
+}
+
+}  // namespace meshd::proxy::h2

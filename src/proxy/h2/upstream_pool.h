@@ -1,0 +1,74 @@
+#pragma once
+// A worker's HTTP/2 connections to upstream hosts, as Envoy's HTTP/2 connection pool: one
+// connection carries many requests at once; another is opened only when none to the host can take
+// a new stream (the server's SETTINGS_MAX_CONCURRENT_STREAMS reached, a GOAWAY received, the
+// connection lost). Requests arriving while a connection is being made wait for it rather than
+// each making their own. Connections without a stream for the idle timeout (Envoy's
+// common_http_protocol_options.idle_timeout, one hour by default for upstream connections) close
+// with a GOAWAY, checked by one lazily re-armed timer per pool: nothing is armed per request.
+// Worker thread only; connections to one endpoint are shared by every cluster that names it.
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "proxy/h2/upstream_connection.h"
+
+namespace meshd::proxy::h2 {
+
+class UpstreamPool {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using tcp = boost::asio::ip::tcp;
+  static constexpr std::chrono::hours kDefaultIdleTimeout{1};
+
+  explicit UpstreamPool(Executor ex, Clock::duration idleTimeout = kDefaultIdleTimeout);
+  // Closes every connection (their open streams fail).
+  ~UpstreamPool();
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  // Starts a request to `host` (see UpstreamConnection::open) on a connection that can take it, or
+  // on a new one connected within `connectDeadline` with `settings`. nullptr with `ec` set when the
+  // connection could not be made: the connect error, beast::error::timeout, or
+  // asio::error::operation_aborted when the pool went away meanwhile; asio::error::invalid_argument
+  // when nghttp2 refused the head.
+  Task<std::unique_ptr<UpstreamStream>> open(const tcp::endpoint& host, const Settings& settings, const Headers& head,
+                                             bool endStream, Clock::time_point connectDeadline,
+                                             boost::system::error_code& ec);
+
+  // Connections to `host` that are open or being made (draining ones included).
+  size_t connections(const tcp::endpoint& host) const;
+
+ private:
+  struct Connecting;
+  struct Host {
+    std::vector<std::shared_ptr<UpstreamConnection>> open;
+    std::shared_ptr<Connecting> connecting;  // a connection being made, for the requests waiting on it
+  };
+  // Shared with the pool's coroutines, which may outlive the pool.
+  struct State {
+    State(Executor ex, Clock::duration idle) : ex(ex), idleTimeout(idle), sweepTimer(ex) {}
+    Executor ex;
+    Clock::duration idleTimeout;
+    std::map<tcp::endpoint, Host> hosts;
+    Timer sweepTimer;
+    bool sweeping = false;
+    bool closed = false;
+  };
+
+  static Task<std::unique_ptr<UpstreamStream>> openOn(std::shared_ptr<State> st, tcp::endpoint host,
+                                                      Settings settings, const Headers& head, bool endStream,
+                                                      Clock::time_point connectDeadline,
+                                                      boost::system::error_code& ec);
+  // Closes the connections idle past the timeout and forgets closed ones; runs while there are any.
+  static Task<> sweep(std::shared_ptr<State> st);
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace meshd::proxy::h2
