@@ -10,7 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libre2-dev
   awscli dnsutils iproute2 iptables curl procps
   clang-14 libclang-rt-14-dev
-  libgoogle-perftools-dev
+  libgoogle-perftools-dev python3-grpcio
 )
 
 missing=()

@@ -1,11 +1,15 @@
-// HTTP/2 clients (h2c by prior knowledge) through meshproxy, as real clients see it: nghttp (Debian's
-// nghttp2-client) against meshproxy's HTTP connection manager, whose AUTO codec tells HTTP/2 by the
-// connection preface, forwarding to HTTP/1.1 upstreams.
+// HTTP/2 through meshproxy, as real clients see it: nghttp (Debian's nghttp2-client) against
+// meshproxy's HTTP connection manager, whose AUTO codec tells HTTP/2 by the connection preface,
+// forwarding to HTTP/1.1 upstreams and to HTTP/2 ones (clusters with http2_protocol_options, as
+// meshd writes for App Mesh http2 and grpc listeners).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
+
 #include "proxy/e2e_fixture.h"
+#include "proxy/h2/upstream_test_server.h"
 
 namespace meshd::proxy::testing {
 namespace {
@@ -89,6 +93,60 @@ TEST_F(H2E2eTest, NoRouteIs404) {
   await("/only", [](auto& r) { return r.status == 200; });
   std::string out = nghttp(url("/elsewhere"));
   EXPECT_NE(out.find(":status: 404"), std::string::npos) << out;
+}
+
+// A cluster whose hosts speak HTTP/2 (h2c), as meshd writes it.
+envoy::config::cluster::v3::Cluster http2Cluster(const std::string& name, int port) {
+  auto c = staticCluster(name, {port});
+  envoy::extensions::upstreams::http::v3::HttpProtocolOptions options;
+  options.mutable_explicit_http_config()->mutable_http2_protocol_options();
+  (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].PackFrom(options);
+  return c;
+}
+
+TEST_F(H2E2eTest, Http1ClientsReachAnHttp2UpstreamOverOneConnection) {
+  h2::testing::UpstreamTestServer up;
+  set({http2Cluster("c", up.endpoint().port())}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  HttpReply r = await("/x", [](auto& r) { return r.status == 200; });
+  // No content-length from the upstream: to an HTTP/1.1 client the body goes chunked.
+  EXPECT_NE(r.head.find("transfer-encoding: chunked"), std::string::npos) << r.head;
+  EXPECT_EQ(r.body, "5\r\nhello\r\n0\r\n\r\n");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/x").body, "5\r\nhello\r\n0\r\n\r\n");
+  EXPECT_EQ(up.connections(), 2);  // one per worker, each carrying its requests as streams
+  auto heads = up.heads();
+  ASSERT_FALSE(heads.empty());
+  EXPECT_EQ(heads.back()[0], (std::pair<std::string, std::string>{":method", "GET"}));
+  bool authority = false;
+  for (const auto& [name, value] : heads.back()) authority |= name == ":authority" && value == "svc";
+  EXPECT_TRUE(authority);
+}
+
+// gRPC's shape end to end: an HTTP/2 client's request body goes up a stream, the response body
+// and its trailers (where gRPC keeps grpc-status) come back on the client's stream.
+TEST_F(H2E2eTest, BodiesAndTrailersCrossBetweenHttp2ClientAndUpstream) {
+  h2::testing::UpstreamTestServer up;
+  set({http2Cluster("c", up.endpoint().port())}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/x", [](auto& r) { return r.status == 200; });
+  auto file = std::filesystem::temp_directory_path() / ("h2-echo-" + std::to_string(::getpid()));
+  std::ofstream(file) << std::string(200 * 1024, 'e');
+  std::string out = nghttp("-H 'content-type: application/grpc' -d " + file.string() + " " + url("/echo"));
+  std::filesystem::remove(file);
+  EXPECT_NE(out.find(":status: 200"), std::string::npos) << out.substr(0, 3000);
+  EXPECT_NE(out.find("x-length: 204800"), std::string::npos) << out.substr(0, 3000);  // the upstream's trailer
+  EXPECT_NE(out.find(std::string(1000, 'e')), std::string::npos);
+}
+
+// An HTTP/2 upstream that resets the stream before answering: Envoy's reply names the reason.
+TEST_F(H2E2eTest, UpstreamStreamResetIs503RemoteReset) {
+  h2::testing::UpstreamTestServer up;
+  set({http2Cluster("c", up.endpoint().port())}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/x", [](auto& r) { return r.status == 200; });
+  HttpReply r = httpGet("127.0.0.1", port_, "/reset");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "upstream connect error or disconnect/reset before headers. reset reason: remote reset");
 }
 
 }  // namespace

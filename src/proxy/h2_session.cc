@@ -12,7 +12,6 @@
 #include <memory>
 #include <unordered_map>
 
-#include "proxy/body_reader.h"
 #include "proxy/downstream.h"
 #include "proxy/h2/codec.h"
 #include "proxy/h2/grpc.h"
@@ -158,10 +157,9 @@ class H2Downstream final : public Downstream {
     stripHopByHop(res);
     h2::Headers h{{":status", std::to_string(res.result_int())}};
     for (const auto& f : res) h.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    up.stream->expiresAt(deadline);
     {
-      BodyReader<false> reader(*up.stream, up.buffer, *up.parser);
-      bool bodiless = head_ || reader.done();
+      BodySource& reader = up.body(deadline);
+      bool bodiless = head_ || (reader.done() && !up.trailers());
       if (!c_.codec().submitResponse(s_.id, h, bodiless)) result.kind = RelayResult::kDownstreamReset;
       c_.flush();
       beast::error_code ec;
@@ -173,7 +171,10 @@ class H2Downstream final : public Downstream {
           c_.flush();
           break;
         }
-        if (!c_.codec().submitData(s_.id, piece, reader.done())) {
+        // An HTTP/2 upstream's trailers (gRPC's status) end the stream after the body.
+        const h2::Headers* trailers = reader.done() ? up.trailers() : nullptr;
+        if (!c_.codec().submitData(s_.id, piece, reader.done() && !trailers) ||
+            (trailers && !c_.codec().submitTrailers(s_.id, *trailers))) {
           result.kind = RelayResult::kDownstreamReset;
           break;
         }
@@ -186,8 +187,8 @@ class H2Downstream final : public Downstream {
         }
         if (s_.reset || c_.codec().queuedBytes(s_.id) > 0) result.kind = RelayResult::kDownstreamReset;
       }
-    }  // the reader gives back what it held of up.buffer
-    releaseUpstream(up, result.kind == RelayResult::kDone && !head_, pool);
+    }
+    up.release(result.kind == RelayResult::kDone && !head_, pool);
     co_return result;
   }
 

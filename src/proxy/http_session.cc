@@ -47,16 +47,15 @@ void frame(Response& res, bool keepAlive, bool head) {
 
 // Framing headers of a relayed response head, as frame() does for local replies: content-length
 // when the upstream said it, else chunked (or, to an HTTP/1.0 client, the connection's close).
-Framing frameRelayed(http::response_header<>& res, const http::response_parser<http::buffer_body>& parser,
-                     bool& keepAlive, bool head) {
+Framing frameRelayed(http::response_header<>& res, std::optional<uint64_t> length, bool& keepAlive, bool head) {
   if (!head) res.erase(http::field::content_length);  // a HEAD reply keeps the length it announces
   res.erase(http::field::transfer_encoding);
   res.erase(http::field::connection);
   unsigned s = res.result_int();
   bool bodiless = head || s < 200 || s == 204 || s == 304;
   Framing framing = Framing::kRaw;
-  if (!bodiless && !parser.chunked() && parser.content_length()) {
-    res.set("content-length", std::to_string(*parser.content_length()));
+  if (!bodiless && length) {
+    res.set("content-length", std::to_string(*length));
   } else if (!bodiless && res.version() == 11) {
     res.set("transfer-encoding", "chunked");
     framing = Framing::kChunked;
@@ -95,9 +94,8 @@ class Http1Downstream final : public Downstream {
     stripHopByHop(res);
     res.version(version_);
     again_ = keepAlive_ && body.done() && !drain_.draining();
-    Framing framing = frameRelayed(res, *response.parser, again_, head_);
-    response.stream->expiresAt(deadline);
-    co_return co_await relayResponse(stream_, response, headOf(res), framing, kIdleTimeout, pool);
+    Framing framing = frameRelayed(res, response.length(), again_, head_);
+    co_return co_await relayResponse(stream_, response, headOf(res), framing, deadline, kIdleTimeout, pool);
   }
 
   bool again() const override { return again_; }

@@ -6,12 +6,12 @@ namespace meshd::proxy {
 
 namespace beast = boost::beast;
 
-Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up,
-                                                  const std::string& head, Framing framing,
-                                                  std::chrono::milliseconds writeTimeout, UpstreamPool& pool) {
+Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up, const std::string& head, Framing framing,
+                                std::chrono::steady_clock::time_point upstreamDeadline,
+                                std::chrono::milliseconds writeTimeout, UpstreamPool& pool) {
   RelayResult result;
   {
-    BodyReader<false> reader(*up.stream, up.buffer, *up.parser);
+    BodySource& reader = up.body(upstreamDeadline);
     beast::error_code upEc, downEc;
     PieceWrite write;
     std::string_view piece;
@@ -37,18 +37,9 @@ Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up,
     } else if (upEc) {
       result.kind = upEc == beast::error::timeout ? RelayResult::kUpstreamTimeout : RelayResult::kUpstreamReset;
     }
-  }  // the reader gives back what it held of up.buffer
-  releaseUpstream(up, result.kind == RelayResult::kDone, pool);
-  co_return result;
-}
-
-void releaseUpstream(UpstreamResponse& up, bool reusable, UpstreamPool& pool) {
-  if (reusable && up.parser->keep_alive() && up.buffer.size() == 0) {
-    up.stream->expiresNever();
-    pool.give(up.host, std::move(up.stream));
-  } else {
-    up.close();
   }
+  up.release(result.kind == RelayResult::kDone, pool);
+  co_return result;
 }
 
 }  // namespace meshd::proxy

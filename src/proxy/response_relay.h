@@ -22,14 +22,11 @@ struct RelayResult {
   uint64_t bodyBytes = 0;  // body bytes written downstream (framing excluded)
 };
 
-// Gives the upstream connection back to the pool when the response was read to its end and both
-// sides keep it alive; closes it otherwise.
-void releaseUpstream(UpstreamResponse& up, bool reusable, UpstreamPool& pool);
-
 // `head`: the response head as it goes downstream (hop-by-hop headers replaced by `framing`'s).
 // `writeTimeout` bounds each write to the client.
-Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up,
-                                                  const std::string& head, Framing framing,
-                                                  std::chrono::milliseconds writeTimeout, UpstreamPool& pool);
+// `upstreamDeadline` (the route's) bounds the upstream.
+Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up, const std::string& head, Framing framing,
+                                std::chrono::steady_clock::time_point upstreamDeadline,
+                                std::chrono::milliseconds writeTimeout, UpstreamPool& pool);
 
 }  // namespace meshd::proxy

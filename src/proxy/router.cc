@@ -175,7 +175,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
     }
     inFlight.set(h);
     if (logging) log.upstreamHost = (h->endpoint.address().is_v6() ? "[" + h->address + "]" : h->address) + ":" + std::to_string(h->port);
-    result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), response);
+    result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), worker.h2Pool(), response);
     if (result.kind == UpstreamResult::kDownstreamReset) {
       log.addFlag("DC");
       co_return false;
@@ -212,7 +212,8 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
       case UpstreamResult::kReset:
       case UpstreamResult::kDownstreamReset:
         flag("UC");
-        co_return co_await d.reply(body, upstreamReset(kConnectionTermination, "", retried));
+        co_return co_await d.reply(
+            body, upstreamReset(result.resetReason.empty() ? kConnectionTermination : result.resetReason, "", retried));
     }
     break;
   }

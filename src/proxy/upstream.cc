@@ -2,8 +2,11 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <charconv>
+
 #include "proxy/body_reader.h"
 #include "proxy/http_write.h"
+#include "proxy/upstream_h2.h"
 
 namespace meshd::proxy {
 
@@ -18,13 +21,6 @@ constexpr size_t kResponseReadSize = 32 << 10;
 // stops reading it is bounded as an idle client would be.
 constexpr auto kUploadTimeout = std::chrono::seconds(300);
 
-// Starts the route's timeouts once the request has been sent whole, and this attempt's.
-void startTimeouts(RouteTimeouts& t) {
-  auto now = Clock::now();
-  if (!t.deadline) t.deadline = t.route.count() == 0 ? now + std::chrono::hours(24 * 365) : now + t.route;
-  t.tryDeadline = t.perTry.count() > 0 ? std::min(*t.deadline, now + t.perTry) : *t.deadline;
-}
-
 // Sends the head, what the client sent of the body so far, and the rest as it arrives; then reads the
 // response head. A body that arrived with the head goes in the same write.
 Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header<>& head,
@@ -35,7 +31,7 @@ Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header
   cluster.stats->upstream_rq_total++;  // per attempt, as Envoy counts
   if (!body.done() && body.ready() && body.kept().empty()) co_await body.next(downstreamEc);
   if (body.done()) {
-    if (!timeouts.deadline) startTimeouts(timeouts);
+    if (!timeouts.deadline) timeouts.start();
     stream.expiresAt(timeouts.tryDeadline);
   } else {
     stream.expiresAfter(kUploadTimeout);
@@ -47,7 +43,7 @@ Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header
     std::string_view piece = co_await body.next(downstreamEc);
     if (downstreamEc) break;
     if (body.done()) {
-      if (!timeouts.deadline) startTimeouts(timeouts);
+      if (!timeouts.deadline) timeouts.start();
       stream.expiresAt(timeouts.tryDeadline);
     }
     co_await write.write(stream, {}, piece, body.framing(), body.done(), ec);
@@ -116,22 +112,60 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
 }  // namespace
 
 void UpstreamResponse::close() {
+  body_.reset();
+  h2.reset();  // an HTTP/2 stream not complete is cancelled; its connection goes on
   if (!stream) return;
   beast::error_code ignored;
   stream->socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   stream.reset();
 }
 
-Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
-                                                const http::request_header<>& head, RequestBody& body,
-                                                RouteTimeouts& timeouts, UpstreamPool& pool, UpstreamResponse& out) {
+std::optional<uint64_t> UpstreamResponse::length() const {
+  if (!h2) {
+    if (parser->chunked() || !parser->content_length()) return std::nullopt;
+    return *parser->content_length();
+  }
+  auto it = h2Head.find(http::field::content_length);
+  uint64_t n = 0;
+  if (it == h2Head.end()) return std::nullopt;
+  auto v = it->value();
+  if (std::from_chars(v.data(), v.data() + v.size(), n).ec != std::errc()) return std::nullopt;
+  return n;
+}
+
+BodySource& UpstreamResponse::body(std::chrono::steady_clock::time_point deadline) {
+  if (h2) {
+    body_ = h2ResponseBody(*h2, deadline);
+  } else {
+    stream->expiresAt(deadline);
+    body_ = std::make_unique<BodyReader<false>>(*stream, buffer, *parser);
+  }
+  return *body_;
+}
+
+void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
+  body_.reset();  // a BodyReader gives back what it held of the buffer
+  if (h2) {
+    h2.reset();
+  } else if (reusable && parser->keep_alive() && buffer.size() == 0) {
+    stream->expiresNever();
+    pool.give(host, std::move(stream));
+  } else {
+    close();
+  }
+}
+
+Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, const http::request_header<>& head,
+                              RequestBody& body, RouteTimeouts& timeouts, UpstreamPool& pool, h2::UpstreamPool& h2pool,
+                              UpstreamResponse& out) {
   out.close();
   out.buffer.clear();
   out.parser.reset();
   out.host = host.endpoint;
+  if (cluster.http2) co_return co_await exchangeH2(host, cluster, head, body, timeouts, h2pool, out);
   // A request already complete starts the timeouts now, so they bound the connect too; a retry
   // starts its own per-try timeout while the route's deadline runs on.
-  if (timeouts.deadline || body.done()) startTimeouts(timeouts);
+  if (timeouts.deadline || body.done()) timeouts.start();
   out.stream = pool.take(host.endpoint);
   if (out.stream) {
     UpstreamResult result = co_await send(cluster, head, body, timeouts, out);

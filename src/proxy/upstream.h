@@ -12,7 +12,9 @@
 #include <optional>
 #include <string>
 
+#include "proxy/body_reader.h"
 #include "proxy/config.h"
+#include "proxy/h2/upstream_pool.h"
 #include "proxy/request_body.h"
 #include "proxy/upstream_pool.h"
 
@@ -38,19 +40,41 @@ struct RouteTimeouts {
   Clock::time_point tryDeadline;              // this attempt's, likewise
 
   bool expired() const { return deadline && Clock::now() >= *deadline; }
+  // Starts the route's deadline (once) and this attempt's, now.
+  void start() {
+    auto now = Clock::now();
+    if (!deadline) deadline = route.count() == 0 ? now + std::chrono::hours(24 * 365) : now + route;
+    tryDeadline = perTry.count() > 0 ? std::min(*deadline, now + perTry) : *deadline;
+  }
 };
 
 // The connection of one attempt and the response head read from it, owned by the caller so the
-// relay can go on reading the body from where the head ended.
+// relay can go on reading the body from where the head ended: an HTTP/1.1 connection of its own, or
+// a stream of a shared HTTP/2 one (`h2`).
 struct UpstreamResponse {
   UpstreamPool::Stream stream;
   boost::asio::ip::tcp::endpoint host;
   boost::beast::flat_buffer buffer;
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser;
+  std::unique_ptr<h2::UpstreamStream> h2;
+  boost::beast::http::response_header<> h2Head;  // h2's head, as an HTTP/1.1 one for the router
 
-  boost::beast::http::response_header<>& head() { return parser->get(); }
+  boost::beast::http::response_header<>& head() { return h2 ? h2Head : parser->get(); }
+  // The body's length when the upstream announced it (then it goes on with it), else none.
+  std::optional<uint64_t> length() const;
+  // The body as it arrives, bounded by `deadline`; one source per response. It gives back what it
+  // held of the connection's buffer as it goes.
+  BodySource& body(std::chrono::steady_clock::time_point deadline);
+  // HTTP/2 trailers, once the body's end was reached; nullptr for HTTP/1.1 (Envoy drops those).
+  const h2::Headers* trailers() const { return h2 ? h2->trailers() : nullptr; }
+  // Gives the connection back to `pool` when the response was read to its end and both sides keep
+  // it alive (HTTP/1.1; an HTTP/2 stream just ends); closes or cancels it otherwise.
+  void release(bool reusable, UpstreamPool& pool);
   // Drops the connection (a response not read to its end cannot be reused).
   void close();
+
+ private:
+  std::unique_ptr<BodySource> body_;
 };
 
 struct UpstreamResult {
@@ -60,17 +84,21 @@ struct UpstreamResult {
   unsigned status = 0;           // kOk: the response's status
   bool perTryTimeout = false;    // kTimeout: this attempt's per_try_timeout, not the route's
   std::string transportFailure;  // kConnectFailure: "delayed connect error: Connection refused"
+  std::string resetReason;       // kReset: Envoy's reason when not "connection termination" ("remote reset")
 };
 
-// Reuses an idle connection from `pool` when there is one; a reused connection that turns out
+// An HTTP/2 cluster's request goes on a stream of a `h2pool` connection (upstream_h2.h). Otherwise
+// reuses an idle connection from `pool` when there is one; a reused connection that turns out
 // closed is replaced by a new one when the body can be sent again. kDownstreamReset: the client
 // went away (or stalled past its idle timeout) while its body was being forwarded.
 Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
-                                                const boost::beast::http::request_header<>& head, RequestBody& body,
-                                                RouteTimeouts& timeouts, UpstreamPool& pool, UpstreamResponse& out);
+                              const boost::beast::http::request_header<>& head, RequestBody& body,
+                              RouteTimeouts& timeouts, UpstreamPool& pool, h2::UpstreamPool& h2pool,
+                              UpstreamResponse& out);
 
 // Removes the hop-by-hop headers (connection, keep-alive, proxy-connection, te, trailer,
 // transfer-encoding, upgrade): one pass comparing the field codes the parser already computed.
+// As Envoy, `te: trailers` stays: gRPC servers require it.
 template <typename Message>
 void stripHopByHop(Message& m) {
   using boost::beast::http::field;
@@ -80,6 +108,12 @@ void stripHopByHop(Message& m) {
       case field::keep_alive:
       case field::proxy_connection:
       case field::te:
+        if (boost::beast::iequals(it->value(), "trailers")) {
+          ++it;
+          break;
+        }
+        it = m.erase(it);
+        break;
       case field::trailer:
       case field::transfer_encoding:
       case field::upgrade: it = m.erase(it); break;

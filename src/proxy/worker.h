@@ -18,6 +18,7 @@
 #include "proxy/config.h"
 #include "proxy/io.h"
 #include "proxy/listener_drain.h"
+#include "proxy/h2/upstream_pool.h"
 #include "proxy/upstream_pool.h"
 
 namespace meshd::proxy {
@@ -40,6 +41,7 @@ class Worker {
   size_t& roundRobin(const std::string& cluster) { return roundRobin_[cluster]; }
   uint64_t random();
   UpstreamPool& pool() { return pool_; }
+  h2::UpstreamPool& h2Pool() { return h2Pool_; }
   void reportOutlier(const std::string& cluster, const std::string& hostKey) {
     if (onOutlier_) onOutlier_(cluster, hostKey);
   }
@@ -66,6 +68,7 @@ class Worker {
   std::map<std::string, Accepting> acceptors_;
   std::unordered_map<std::string, size_t> roundRobin_;
   UpstreamPool pool_;
+  h2::UpstreamPool h2Pool_{io_.get_executor()};
   uint64_t rng_;
 };
 

@@ -1,0 +1,144 @@
+#include "proxy/upstream_h2.h"
+
+#include <charconv>
+
+namespace meshd::proxy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// While the client's body is still arriving the route timeout has not started (as upstream.cc).
+constexpr auto kUploadTimeout = std::chrono::seconds(300);
+
+// The request line and Host as HTTP/2 pseudo-headers; the codec lowercases names and drops the
+// fields HTTP/2 forbids.
+h2::Headers requestHeaders(const http::request_header<>& head) {
+  h2::Headers h;
+  h.reserve(std::distance(head.begin(), head.end()) + 4);
+  h.emplace_back(":method", std::string(head.method_string()));
+  h.emplace_back(":scheme", "http");
+  h.emplace_back(":authority", std::string(head[http::field::host]));
+  h.emplace_back(":path", std::string(head.target()));
+  for (const auto& f : head) {
+    if (f.name() == http::field::host) continue;
+    h.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  }
+  return h;
+}
+
+class H2ResponseBody final : public BodySource {
+ public:
+  H2ResponseBody(h2::UpstreamStream& s, Clock::time_point deadline) : s_(s), deadline_(deadline) {}
+  bool done() const override { return s_.done(); }
+  bool ready() const override { return s_.done() || s_.buffered() > 0; }
+  bool chunked() const override { return true; }  // only for a request body's framing
+  uint64_t bytes() const override { return bytes_; }
+  Task<std::string_view> next(beast::error_code& ec) override {
+    ec = {};
+    h2::StreamResult r;
+    std::string_view piece = co_await s_.next(deadline_, r);
+    if (!r.ok()) ec = r.kind == h2::StreamResult::kTimeout ? beast::error_code(beast::error::timeout)
+                                                           : beast::error_code(http::error::partial_message);
+    bytes_ += piece.size();
+    co_return piece;
+  }
+
+ private:
+  h2::UpstreamStream& s_;
+  Clock::time_point deadline_;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<BodySource> h2ResponseBody(h2::UpstreamStream& stream, Clock::time_point deadline) {
+  return std::make_unique<H2ResponseBody>(stream, deadline);
+}
+
+Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, const http::request_header<>& head,
+                                RequestBody& body, RouteTimeouts& timeouts, h2::UpstreamPool& pool,
+                                UpstreamResponse& out) {
+  UpstreamResult result;
+  cluster.stats->upstream_rq_total++;
+  if (timeouts.deadline || body.done()) timeouts.start();
+  auto now = Clock::now();
+  bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
+  boost::system::error_code ec;
+  bool bodiless = body.done() && body.kept().empty();
+  out.h2 = co_await pool.open(host.endpoint, cluster.http2Settings, requestHeaders(head), bodiless,
+                              deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec);
+  if (!out.h2) {
+    if (ec == beast::error::timeout && deadlineFirst) {
+      result.kind = UpstreamResult::kTimeout;
+      result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+      co_return result;
+    }
+    cluster.stats->upstream_cx_connect_fail++;
+    if (ec == beast::error::timeout) {
+      cluster.stats->upstream_cx_connect_timeout++;
+      result.kind = UpstreamResult::kConnectTimeout;
+    } else {
+      result.kind = UpstreamResult::kConnectFailure;
+      result.transportFailure = "delayed connect error: " + ec.message();
+    }
+    co_return result;
+  }
+  // The body: what was kept (a retry's, or what came with the head), then the rest as it arrives.
+  if (!bodiless) {
+    beast::error_code downstreamEc;
+    auto sendDeadline = [&] {
+      if (!body.done()) return Clock::now() + kUploadTimeout;
+      if (!timeouts.deadline) timeouts.start();
+      return timeouts.tryDeadline;
+    };
+    bool sent = co_await out.h2->send(body.kept(), body.done(), sendDeadline());
+    while (sent && !body.done()) {
+      std::string_view piece = co_await body.next(downstreamEc);
+      if (downstreamEc) {
+        result.kind = UpstreamResult::kDownstreamReset;
+        co_return result;
+      }
+      sent = co_await out.h2->send(piece, body.done(), sendDeadline());
+    }
+    if (!sent && out.h2->failure().ok()) {  // the deadline passed with the body not taken
+      result.kind = UpstreamResult::kTimeout;
+      result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+      co_return result;
+    }
+  }
+  if (!timeouts.deadline) timeouts.start();
+  h2::StreamResult r = co_await out.h2->awaitHead(timeouts.tryDeadline);
+  switch (r.kind) {
+    case h2::StreamResult::kOk: break;
+    case h2::StreamResult::kTimeout:
+      result.kind = UpstreamResult::kTimeout;
+      result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+      co_return result;
+    case h2::StreamResult::kProtocolError: result.kind = UpstreamResult::kProtocolError; co_return result;
+    case h2::StreamResult::kReset:
+    case h2::StreamResult::kRefused:
+    case h2::StreamResult::kConnectionFailure:
+      result.kind = UpstreamResult::kReset;
+      result.resetReason = r.describe();
+      co_return result;
+  }
+  http::response_header<>& res = out.h2Head;
+  res = {};
+  res.version(11);
+  for (const auto& [name, value] : out.h2->head()) {
+    if (name == ":status") {
+      unsigned status = 0;
+      std::from_chars(value.data(), value.data() + value.size(), status);
+      res.result(status);
+    } else if (name[0] != ':') {
+      res.insert(name, value);
+    }
+  }
+  result.status = res.result_int();
+  co_return result;
+}
+
+}  // namespace meshd::proxy
