@@ -14,6 +14,10 @@
 
 namespace meshd::proxy {
 
+// How long a client may stay silent (between requests, or while its body or our response is on
+// the way) before its connection is closed.
+inline constexpr std::chrono::seconds kIdleTimeout{300};
+
 class Downstream {
  public:
   explicit Downstream(RequestLog& log) : log(log) {}

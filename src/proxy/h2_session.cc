@@ -28,7 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto kIdleTimeout = std::chrono::seconds(300);
 constexpr size_t kReadSize = 64 << 10;
 
 // One request stream as the connection's reader fills it in.

@@ -18,7 +18,6 @@ namespace http = beast::http;
 
 namespace {
 
-constexpr auto kIdleTimeout = std::chrono::seconds(300);
 // Envoy's max_request_headers_kb and max_headers_count defaults: a bigger request head, or one with
 // more fields, is answered 431.
 constexpr uint32_t kMaxRequestHeaders = 60 * 1024;

@@ -116,7 +116,6 @@ TEST(TimedStreamTest, APassedDeadlineFailsLaterOperations) {
   Pair p;
   boost::system::error_code first, second;
   p.run([&]() -> Task<> {
-    std::array<char, 16> buf;
     p.stream->expiresAfter(10ms);
     Timer wait(p.io.get_executor(), 100ms);
     co_await wait.async_wait(kAwait);

@@ -17,9 +17,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr size_t kResponseReadSize = 32 << 10;
-// While the client's body is still arriving, the route timeout has not started: an upstream that
-// stops reading it is bounded as an idle client would be.
-constexpr auto kUploadTimeout = std::chrono::seconds(300);
 
 // Sends the head, what the client sent of the body so far, and the rest as it arrives; then reads the
 // response head. A body that arrived with the head goes in the same write.

@@ -27,6 +27,10 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 // The route's timeouts. As Envoy's, both start once the whole request has been sent (for a streamed
 // body, when its last piece went upstream); until then connect_timeout and the client's idle timeout
 // bound an attempt.
+// While the client's body is still arriving, the route timeout has not started: an upstream that
+// stops reading it is bounded as an idle client would be.
+inline constexpr std::chrono::seconds kUploadTimeout{300};
+
 // Envoy's limits on a response head from an upstream (max_response_headers_kb and
 // max_response_headers_count defaults), as on a request head from a client.
 inline constexpr uint32_t kMaxResponseHeaders = 60 * 1024;

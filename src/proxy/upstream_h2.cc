@@ -10,9 +10,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// While the client's body is still arriving the route timeout has not started (as upstream.cc).
-constexpr auto kUploadTimeout = std::chrono::seconds(300);
-
 // The request line and Host as HTTP/2 pseudo-headers; the codec lowercases names and drops the
 // fields HTTP/2 forbids.
 h2::Headers requestHeaders(const http::request_header<>& head) {
