@@ -313,15 +313,17 @@ def syscalls_per_request(name: str, requests: int):
     return None
 
 
-def wrk(port: int, path: str, seconds: int, pid=None, profile="") -> dict:
+def wrk(port: int, path: str, seconds: int, pid=None, profile="", upstream_pid=None) -> dict:
     args = ["taskset", "-c", LOAD_CPUS, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
             "--timeout", "5s", f"http://127.0.0.1:{port}{path}"]
     cpu0 = cpu_seconds(pid) if pid else (0.0, 0.0)
+    up0 = sum(cpu_seconds(upstream_pid)) if upstream_pid else 0.0
     t0 = time.monotonic()
     profilers = start_profilers(pid, profile, seconds) if profile else []
     out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
     wall = time.monotonic() - t0
     cpu1 = cpu_seconds(pid) if pid else (0.0, 0.0)
+    up_cpu = sum(cpu_seconds(upstream_pid)) - up0 if upstream_pid else 0.0
     user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
     cpu = user + system
     for p in profilers:
@@ -339,6 +341,8 @@ def wrk(port: int, path: str, seconds: int, pid=None, profile="") -> dict:
             "errors": errors, "cpu_us_per_req": (cpu * 1e6 / total) if pid and total else None,
             "busy": (cpu / wall) if pid else None,
             "user_share": (user / cpu) if pid and cpu else None,
+            # The upstream's CPU per request: the load side's cost, which a proxy can raise or lower.
+            "upstream_us_per_req": (up_cpu * 1e6 / total) if upstream_pid and total else None,
             "syscalls_per_req": syscalls_per_request(profile, total) if profilers and total else None}
 
 
@@ -353,8 +357,8 @@ def main() -> int:
     try:
         ports = {t: free_port() for t in ("upstream", "meshproxy", "haproxy", "nginx")}
         up = ports["upstream"]
-        procs.start("upstream", ["nginx", "-p", str(root), "-e", str(root / "upstream-error.log"),
-                                 "-c", str(upstream_config(root, up))], cpus=LOAD_CPUS)
+        upstream_pid = procs.start("upstream", ["nginx", "-p", str(root), "-e", str(root / "upstream-error.log"),
+                                                "-c", str(upstream_config(root, up))], cpus=LOAD_CPUS).pid
         pids = {"direct": None}
         for target in TARGETS:
             if target == "meshproxy":
@@ -385,13 +389,14 @@ def main() -> int:
                 for target in TARGETS:
                     port, pid = port_of[target], pids[target]
                     wrk(port, "/" + size, WARMUP)
-                    r = wrk(port, "/" + size, DURATION, pid, f"{target}-{size}-{rnd + 1}")
+                    r = wrk(port, "/" + size, DURATION, pid, f"{target}-{size}-{rnd + 1}", upstream_pid)
                     runs[(target, size)].append(r)
                     log(f"round {rnd + 1} {size:5} {target:9} {r['rps']:9.0f} req/s p50 {r['p50_ms']:.3f} ms "
                         f"p99 {r['p99_ms']:.3f} ms errors {r['errors']}"
                         + (f" cpu {r['cpu_us_per_req']:.1f} us/req (user {r['user_share']:.0%}) busy {r['busy']:.2f}"
                            if r["busy"] is not None else "")
-                        + (f" syscalls {r['syscalls_per_req']:.2f}/req" if r["syscalls_per_req"] is not None else ""))
+                        + (f" syscalls {r['syscalls_per_req']:.2f}/req" if r["syscalls_per_req"] is not None else "")
+                        + f" upstream cpu {r['upstream_us_per_req']:.1f} us/req")
         results = {}
         for key, rs in runs.items():
             med = statistics.median_low([r["rps"] for r in rs])
@@ -412,8 +417,8 @@ def print_table(results: dict):
     print(f"\n{datetime.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} CPUs; wrk -t1 -c{CONNECTIONS}, "
           f"{DURATION} s after {WARMUP} s warmup, median of {ROUNDS}; proxies: {WORKERS} worker(s) on CPU {PROXY_CPUS}, "
           f"wrk + upstream nginx on CPU {LOAD_CPUS}\n")
-    print("| body | target | req/s | p50 ms | p99 ms | proxy CPU µs/req | proxy busy | req/s vs best peer | p99 vs best peer |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| body | target | req/s | p50 ms | p99 ms | proxy CPU µs/req | proxy busy | upstream CPU µs/req | req/s vs best peer | p99 vs best peer |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     sizes = sorted({s for _, s in results}, key=list(BODIES).index)
     for size in sizes:
         peers = [results[(t, size)] for t in ("haproxy", "nginx") if (t, size) in results]
@@ -426,7 +431,8 @@ def print_table(results: dict):
             cpu = f"{r['cpu_us_per_req']:.1f}" if r["cpu_us_per_req"] is not None else "-"
             busy = f"{r['busy']:.2f}" if r["busy"] is not None else "-"
             err = f" ({r['errors']} errors)" if r["errors"] else ""
-            print(f"| {size} | {t}{err} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu} | {busy} | {ratio} | {p99} |")
+            up = f"{r['upstream_us_per_req']:.1f}" if r.get("upstream_us_per_req") is not None else "-"
+            print(f"| {size} | {t}{err} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu} | {busy} | {up} | {ratio} | {p99} |")
 
 
 if __name__ == "__main__":
