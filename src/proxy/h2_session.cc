@@ -69,6 +69,7 @@ class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H
   void onReset(h2::StreamId id, h2::ErrorCode) override;
   void onGoAway(h2::StreamId, h2::ErrorCode, std::string_view) override {}
   void onSendDrained(h2::StreamId id) override;
+  void onClose(h2::StreamId id) override;  // both sides complete: a writer waiting for drained is done too
 
  private:
   Task<void> writeLoop(std::shared_ptr<H2Connection> self);
@@ -179,6 +180,7 @@ class H2Downstream final : public Downstream {
         }
         result.bodyBytes += piece.size();
         c_.flush();
+        if (reader.done()) break;  // the codec holds the last piece: nothing more to pace
         // One piece at a time: the next read waits until the client's windows took this one.
         while (!s_.reset && c_.codec().queuedBytes(s_.id) > 0) {
           bool woken = co_await s_.drained.wait(Clock::now() + kIdleTimeout);
@@ -309,6 +311,14 @@ void H2Connection::onReset(h2::StreamId id, h2::ErrorCode) {
 
 void H2Connection::onSendDrained(h2::StreamId id) {
   if (H2Stream* s = find(id)) s->drained.notify();
+}
+
+void H2Connection::onClose(h2::StreamId id) {
+  if (H2Stream* s = find(id)) {
+    s->ended = true;
+    s->arrived.notify();
+    s->drained.notify();
+  }
 }
 
 void H2Connection::done(h2::StreamId id) {
