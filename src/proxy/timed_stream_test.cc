@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <functional>
 #include <optional>
 
 namespace meshd::proxy {
@@ -41,14 +42,22 @@ struct Pair {
   }
 };
 
-TEST(TimedStreamTest, ReadTimesOutAtTheDeadline) {
-  Pair p;
-  boost::system::error_code ec;
+// A read with the deadlines `set` gives it (the last one holds), on a peer that sends nothing, run
+// for at most `limit`: how it ended (would_block: still waiting) and how long it took.
+std::pair<boost::system::error_code, std::chrono::steady_clock::duration> silentRead(
+    Pair& p, const std::function<void(TimedStream&)>& set, std::chrono::steady_clock::duration limit = 5s) {
+  boost::system::error_code ec = boost::asio::error::would_block;
   auto took = p.run([&]() -> Task<> {
     std::array<char, 16> buf;
-    p.stream->expiresAfter(50ms);
+    set(*p.stream);
     co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
-  });
+  }, limit);
+  return {ec, took};
+}
+
+TEST(TimedStreamTest, ReadTimesOutAtTheDeadline) {
+  Pair p;
+  auto [ec, took] = silentRead(p, [](TimedStream& s) { s.expiresAfter(50ms); });
   EXPECT_EQ(ec, boost::beast::error::timeout);
   EXPECT_GE(took, 50ms);
   EXPECT_LT(took, 2s);
@@ -73,12 +82,9 @@ TEST(TimedStreamTest, DataBeforeTheDeadlineIsRead) {
 // out at 50 ms: the timer goes back to sleep until the new deadline.
 TEST(TimedStreamTest, ALaterDeadlineSetMeanwhileHolds) {
   Pair p;
-  boost::system::error_code ec;
-  auto took = p.run([&]() -> Task<> {
-    std::array<char, 16> buf;
-    p.stream->expiresAfter(50ms);
-    p.stream->expiresAfter(300ms);
-    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  auto [ec, took] = silentRead(p, [](TimedStream& s) {
+    s.expiresAfter(50ms);
+    s.expiresAfter(300ms);
   });
   EXPECT_EQ(ec, boost::beast::error::timeout);
   EXPECT_GE(took, 300ms);
@@ -87,12 +93,9 @@ TEST(TimedStreamTest, ALaterDeadlineSetMeanwhileHolds) {
 // Armed for an hour, the deadline moves to 50 ms from now: the timer is re-armed at once.
 TEST(TimedStreamTest, AnEarlierDeadlineRearms) {
   Pair p;
-  boost::system::error_code ec;
-  auto took = p.run([&]() -> Task<> {
-    std::array<char, 16> buf;
-    p.stream->expiresAfter(1h);
-    p.stream->expiresAfter(50ms);
-    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  auto [ec, took] = silentRead(p, [](TimedStream& s) {
+    s.expiresAfter(1h);
+    s.expiresAfter(50ms);
   });
   EXPECT_EQ(ec, boost::beast::error::timeout);
   EXPECT_LT(took, 2s);
@@ -100,12 +103,9 @@ TEST(TimedStreamTest, AnEarlierDeadlineRearms) {
 
 TEST(TimedStreamTest, NoDeadlineNeverTimesOut) {
   Pair p;
-  boost::system::error_code ec = boost::asio::error::would_block;
-  p.run([&]() -> Task<> {
-    std::array<char, 16> buf;
-    p.stream->expiresAfter(20ms);
-    p.stream->expiresNever();
-    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  auto [ec, took] = silentRead(p, [](TimedStream& s) {
+    s.expiresAfter(20ms);
+    s.expiresNever();
   }, 300ms);
   EXPECT_EQ(ec, boost::asio::error::would_block);  // still waiting when run_for gave up
 }
