@@ -167,5 +167,21 @@ TEST_F(H2E2eTest, FinishedStreamsReleaseTheirCircuitBreakerSlot) {
   EXPECT_NE(out.find("status codes: 2000 2xx"), std::string::npos) << out;
 }
 
+// App Mesh's stream-error retry event is Envoy's refused-stream: a stream the upstream refused (never
+// processed) is tried again, and the reply says the latest attempt's reason.
+TEST_F(H2E2eTest, RefusedStreamsAreRetriedWithRefusedStream) {
+  h2::testing::UpstreamTestServer up;
+  set({http2Cluster("c", up.endpoint().port())}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c"
+         retry_policy { retry_on: "refused-stream" num_retries { value: 2 } } } })")});
+  await("/x", [](auto& r) { return r.status == 200; });
+  int before = up.requests();
+  HttpReply r = httpGet("127.0.0.1", port_, "/refuse");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
+                    "remote refused stream reset");
+  EXPECT_EQ(up.requests() - before, 3);  // the first attempt and two retries
+}
+
 }  // namespace
 }  // namespace meshd::proxy::testing

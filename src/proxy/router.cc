@@ -3,9 +3,12 @@
 // replaces it) to the downstream side, whatever protocol that speaks.
 #include "proxy/router.h"
 
+#include <charconv>
+
 #include "proxy/load_balancer.h"
 #include "proxy/original_dst.h"
 #include "proxy/outlier_detector.h"
+#include "proxy/retry_policy.h"
 #include "proxy/route_match.h"
 #include "proxy/sessions.h"
 #include "proxy/worker.h"
@@ -23,46 +26,6 @@ std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
   return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
 }
 
-// Which failures the route's retry_on covers.
-struct RetryPolicy {
-  uint32_t numRetries = 0;
-  bool onConnectFailure = false;
-  bool on5xx = false;
-  bool onGatewayError = false;
-  bool onReset = false;
-  std::chrono::milliseconds perTry{0};
-
-  explicit RetryPolicy(const envoy::config::route::v3::RouteAction& a) {
-    if (!a.has_retry_policy()) return;
-    const auto& p = a.retry_policy();
-    numRetries = p.has_num_retries() ? p.num_retries().value() : 1;
-    std::string_view on = p.retry_on();
-    while (!on.empty()) {
-      size_t comma = on.find(',');
-      std::string_view e = on.substr(0, comma);
-      onConnectFailure |= e == "connect-failure" || e == "5xx" || e == "gateway-error";
-      on5xx |= e == "5xx";
-      onGatewayError |= e == "gateway-error";
-      onReset |= e == "reset" || e == "5xx" || e == "gateway-error";
-      on = comma == std::string_view::npos ? std::string_view() : on.substr(comma + 1);
-    }
-    if (p.has_per_try_timeout()) perTry = toMillis(p.per_try_timeout());
-  }
-
-  bool retriable(const UpstreamResult& r) const {
-    switch (r.kind) {
-      case UpstreamResult::kConnectFailure:
-      case UpstreamResult::kConnectTimeout: return onConnectFailure;
-      case UpstreamResult::kReset:
-      case UpstreamResult::kProtocolError: return onReset;  // to Envoy's router both are a stream reset
-      case UpstreamResult::kTimeout:
-      case UpstreamResult::kDownstreamReset: return false;
-      case UpstreamResult::kOk: return (on5xx && r.status >= 500) || (onGatewayError && r.status >= 502 && r.status <= 504);
-    }
-    return false;
-  }
-};
-
 // Counts a request in flight at a host for least request balancing, as long as it lives.
 class InFlight {
  public:
@@ -76,6 +39,34 @@ class InFlight {
  private:
   HostLoad* load_ = nullptr;
 };
+
+// The attempt as the retry policy sees it.
+AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
+  AttemptOutcome o;
+  switch (r.kind) {
+    case UpstreamResult::kOk: {
+      o.kind = AttemptOutcome::kResponse;
+      o.status = r.status;
+      auto grpc = response.head().find("grpc-status");
+      if (grpc != response.head().end()) {
+        uint32_t code = 0;
+        auto v = grpc->value();
+        if (std::from_chars(v.data(), v.data() + v.size(), code).ec == std::errc()) o.grpcStatus = code;
+      }
+      break;
+    }
+    case UpstreamResult::kConnectFailure:
+    case UpstreamResult::kConnectTimeout: o.kind = AttemptOutcome::kConnectFailure; break;
+    case UpstreamResult::kReset:
+    case UpstreamResult::kProtocolError:
+      o.kind = AttemptOutcome::kReset;
+      o.refusedStream = r.refusedStream;
+      break;
+    case UpstreamResult::kTimeout: o.kind = AttemptOutcome::kTimeout; break;
+    case UpstreamResult::kDownstreamReset: o.kind = AttemptOutcome::kDownstreamReset; break;
+  }
+  return o;
+}
 
 }  // namespace
 
@@ -184,7 +175,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
     if (countForOutlierDetection(c, *h, failed)) worker.reportOutlier(c.name, h->key());
     // Envoy retries only while it still holds the whole body it sent.
     if (attempt < retry.numRetries && !timeouts.expired() && body.replayable() &&
-        (retry.retriable(result) || result.perTryTimeout)) {
+        (retry.retriable(outcomeOf(result, response)) || result.perTryTimeout)) {
       c.stats->upstream_rq_retry++;
       continue;
     }

@@ -89,6 +89,7 @@ struct UpstreamResult {
   bool perTryTimeout = false;    // kTimeout: this attempt's per_try_timeout, not the route's
   std::string transportFailure;  // kConnectFailure: "delayed connect error: Connection refused"
   std::string resetReason;       // kReset: Envoy's reason when not "connection termination" ("remote reset")
+  bool refusedStream = false;    // kReset: an HTTP/2 REFUSED_STREAM (not processed: safe to retry)
 };
 
 // An HTTP/2 cluster's request goes on a stream of a `h2pool` connection (upstream_h2.h). Otherwise

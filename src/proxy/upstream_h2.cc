@@ -120,6 +120,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
     case h2::StreamResult::kConnectionFailure:
       result.kind = UpstreamResult::kReset;
       result.resetReason = r.describe();
+      result.refusedStream = r.kind == h2::StreamResult::kRefused;
       co_return result;
   }
   http::response_header<>& res = out.h2Head;

@@ -1,0 +1,52 @@
+#include "proxy/retry_policy.h"
+
+#include <string_view>
+
+namespace meshd::proxy {
+
+namespace {
+
+// gRPC's codes for the retry_on names (grpc/doc/statuscodes.md).
+constexpr std::pair<std::string_view, uint32_t> kGrpcOn[] = {
+    {"cancelled", 1}, {"deadline-exceeded", 4}, {"resource-exhausted", 8}, {"internal", 13}, {"unavailable", 14}};
+
+}  // namespace
+
+RetryPolicy::RetryPolicy(const envoy::config::route::v3::RouteAction& a) {
+  if (!a.has_retry_policy()) return;
+  const auto& p = a.retry_policy();
+  numRetries = p.has_num_retries() ? p.num_retries().value() : 1;
+  std::string_view on = p.retry_on();
+  while (!on.empty()) {
+    size_t comma = on.find(',');
+    std::string_view e = on.substr(0, comma);
+    onConnectFailure_ |= e == "connect-failure" || e == "5xx" || e == "gateway-error";
+    on5xx_ |= e == "5xx";
+    onGatewayError_ |= e == "gateway-error";
+    onReset_ |= e == "reset" || e == "5xx" || e == "gateway-error";
+    onRefusedStream_ |= e == "refused-stream";
+    for (const auto& [name, code] : kGrpcOn) {
+      if (e == name) grpcStatuses_ |= 1u << code;
+    }
+    on = comma == std::string_view::npos ? std::string_view() : on.substr(comma + 1);
+  }
+  if (p.has_per_try_timeout()) {
+    perTry = std::chrono::milliseconds(p.per_try_timeout().seconds() * 1000 + p.per_try_timeout().nanos() / 1000000);
+  }
+}
+
+bool RetryPolicy::retriable(const AttemptOutcome& o) const {
+  switch (o.kind) {
+    case AttemptOutcome::kConnectFailure: return onConnectFailure_;
+    // To Envoy's router a malformed response is a reset too; `reset` covers a refused stream.
+    case AttemptOutcome::kReset: return onReset_ || (o.refusedStream && onRefusedStream_);
+    case AttemptOutcome::kTimeout:
+    case AttemptOutcome::kDownstreamReset: return false;
+    case AttemptOutcome::kResponse:
+      if (o.grpcStatus && *o.grpcStatus < 32 && (grpcStatuses_ >> *o.grpcStatus & 1)) return true;
+      return (on5xx_ && o.status >= 500) || (onGatewayError_ && o.status >= 502 && o.status <= 504);
+  }
+  return false;
+}
+
+}  // namespace meshd::proxy

@@ -1,0 +1,41 @@
+#pragma once
+// A route's retry policy as Envoy's router applies it: which outcomes of an attempt its retry_on
+// covers. Envoy's names: connect-failure, reset, 5xx, gateway-error, refused-stream, and the gRPC
+// statuses of a trailers-only response (cancelled, deadline-exceeded, internal, resource-exhausted,
+// unavailable), which meshd writes for App Mesh's httpRetryEvents/grpcRetryEvents. Pure.
+
+#include <envoy/config/route/v3/route_components.pb.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace meshd::proxy {
+
+// What one attempt came to, as far as retrying goes.
+struct AttemptOutcome {
+  enum Kind { kResponse, kConnectFailure, kReset, kTimeout, kDownstreamReset };
+  Kind kind = kResponse;
+  unsigned status = 0;                  // kResponse: the HTTP status
+  std::optional<uint32_t> grpcStatus;   // kResponse: grpc-status in the response head (trailers-only)
+  bool refusedStream = false;           // kReset: REFUSED_STREAM (the request was not processed)
+};
+
+struct RetryPolicy {
+  uint32_t numRetries = 0;
+  std::chrono::milliseconds perTry{0};
+
+  // No retry_policy: no retries.
+  explicit RetryPolicy(const envoy::config::route::v3::RouteAction& action);
+  bool retriable(const AttemptOutcome& o) const;
+
+ private:
+  bool onConnectFailure_ = false;
+  bool on5xx_ = false;
+  bool onGatewayError_ = false;
+  bool onReset_ = false;
+  bool onRefusedStream_ = false;
+  uint32_t grpcStatuses_ = 0;  // bit n: retry on grpc-status n
+};
+
+}  // namespace meshd::proxy

@@ -1,0 +1,54 @@
+#include "proxy/retry_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace meshd::proxy {
+namespace {
+
+RetryPolicy policy(const std::string& on, uint32_t retries = 2) {
+  envoy::config::route::v3::RouteAction a;
+  a.mutable_retry_policy()->set_retry_on(on);
+  a.mutable_retry_policy()->mutable_num_retries()->set_value(retries);
+  return RetryPolicy(a);
+}
+
+AttemptOutcome response(unsigned status, std::optional<uint32_t> grpc = std::nullopt) {
+  return {AttemptOutcome::kResponse, status, grpc, false};
+}
+AttemptOutcome reset(bool refused) { return {AttemptOutcome::kReset, 0, std::nullopt, refused}; }
+
+TEST(RetryPolicyTest, NoPolicyNoRetries) {
+  RetryPolicy p{envoy::config::route::v3::RouteAction()};
+  EXPECT_EQ(p.numRetries, 0u);
+  EXPECT_FALSE(p.retriable(response(503)));
+}
+
+TEST(RetryPolicyTest, EnvoysHttpConditions) {
+  EXPECT_TRUE(policy("5xx").retriable(response(500)));
+  EXPECT_TRUE(policy("5xx").retriable(reset(false)));
+  EXPECT_TRUE(policy("5xx").retriable({AttemptOutcome::kConnectFailure}));
+  EXPECT_FALSE(policy("gateway-error").retriable(response(500)));
+  EXPECT_TRUE(policy("gateway-error").retriable(response(503)));
+  EXPECT_FALSE(policy("connect-failure").retriable(reset(false)));
+  EXPECT_FALSE(policy("5xx").retriable({AttemptOutcome::kTimeout}));
+}
+
+// App Mesh's stream-error is Envoy's refused-stream: only a stream the server refused (never
+// processed) is retried; `reset` covers that one too.
+TEST(RetryPolicyTest, RefusedStream) {
+  EXPECT_TRUE(policy("refused-stream").retriable(reset(true)));
+  EXPECT_FALSE(policy("refused-stream").retriable(reset(false)));
+  EXPECT_TRUE(policy("reset").retriable(reset(true)));
+}
+
+// grpcRetryEvents: a trailers-only response's grpc-status (HTTP 200) decides.
+TEST(RetryPolicyTest, GrpcStatuses) {
+  RetryPolicy p = policy("cancelled,deadline-exceeded,internal,resource-exhausted,unavailable");
+  for (uint32_t code : {1u, 4u, 8u, 13u, 14u}) EXPECT_TRUE(p.retriable(response(200, code))) << code;
+  for (uint32_t code : {0u, 2u, 5u, 12u}) EXPECT_FALSE(p.retriable(response(200, code))) << code;
+  EXPECT_FALSE(p.retriable(response(503)));
+  EXPECT_FALSE(policy("5xx").retriable(response(200, 14)));
+}
+
+}  // namespace
+}  // namespace meshd::proxy
