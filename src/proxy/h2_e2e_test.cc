@@ -114,6 +114,8 @@ TEST_F(H2E2eTest, Http1ClientsReachAnHttp2UpstreamOverOneConnection) {
   EXPECT_EQ(r.body, "5\r\nhello\r\n0\r\n\r\n");
   for (int i = 0; i < 5; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/x").body, "5\r\nhello\r\n0\r\n\r\n");
   EXPECT_EQ(up.connections(), 2);  // one per worker, each carrying its requests as streams
+  EXPECT_NE(admin("/stats").find("cluster.c.upstream_cx_http2_total: 2"), std::string::npos) << admin("/stats");
+  EXPECT_NE(admin("/stats").find("cluster.c.upstream_cx_total: 2"), std::string::npos);
   auto heads = up.heads();
   ASSERT_FALSE(heads.empty());
   EXPECT_EQ(heads.back()[0], (std::pair<std::string, std::string>{":method", "GET"}));

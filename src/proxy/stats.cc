@@ -13,6 +13,8 @@ std::vector<std::pair<std::string, uint64_t>> ClusterStats::values() const {
           {"upstream_cx_connect_timeout", upstream_cx_connect_timeout.load()},
           {"upstream_cx_none_healthy", upstream_cx_none_healthy.load()},
           {"upstream_cx_total", upstream_cx_total.load()},
+          {"upstream_cx_http1_total", upstream_cx_http1_total.load()},
+          {"upstream_cx_http2_total", upstream_cx_http2_total.load()},
           {"upstream_rq_active", upstream_rq_active.load()},
           {"upstream_rq_pending_overflow", upstream_rq_pending_overflow.load()},
           {"upstream_rq_retry", upstream_rq_retry.load()},

@@ -14,6 +14,8 @@ namespace meshd::proxy {
 
 struct ClusterStats {
   std::atomic<uint64_t> upstream_cx_total{0};
+  std::atomic<uint64_t> upstream_cx_http1_total{0};
+  std::atomic<uint64_t> upstream_cx_http2_total{0};
   std::atomic<uint64_t> upstream_cx_connect_fail{0};
   std::atomic<uint64_t> upstream_cx_connect_timeout{0};
   std::atomic<uint64_t> upstream_rq_total{0};

@@ -82,6 +82,7 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
   out.stream = std::make_unique<TimedStream>(co_await boost::asio::this_coro::executor);
   TimedStream& stream = *out.stream;
   cluster.stats->upstream_cx_total++;
+  cluster.stats->upstream_cx_http1_total++;
   auto now = Clock::now();
   bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
   stream.expiresAt(deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout);

@@ -65,17 +65,22 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
   bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
   boost::system::error_code ec;
   bool bodiless = body.done() && body.kept().empty();
+  bool connected = false;  // this request made a connection attempt (others may share it)
   out.h2 = co_await pool.open(host.endpoint, cluster.http2Settings, requestHeaders(head), bodiless,
-                              deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec);
+                              deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec, &connected);
+  if (connected) {
+    cluster.stats->upstream_cx_total++;
+    cluster.stats->upstream_cx_http2_total++;
+  }
   if (!out.h2) {
     if (ec == beast::error::timeout && deadlineFirst) {
       result.kind = UpstreamResult::kTimeout;
       result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
       co_return result;
     }
-    cluster.stats->upstream_cx_connect_fail++;
+    if (connected) cluster.stats->upstream_cx_connect_fail++;
     if (ec == beast::error::timeout) {
-      cluster.stats->upstream_cx_connect_timeout++;
+      if (connected) cluster.stats->upstream_cx_connect_timeout++;
       result.kind = UpstreamResult::kConnectTimeout;
     } else {
       result.kind = UpstreamResult::kConnectFailure;

@@ -44,8 +44,8 @@ UpstreamPool::~UpstreamPool() {
 Task<std::unique_ptr<UpstreamStream>> UpstreamPool::open(const tcp::endpoint& host, const Settings& settings,
                                                          const Headers& head, bool endStream,
                                                          Clock::time_point connectDeadline,
-                                                         boost::system::error_code& ec) {
-  return openOn(state_, host, settings, head, endStream, connectDeadline, ec);
+                                                         boost::system::error_code& ec, bool* connected) {
+  return openOn(state_, host, settings, head, endStream, connectDeadline, ec, connected);
 }
 
 size_t UpstreamPool::connections(const tcp::endpoint& host) const {
@@ -59,7 +59,7 @@ size_t UpstreamPool::connections(const tcp::endpoint& host) const {
 Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State> st, tcp::endpoint host,
                                                            Settings settings, const Headers& head, bool endStream,
                                                            Clock::time_point connectDeadline,
-                                                           boost::system::error_code& ec) {
+                                                           boost::system::error_code& ec, bool* connected) {
   ec = {};
   for (;;) {
     if (st->closed) {
@@ -86,6 +86,7 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State
 
     auto pending = std::make_shared<Connecting>(st->ex);
     h.connecting = pending;
+    if (connected) *connected = true;
     auto c = co_await UpstreamConnection::connect(st->ex, host, settings, connectDeadline, ec);
     pending->ec = ec;
     pending->done.cancel();

@@ -36,10 +36,11 @@ class UpstreamPool {
   // on a new one connected within `connectDeadline` with `settings`. nullptr with `ec` set when the
   // connection could not be made: the connect error, beast::error::timeout, or
   // asio::error::operation_aborted when the pool went away meanwhile; asio::error::invalid_argument
-  // when nghttp2 refused the head.
+  // when nghttp2 refused the head. `connected`, when given, is set when this call made a connection
+  // attempt (for the cluster's upstream_cx_* counters: one per attempt, not per waiting request).
   Task<std::unique_ptr<UpstreamStream>> open(const tcp::endpoint& host, const Settings& settings, const Headers& head,
                                              bool endStream, Clock::time_point connectDeadline,
-                                             boost::system::error_code& ec);
+                                             boost::system::error_code& ec, bool* connected = nullptr);
 
   // Connections to `host` that are open or being made (draining ones included).
   size_t connections(const tcp::endpoint& host) const;
@@ -64,7 +65,7 @@ class UpstreamPool {
   static Task<std::unique_ptr<UpstreamStream>> openOn(std::shared_ptr<State> st, tcp::endpoint host,
                                                       Settings settings, const Headers& head, bool endStream,
                                                       Clock::time_point connectDeadline,
-                                                      boost::system::error_code& ec);
+                                                      boost::system::error_code& ec, bool* connected);
   // Closes the connections idle past the timeout and forgets closed ones; runs while there are any.
   static Task<> sweep(std::shared_ptr<State> st);
 
