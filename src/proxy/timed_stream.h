@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "proxy/io.h"
+#include "proxy/read_readiness.h"
 
 namespace meshd::proxy {
 
@@ -46,7 +47,8 @@ class TimedStream {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
         [this](auto handler, const Buffers& b) {
           if (state_->timedOut) return fail(std::move(handler), size_t{0});
-          state_->socket.async_read_some(b, Completion<decltype(handler)>{std::move(handler), state_.get()});
+          state_->socket.async_read_some(
+              b, ReadCompletion<decltype(handler)>{{std::move(handler), state_.get()}, boost::asio::buffer_size(b)});
         },
         token, buffers);
   }
@@ -91,6 +93,16 @@ class TimedStream {
     void operator()(boost::system::error_code ec, Args... args) {
       if (ec == boost::asio::error::operation_aborted && state->timedOut) ec = boost::beast::error::timeout;
       handler(ec, args...);
+    }
+  };
+
+  // A read that did not fill its buffers drained the socket: the next waits for the reactor.
+  template <typename Handler>
+  struct ReadCompletion : Completion<Handler> {
+    size_t asked;
+    void operator()(boost::system::error_code ec, size_t n) {
+      if (!ec && n < asked) drained(this->state->socket);
+      Completion<Handler>::operator()(ec, n);
     }
   };
 

@@ -10,6 +10,7 @@
 #include <array>
 #include <functional>
 #include <optional>
+#include <string>
 
 namespace meshd::proxy {
 namespace {
@@ -62,6 +63,45 @@ TEST(TimedStreamTest, ReadTimesOutAtTheDeadline) {
   EXPECT_GE(took, 50ms);
   EXPECT_LT(took, 2s);
   EXPECT_FALSE(p.stream->socket().is_open());  // as Beast's stream, a timed out one is closed
+}
+
+// A read that does not fill its buffer drained the socket: the next one waits for the reactor
+// instead of a recv() that would fail with EAGAIN, and still gets what the peer sends later, even
+// when the peer sent it before that next read was started.
+TEST(TimedStreamTest, AShortReadLeavesTheNextReadToTheReactor) {
+  Pair p;
+  std::string got;
+  bool atOnceAfterShort = true;
+  p.run([&]() -> Task<> {
+    std::array<char, 16> buf;
+    boost::system::error_code ec;
+    boost::asio::write(p.peer, boost::asio::buffer("one", 3));
+    size_t n = co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+    got.append(buf.data(), n);
+    atOnceAfterShort = readsAtOnce(p.stream->socket());
+    boost::asio::write(p.peer, boost::asio::buffer("two", 3));
+    n = co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+    got.append(buf.data(), n);
+  });
+  EXPECT_FALSE(atOnceAfterShort);
+  EXPECT_EQ(got, "onetwo");
+}
+
+// A read that filled its buffer may have left data behind: the next read tries at once.
+TEST(TimedStreamTest, AFullReadKeepsReadingAtOnce) {
+  Pair p;
+  bool atOnce = false;
+  size_t second = 0;
+  p.run([&]() -> Task<> {
+    std::array<char, 4> buf;
+    boost::system::error_code ec;
+    boost::asio::write(p.peer, boost::asio::buffer("abcdef", 6));
+    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+    atOnce = readsAtOnce(p.stream->socket());
+    second = co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+  });
+  EXPECT_TRUE(atOnce);
+  EXPECT_EQ(second, 2u);
 }
 
 TEST(TimedStreamTest, DataBeforeTheDeadlineIsRead) {
