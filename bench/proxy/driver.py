@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -44,6 +45,7 @@ LOAD_CPUS = os.environ.get("LOAD_CPUS", "0")
 TARGETS = os.environ.get("PROXY_TARGETS", "direct,meshproxy,haproxy,nginx").split(",")
 RESULT_JSON = os.environ.get("PROXY_JSON", "")
 PROFILE_DIR = os.environ.get("PROXY_PROFILE", "")
+MESHPROXY_ARGS = os.environ.get("MESHPROXY_ARGS", "").split()  # e.g. "--event-nap-us 0"
 SMALL_BODY = b"hello from the upstream, 64 bytes of body for the small case...\n"
 BODIES = {"small": SMALL_BODY, "16k": bytes((i * 7 + 13) % 26 + 97 for i in range(16384))}
 MESH = "bench"
@@ -268,7 +270,7 @@ def start_meshproxy(procs: Procs, root: Path, port: int, upstream: int) -> subpr
     env = {"APPMESH_RESOURCE_ARN": f"mesh/{MESH}/virtualGateway/gw", "APPMESH_XDS_ENDPOINT": addrs["xds"],
            "MESHD_DNS_RESOLVER": addrs["dns"], "ENVOY_ADMIN_ACCESS_PORT": str(admin),
            "MESHD_IPV6_AVAILABLE": "false", "PATH": os.environ.get("PATH", "")}
-    p = procs.start("meshproxy", [MESHPROXY, "--concurrency", str(WORKERS), "--log-level", "warn"],
+    p = procs.start("meshproxy", [MESHPROXY, "--concurrency", str(WORKERS), "--log-level", "warn", *MESHPROXY_ARGS],
                     cpus=PROXY_CPUS, env=env)
     if not eventually(lambda: get(admin, "/ready")[0] == 200):
         raise RuntimeError("meshproxy never became LIVE: " + procs.log_tail("meshproxy"))
@@ -313,6 +315,25 @@ def syscalls_per_request(name: str, requests: int):
     return None
 
 
+def context_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of a process's threads: each voluntary one is a
+    sleep, and waking a sleeper costs the CPU that wakes it."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if "ctxt_switches:" in line:
+                total += int(line.split()[1])
+    return total
+
+
+def loopback_packets() -> int:
+    """Packets sent over loopback (every data segment and bare ACK; the machine's other traffic too)."""
+    try:
+        return int(Path("/sys/class/net/lo/statistics/tx_packets").read_text())
+    except OSError:
+        return 0
+
+
 def wrk(port: int, path: str, seconds: int, pid=None, profile="", upstream_pid=None) -> dict:
     args = ["taskset", "-c", LOAD_CPUS, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
             "--timeout", "5s", f"http://127.0.0.1:{port}{path}"]
@@ -320,8 +341,19 @@ def wrk(port: int, path: str, seconds: int, pid=None, profile="", upstream_pid=N
     up0 = sum(cpu_seconds(upstream_pid)) if upstream_pid else 0.0
     t0 = time.monotonic()
     profilers = start_profilers(pid, profile, seconds) if profile else []
+    cs0 = context_switches(upstream_pid) if upstream_pid else 0
+    pcs0 = context_switches(pid) if pid else 0
+    pk0 = loopback_packets()
+    load0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
+    load1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.monotonic() - t0
+    up_cs = context_switches(upstream_pid) - cs0 if upstream_pid else 0
+    packets = loopback_packets() - pk0
+    proxy_cs = context_switches(pid) - pcs0 if pid else 0
+    # wrk's own cost (it is reaped by then, so it is in the children's totals).
+    wrk_cpu = load1.ru_utime + load1.ru_stime - load0.ru_utime - load0.ru_stime
+    wrk_cs = load1.ru_nvcsw + load1.ru_nivcsw - load0.ru_nvcsw - load0.ru_nivcsw
     cpu1 = cpu_seconds(pid) if pid else (0.0, 0.0)
     up_cpu = sum(cpu_seconds(upstream_pid)) - up0 if upstream_pid else 0.0
     user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
@@ -343,6 +375,11 @@ def wrk(port: int, path: str, seconds: int, pid=None, profile="", upstream_pid=N
             "user_share": (user / cpu) if pid and cpu else None,
             # The upstream's CPU per request: the load side's cost, which a proxy can raise or lower.
             "upstream_us_per_req": (up_cpu * 1e6 / total) if upstream_pid and total else None,
+            "upstream_cs_per_req": (up_cs / total) if upstream_pid and total else None,
+            "wrk_us_per_req": wrk_cpu * 1e6 / total if total else None,
+            "wrk_cs_per_req": wrk_cs / total if total else None,
+            "packets_per_req": packets / total if total else None,
+            "proxy_cs_per_req": proxy_cs / total if pid and total else None,
             "syscalls_per_req": syscalls_per_request(profile, total) if profilers and total else None}
 
 
@@ -395,13 +432,17 @@ def main() -> int:
                         f"p99 {r['p99_ms']:.3f} ms errors {r['errors']}"
                         + (f" cpu {r['cpu_us_per_req']:.1f} us/req (user {r['user_share']:.0%}) busy {r['busy']:.2f}"
                            if r["busy"] is not None else "")
+                        + (f" cs {r['proxy_cs_per_req']:.3f}/req" if r["proxy_cs_per_req"] is not None else "")
                         + (f" syscalls {r['syscalls_per_req']:.2f}/req" if r["syscalls_per_req"] is not None else "")
-                        + f" upstream cpu {r['upstream_us_per_req']:.1f} us/req")
+                        + f" upstream cpu {r['upstream_us_per_req']:.1f} us/req cs {r['upstream_cs_per_req']:.3f}/req"
+                        + f" wrk cpu {r['wrk_us_per_req']:.1f} us/req cs {r['wrk_cs_per_req']:.3f}/req"
+                        + f" packets {r['packets_per_req']:.2f}/req")
         results = {}
         for key, rs in runs.items():
             med = statistics.median_low([r["rps"] for r in rs])
             results[key] = next(r for r in rs if r["rps"] == med)
         print_table(results)
+        print_paired(runs)
         if RESULT_JSON:
             Path(RESULT_JSON).write_text(json.dumps(
                 {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "connections": CONNECTIONS,
@@ -417,8 +458,8 @@ def print_table(results: dict):
     print(f"\n{datetime.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} CPUs; wrk -t1 -c{CONNECTIONS}, "
           f"{DURATION} s after {WARMUP} s warmup, median of {ROUNDS}; proxies: {WORKERS} worker(s) on CPU {PROXY_CPUS}, "
           f"wrk + upstream nginx on CPU {LOAD_CPUS}\n")
-    print("| body | target | req/s | p50 ms | p99 ms | proxy CPU µs/req | proxy busy | upstream CPU µs/req | req/s vs best peer | p99 vs best peer |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| body | target | req/s | p50 ms | p99 ms | proxy CPU µs/req | proxy busy | proxy sleeps/req | load CPU µs/req | req/s vs best peer | p99 vs best peer |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sizes = sorted({s for _, s in results}, key=list(BODIES).index)
     for size in sizes:
         peers = [results[(t, size)] for t in ("haproxy", "nginx") if (t, size) in results]
@@ -431,8 +472,23 @@ def print_table(results: dict):
             cpu = f"{r['cpu_us_per_req']:.1f}" if r["cpu_us_per_req"] is not None else "-"
             busy = f"{r['busy']:.2f}" if r["busy"] is not None else "-"
             err = f" ({r['errors']} errors)" if r["errors"] else ""
-            up = f"{r['upstream_us_per_req']:.1f}" if r.get("upstream_us_per_req") is not None else "-"
-            print(f"| {size} | {t}{err} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu} | {busy} | {up} | {ratio} | {p99} |")
+            sleeps = f"{r['proxy_cs_per_req']:.3f}" if r.get("proxy_cs_per_req") is not None else "-"
+            load = f"{r['upstream_us_per_req'] + r['wrk_us_per_req']:.1f}"
+            print(f"| {size} | {t}{err} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu} | {busy} | {sleeps} | {load} | {ratio} | {p99} |")
+    print("\nload CPU: wrk's and the upstream's together per request, the limit when the proxy is not busy.")
+
+
+def print_paired(runs: dict):
+    """meshproxy against the better peer of the same round: rounds minutes apart on a shared machine
+    differ more than the proxies do, a round's targets run back to back."""
+    for size in BODIES:
+        mine = runs.get(("meshproxy", size), [])
+        peers = [runs[(t, size)] for t in ("haproxy", "nginx") if (t, size) in runs]
+        if not mine or not peers:
+            continue
+        ratios = [m["rps"] / max(p[i]["rps"] for p in peers) for i, m in enumerate(mine)]
+        print(f"{size}: meshproxy vs the round's better peer: " + ", ".join(f"{r:.2f}×" for r in ratios)
+              + f" (median {statistics.median(ratios):.2f}×)")
 
 
 if __name__ == "__main__":

@@ -21,9 +21,14 @@ int main(int argc, char** argv) {
   std::string bootstrapFile;
   size_t concurrency = 2;
   std::string logLevel = "info";
+  long napMicros = meshd::proxy::Coalescing{}.nap.count();
   app.add_option("--bootstrap,-c", bootstrapFile, "Envoy bootstrap JSON (as `meshctl bootstrap` writes); "
                                                   "without it the APPMESH_* environment variables are used");
   app.add_option("--concurrency", concurrency, "worker threads")->check(CLI::Range(1, 256));
+  app.add_option("--event-nap-us", napMicros,
+                 "before a worker with nothing to do blocks, it naps this long (twice) and polls again, so "
+                 "events arriving under load are taken in batches; 0: block at once, as Envoy")
+      ->check(CLI::Range(0, 1000));
   app.add_option("--log-level,-l", logLevel, "trace, debug, info, warn, error, off");
   CLI11_PARSE(app, argc, argv);
   meshd::log::init(logLevel);
@@ -54,7 +59,9 @@ int main(int argc, char** argv) {
   sigaddset(&stopSignals, SIGTERM);
   sigaddset(&stopSignals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-  meshd::proxy::Proxy proxy({*bootstrap, concurrency});
+  meshd::proxy::ProxyOptions options{*bootstrap, concurrency};
+  options.coalescing.nap = std::chrono::microseconds(napMicros);
+  meshd::proxy::Proxy proxy(std::move(options));
   if (auto s = proxy.start(); !s.ok()) {
     std::cerr << "meshproxy: " << s.message() << "\n";
     return 1;

@@ -45,7 +45,7 @@ Status Proxy::start() {
   auto onOutlier = [this](const std::string& cluster, const std::string& host) {
     boost::asio::post(main_, [this, cluster, host] { parts_->outliers->onConsecutive5xx(cluster, host); });
   };
-  for (size_t i = 0; i < options_.concurrency; ++i) p.workers.push_back(std::make_unique<Worker>(i, onOutlier));
+  for (size_t i = 0; i < options_.concurrency; ++i) p.workers.push_back(std::make_unique<Worker>(i, onOutlier, options_.coalescing));
   auto publish = [this](ConfigPtr c) {
     Parts& p = *parts_;
     for (auto& w : p.workers) w->setConfig(c);

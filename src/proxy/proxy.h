@@ -12,12 +12,14 @@
 #include <vector>
 
 #include "common/status.h"
+#include "proxy/event_loop.h"
 
 namespace meshd::proxy {
 
 struct ProxyOptions {
   envoy::config::bootstrap::v3::Bootstrap bootstrap;
   size_t concurrency = 2;
+  Coalescing coalescing;  // of the workers' event loops (event_loop.h)
 };
 
 class Proxy {

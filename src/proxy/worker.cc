@@ -41,16 +41,13 @@ Task<void> inspectThenServe(Worker& worker, Socket s, std::shared_ptr<const List
 
 }  // namespace
 
-Worker::Worker(size_t index, OnOutlier onOutlier)
-    : index_(index), onOutlier_(std::move(onOutlier)), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {}
+Worker::Worker(size_t index, OnOutlier onOutlier, Coalescing coalescing)
+    : index_(index), onOutlier_(std::move(onOutlier)), coalescing_(coalescing), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
 Worker::~Worker() { stop(); }
 
 void Worker::start() {
-  thread_ = std::thread([this] {
-    auto guard = boost::asio::make_work_guard(io_);
-    io_.run();
-  });
+  thread_ = std::thread([this] { runLoop(io_, coalescing_); });
 }
 
 void Worker::stop() {

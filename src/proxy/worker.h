@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "proxy/config.h"
+#include "proxy/event_loop.h"
 #include "proxy/io.h"
 #include "proxy/listener_drain.h"
 #include "proxy/h2/upstream_pool.h"
@@ -29,7 +30,7 @@ class Worker {
   // to the main thread).
   using OnOutlier = std::function<void(const std::string& cluster, const std::string& hostKey)>;
 
-  Worker(size_t index, OnOutlier onOutlier = {});
+  Worker(size_t index, OnOutlier onOutlier = {}, Coalescing coalescing = {});
   ~Worker();
 
   void start();
@@ -60,6 +61,7 @@ class Worker {
 
   size_t index_;
   OnOutlier onOutlier_;
+  Coalescing coalescing_;
   // One thread runs this loop and only it touches the worker's sockets (other threads only post),
   // so per-socket I/O locking is wasted work on the request path.
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
