@@ -39,7 +39,7 @@ DURATION = int(os.environ.get("PROXY_DURATION", "10"))
 WARMUP = int(os.environ.get("PROXY_WARMUP", "2"))
 CONNECTIONS = int(os.environ.get("PROXY_CONNECTIONS", "64"))
 WORKERS = int(os.environ.get("PROXY_WORKERS", "1"))
-ROUNDS = int(os.environ.get("PROXY_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("PROXY_ROUNDS", "5"))
 PROXY_CPUS = os.environ.get("PROXY_CPUS", "1")
 LOAD_CPUS = os.environ.get("LOAD_CPUS", "0")
 TARGETS = os.environ.get("PROXY_TARGETS", "direct,meshproxy,haproxy,nginx").split(",")
@@ -423,7 +423,8 @@ def main() -> int:
         runs = {(t, s): [] for t in TARGETS for s in BODIES}
         for rnd in range(ROUNDS):
             for size in BODIES:
-                for target in TARGETS:
+                # Every other round runs the targets in reverse, so none always follows the same one.
+                for target in (TARGETS if rnd % 2 == 0 else TARGETS[::-1]):
                     port, pid = port_of[target], pids[target]
                     wrk(port, "/" + size, WARMUP)
                     r = wrk(port, "/" + size, DURATION, pid, f"{target}-{size}-{rnd + 1}", upstream_pid)
@@ -486,10 +487,12 @@ def print_paired(runs: dict):
         peers = [runs[(t, size)] for t in ("haproxy", "nginx") if (t, size) in runs]
         if not mine or not peers:
             continue
-        ratios = [m["rps"] / max(p[i]["rps"] for p in peers) for i, m in enumerate(mine)]
-        print(f"{size}: meshproxy vs the round's better peer: " + ", ".join(f"{r:.2f}×" for r in ratios)
-              + f" (median {statistics.median(ratios):.2f}×)")
-
+        best = [max((p[i] for p in peers), key=lambda r: r["rps"]) for i in range(len(mine))]
+        rps = [m["rps"] / b["rps"] for m, b in zip(mine, best)]
+        p99 = [m["p99_ms"] / b["p99_ms"] for m, b in zip(mine, best)]
+        print(f"{size}: meshproxy vs the round's better peer, req/s " + ", ".join(f"{r:.2f}×" for r in rps)
+              + f" (median {statistics.median(rps):.2f}×); p99 " + ", ".join(f"{r:.2f}×" for r in p99)
+              + f" (median {statistics.median(p99):.2f}×)")
 
 if __name__ == "__main__":
     sys.exit(main())

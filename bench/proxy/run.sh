@@ -4,7 +4,7 @@
 # Not a test. It loads every CPU: on a shared machine run it as
 #   flock /tmp/meshd-build.lock bench/proxy/run.sh
 # Environment: PROXY_DURATION (10 s), PROXY_WARMUP (2 s), PROXY_CONNECTIONS (64), PROXY_WORKERS (1),
-# PROXY_ROUNDS (3), PROXY_CPUS (1), LOAD_CPUS (0), PROXY_TARGETS, BUILD_DIR (build), MESHD_BIN,
+# PROXY_ROUNDS (5), PROXY_CPUS (1), LOAD_CPUS (0), PROXY_TARGETS, BUILD_DIR (build), MESHD_BIN,
 # MESHCTL_BIN, MESHPROXY_BIN, PROXY_JSON (write results here too).
 # Needs: cmake --build build --target meshd meshctl meshproxy; wrk, haproxy and nginx (installed
 # here with apt-get when missing, without starting their system services).
