@@ -223,6 +223,22 @@ TEST_F(ProxyE2eTest, ReusesKeptAliveUpstreamConnections) {
   EXPECT_LE(app.connections(), 2);  // one per worker at most
 }
 
+// As Envoy's, connection pools are per cluster: a cluster never reuses another's connection to the
+// same address, and each counts its own.
+TEST_F(ProxyE2eTest, ClustersKeepTheirOwnConnectionsToTheSameHost) {
+  Upstream app("app", 200, 0ms, /*keepAlive=*/true);
+  set({staticCluster("a", {app.port()}), staticCluster("b", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/a" } route { cluster: "a" } }
+                            routes { match { prefix: "/b" } route { cluster: "b" } })")});
+  await("/a", [](auto& r) { return r.status == 200; });
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/a").status, 200);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/b").status, 200);
+  std::string stats = admin("/stats");
+  EXPECT_NE(stats.find("cluster.a.upstream_cx_total: "), std::string::npos);
+  EXPECT_EQ(stats.find("cluster.b.upstream_cx_total: 0\n"), std::string::npos) << stats;
+  EXPECT_GE(app.connections(), 2);
+}
+
 TEST_F(ProxyE2eTest, CircuitBreakerOverflowIs503Overflow) {
   Upstream slow("slow", 200, 600ms);
   auto c = staticCluster("slow", {slow.port()});

@@ -147,7 +147,7 @@ void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
     h2.reset();
   } else if (reusable && parser->keep_alive() && buffer.size() == 0) {
     stream->expiresNever();
-    pool.give(host, std::move(stream));
+    pool.give(cluster, host, std::move(stream));
   } else {
     close();
   }
@@ -159,12 +159,13 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
   out.close();
   out.buffer.clear();
   out.parser.reset();
+  out.cluster = cluster.name;
   out.host = host.endpoint;
   if (cluster.http2) co_return co_await exchangeH2(host, cluster, head, body, timeouts, h2pool, out);
   // A request already complete starts the timeouts now, so they bound the connect too; a retry
   // starts its own per-try timeout while the route's deadline runs on.
   if (timeouts.deadline || body.done()) timeouts.start();
-  out.stream = pool.take(host.endpoint);
+  out.stream = pool.take(cluster.name, host.endpoint);
   if (out.stream) {
     UpstreamResult result = co_await send(cluster, head, body, timeouts, out);
     // Reset before any response on a connection that sat idle: the upstream closed it meanwhile

@@ -57,6 +57,7 @@ struct RouteTimeouts {
 // a stream of a shared HTTP/2 one (`h2`).
 struct UpstreamResponse {
   UpstreamPool::Stream stream;
+  std::string_view cluster;  // the attempt's cluster's name, in the request's config snapshot
   boost::asio::ip::tcp::endpoint host;
   boost::beast::flat_buffer buffer;
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser;

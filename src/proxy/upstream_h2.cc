@@ -66,7 +66,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
   boost::system::error_code ec;
   bool bodiless = body.done() && body.kept().empty();
   bool connected = false;  // this request made a connection attempt (others may share it)
-  out.h2 = co_await pool.open(host.endpoint, cluster.http2Settings, requestHeaders(head), bodiless,
+  out.h2 = co_await pool.open(cluster.name, host.endpoint, cluster.http2Settings, requestHeaders(head), bodiless,
                               deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec, &connected);
   if (connected) {
     cluster.stats->upstream_cx_total++;

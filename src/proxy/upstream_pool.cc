@@ -19,9 +19,11 @@ bool stillUsable(Socket& s) {
 
 }  // namespace
 
-UpstreamPool::Stream UpstreamPool::take(const tcp::endpoint& host) {
-  auto it = idle_.find(host);
-  if (it == idle_.end()) return nullptr;
+UpstreamPool::Stream UpstreamPool::take(std::string_view cluster, const tcp::endpoint& host) {
+  auto c = idle_.find(cluster);
+  if (c == idle_.end()) return nullptr;
+  auto it = c->second.find(host);
+  if (it == c->second.end()) return nullptr;
   auto now = std::chrono::steady_clock::now();
   while (!it->second.empty()) {
     Idle idle = std::move(it->second.back());
@@ -31,14 +33,21 @@ UpstreamPool::Stream UpstreamPool::take(const tcp::endpoint& host) {
     boost::system::error_code ec;
     idle.stream->socket().close(ec);
   }
-  idle_.erase(it);
+  c->second.erase(it);
+  if (c->second.empty()) idle_.erase(c);
   return nullptr;
 }
 
-void UpstreamPool::give(const tcp::endpoint& host, Stream s) {
-  auto& list = idle_[host];
+void UpstreamPool::give(std::string_view cluster, const tcp::endpoint& host, Stream s) {
+  auto c = idle_.find(cluster);
+  if (c == idle_.end()) c = idle_.emplace(std::string(cluster), Hosts{}).first;
+  auto& list = c->second[host];
   if (list.size() >= kMaxIdlePerHost) return;  // `s` closes as it goes out of scope
   list.push_back({std::move(s), std::chrono::steady_clock::now()});
+}
+
+void UpstreamPool::retain(const std::function<bool(std::string_view cluster)>& keep) {
+  std::erase_if(idle_, [&](const auto& c) { return !keep(c.first); });  // their streams close
 }
 
 }  // namespace meshd::proxy

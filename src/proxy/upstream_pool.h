@@ -1,6 +1,7 @@
 #pragma once
 // Idle keep-alive connections to upstream hosts, kept per worker so requests reuse them without a
-// lock. A connection is reused only if it has been idle under a minute and, once idle for
+// lock, and per cluster as Envoy's pools are: a cluster's connections count in its own stats and
+// never serve another cluster that happens to name the same address. A connection is reused only if it has been idle under a minute and, once idle for
 // kPeekAfter or more, the peer has not closed it or sent anything since (a non-blocking peek; a
 // connection given back moments ago skips that system call, and a peer that closed it meanwhile
 // anyway shows as a reset before any response, which exchange() retries on a new connection).
@@ -9,7 +10,10 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <string>
+#include <string_view>
 #include <memory>
 #include <vector>
 
@@ -22,8 +26,10 @@ class UpstreamPool {
   // Streams, not bare sockets: a Beast stream made per request (its state and timer) cost as much as
   // a header's parsing. nullptr when there is no usable idle connection.
   using Stream = std::unique_ptr<TimedStream>;
-  Stream take(const boost::asio::ip::tcp::endpoint& host);
-  void give(const boost::asio::ip::tcp::endpoint& host, Stream s);
+  Stream take(std::string_view cluster, const boost::asio::ip::tcp::endpoint& host);
+  void give(std::string_view cluster, const boost::asio::ip::tcp::endpoint& host, Stream s);
+  // Closes the idle connections of clusters that `keep` does not name (removed ones).
+  void retain(const std::function<bool(std::string_view cluster)>& keep);
 
   static constexpr size_t kMaxIdlePerHost = 64;
   static constexpr std::chrono::seconds kMaxIdleTime{60};
@@ -34,7 +40,8 @@ class UpstreamPool {
     Stream stream;
     std::chrono::steady_clock::time_point since;
   };
-  std::map<boost::asio::ip::tcp::endpoint, std::vector<Idle>> idle_;
+  using Hosts = std::map<boost::asio::ip::tcp::endpoint, std::vector<Idle>>;
+  std::map<std::string, Hosts, std::less<>> idle_;  // by cluster: looked up without a copy of its name
 };
 
 }  // namespace meshd::proxy

@@ -41,22 +41,23 @@ UpstreamPool::~UpstreamPool() {
   }
 }
 
-Task<std::unique_ptr<UpstreamStream>> UpstreamPool::open(const tcp::endpoint& host, const Settings& settings,
+Task<std::unique_ptr<UpstreamStream>> UpstreamPool::open(std::string_view cluster, const tcp::endpoint& host,
+                                                         const Settings& settings,
                                                          const Headers& head, bool endStream,
                                                          Clock::time_point connectDeadline,
                                                          boost::system::error_code& ec, bool* connected) {
-  return openOn(state_, host, settings, head, endStream, connectDeadline, ec, connected);
+  return openOn(state_, Key(cluster, host), settings, head, endStream, connectDeadline, ec, connected);
 }
 
-size_t UpstreamPool::connections(const tcp::endpoint& host) const {
-  auto it = state_->hosts.find(host);
+size_t UpstreamPool::connections(std::string_view cluster, const tcp::endpoint& host) const {
+  auto it = state_->hosts.find(Key(cluster, host));
   if (it == state_->hosts.end()) return 0;
   size_t n = it->second.connecting ? 1 : 0;
   for (const auto& c : it->second.open) n += c->closed() ? 0 : 1;
   return n;
 }
 
-Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State> st, tcp::endpoint host,
+Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State> st, Key key,
                                                            Settings settings, const Headers& head, bool endStream,
                                                            Clock::time_point connectDeadline,
                                                            boost::system::error_code& ec, bool* connected) {
@@ -66,7 +67,7 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State
       ec = boost::asio::error::operation_aborted;
       co_return nullptr;
     }
-    Host& h = st->hosts[host];
+    Host& h = st->hosts[key];
     std::erase_if(h.open, [](const auto& c) { return c->closed(); });
     for (const auto& c : h.open) {
       if (c->usable()) co_return refusedHeadIsAnError(c->open(head, endStream), ec);
@@ -87,7 +88,7 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State
     auto pending = std::make_shared<Connecting>(st->ex);
     h.connecting = pending;
     if (connected) *connected = true;
-    auto c = co_await UpstreamConnection::connect(st->ex, host, settings, connectDeadline, ec);
+    auto c = co_await UpstreamConnection::connect(st->ex, key.second, settings, connectDeadline, ec);
     pending->ec = ec;
     pending->done.cancel();
     if (st->closed) {
@@ -95,7 +96,7 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State
       ec = boost::asio::error::operation_aborted;
       co_return nullptr;
     }
-    Host& now = st->hosts[host];  // the sweeper may have dropped the entry meanwhile
+    Host& now = st->hosts[key];  // the sweeper may have dropped the entry meanwhile
     if (now.connecting == pending) now.connecting.reset();
     if (!c) co_return nullptr;
     now.open.push_back(c);

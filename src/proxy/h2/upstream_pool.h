@@ -6,7 +6,8 @@
 // each making their own. Connections without a stream for the idle timeout (Envoy's
 // common_http_protocol_options.idle_timeout, one hour by default for upstream connections) close
 // with a GOAWAY, checked by one lazily re-armed timer per pool: nothing is armed per request.
-// Worker thread only; connections to one endpoint are shared by every cluster that names it.
+// Worker thread only. As Envoy's, pools are per cluster: a cluster's connections count in its own
+// stats and never carry another cluster's requests, even to the same address.
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -14,6 +15,9 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proxy/h2/upstream_connection.h"
@@ -38,12 +42,13 @@ class UpstreamPool {
   // asio::error::operation_aborted when the pool went away meanwhile; asio::error::invalid_argument
   // when nghttp2 refused the head. `connected`, when given, is set when this call made a connection
   // attempt (for the cluster's upstream_cx_* counters: one per attempt, not per waiting request).
-  Task<std::unique_ptr<UpstreamStream>> open(const tcp::endpoint& host, const Settings& settings, const Headers& head,
+  Task<std::unique_ptr<UpstreamStream>> open(std::string_view cluster, const tcp::endpoint& host,
+                                             const Settings& settings, const Headers& head,
                                              bool endStream, Clock::time_point connectDeadline,
                                              boost::system::error_code& ec, bool* connected = nullptr);
 
-  // Connections to `host` that are open or being made (draining ones included).
-  size_t connections(const tcp::endpoint& host) const;
+  // The cluster's connections to `host` that are open or being made (draining ones included).
+  size_t connections(std::string_view cluster, const tcp::endpoint& host) const;
 
  private:
   struct Connecting;
@@ -56,13 +61,14 @@ class UpstreamPool {
     State(Executor ex, Clock::duration idle) : ex(ex), idleTimeout(idle), sweepTimer(ex) {}
     Executor ex;
     Clock::duration idleTimeout;
-    std::map<tcp::endpoint, Host> hosts;
+    std::map<std::pair<std::string, tcp::endpoint>, Host> hosts;  // by cluster and endpoint
     Timer sweepTimer;
     bool sweeping = false;
     bool closed = false;
   };
 
-  static Task<std::unique_ptr<UpstreamStream>> openOn(std::shared_ptr<State> st, tcp::endpoint host,
+  using Key = std::pair<std::string, tcp::endpoint>;
+  static Task<std::unique_ptr<UpstreamStream>> openOn(std::shared_ptr<State> st, Key key,
                                                       Settings settings, const Headers& head, bool endStream,
                                                       Clock::time_point connectDeadline,
                                                       boost::system::error_code& ec, bool* connected);

@@ -17,10 +17,11 @@ using namespace testing;
 class UpstreamPoolTest : public ::testing::Test {
  protected:
   // A GET of `path` through the pool: responseBody().
-  Task<std::string> get(UpstreamPool& pool, const UpstreamTestServer& server, std::string path) {
+  Task<std::string> get(UpstreamPool& pool, const UpstreamTestServer& server, std::string path,
+                        std::string cluster = "c") {
     boost::system::error_code ec;
     auto head = request(std::move(path));
-    auto s = co_await pool.open(server.endpoint(), {}, head, true, in(5s), ec);
+    auto s = co_await pool.open(cluster, server.endpoint(), {}, head, true, in(5s), ec);
     EXPECT_FALSE(ec) << ec.message();
     if (!s) co_return "<" + ec.message() + ">";
     co_return co_await responseBody(*s);
@@ -43,11 +44,24 @@ TEST_F(UpstreamPoolTest, FiftyConcurrentStreamsShareOneConnection) {
   runTest(io_, [&]() -> Task<> {
     UpstreamPool pool(io_.get_executor());
     EXPECT_EQ(co_await slowGets(pool, server_, 50), 50);
-    EXPECT_EQ(pool.connections(server_.endpoint()), 1u);
+    EXPECT_EQ(pool.connections("c", server_.endpoint()), 1u);
   });
   EXPECT_EQ(server_.connections(), 1);
   EXPECT_EQ(server_.requests(), 50);
   EXPECT_EQ(server_.maxConcurrentStreams(), 50);  // all in flight at once
+}
+
+// As Envoy's pools, per cluster: two clusters naming one address do not share a connection.
+TEST_F(UpstreamPoolTest, ClustersDoNotShareConnections) {
+  runTest(io_, [&]() -> Task<> {
+    UpstreamPool pool(io_.get_executor());
+    EXPECT_EQ(co_await get(pool, server_, "/", "a"), "hello");
+    EXPECT_EQ(co_await get(pool, server_, "/", "b"), "hello");
+    EXPECT_EQ(co_await get(pool, server_, "/", "a"), "hello");
+    EXPECT_EQ(pool.connections("a", server_.endpoint()), 1u);
+    EXPECT_EQ(pool.connections("b", server_.endpoint()), 1u);
+  });
+  EXPECT_EQ(server_.connections(), 2);
 }
 
 TEST_F(UpstreamPoolTest, TheServersStreamLimitOpensAnotherConnection) {
@@ -58,7 +72,7 @@ TEST_F(UpstreamPoolTest, TheServersStreamLimitOpensAnotherConnection) {
     UpstreamPool pool(io_.get_executor());
     EXPECT_EQ(co_await get(pool, server, "/"), "hello");  // the server's SETTINGS are known from here on
     EXPECT_EQ(co_await slowGets(pool, server, 4), 4);
-    EXPECT_EQ(pool.connections(server.endpoint()), 2u);
+    EXPECT_EQ(pool.connections("c", server.endpoint()), 2u);
   });
   EXPECT_EQ(server.connections(), 2);
   EXPECT_EQ(server.maxConcurrentStreams(), 2);
@@ -72,7 +86,7 @@ TEST_F(UpstreamPoolTest, GoAwayMakesThePoolOpenANewConnection) {
     EXPECT_EQ(server_.connections(), 1);
     EXPECT_EQ(co_await get(pool, server_, "/"), "hello");
     EXPECT_EQ(co_await get(pool, server_, "/"), "hello");
-    EXPECT_EQ(pool.connections(server_.endpoint()), 1u);  // the drained one is gone
+    EXPECT_EQ(pool.connections("c", server_.endpoint()), 1u);  // the drained one is gone
   });
   EXPECT_EQ(server_.connections(), 2);
 }
@@ -98,11 +112,11 @@ TEST_F(UpstreamPoolTest, ConnectFailureReachesEveryRequestWaitingForTheConnectio
     co_await concurrently(io_, 3, [&](int) -> Task<> {
       boost::system::error_code ec;
       auto head = request("/");
-      auto s = co_await pool.open(closed, {}, head, true, in(5s), ec);
+      auto s = co_await pool.open("c", closed, {}, head, true, in(5s), ec);
       if (!s && ec == boost::asio::error::connection_refused) ++refused;
     });
     EXPECT_EQ(refused, 3);
-    EXPECT_EQ(pool.connections(closed), 0u);
+    EXPECT_EQ(pool.connections("c", closed), 0u);
   });
 }
 
@@ -110,14 +124,14 @@ TEST_F(UpstreamPoolTest, IdleConnectionsCloseAfterTheIdleTimeout) {
   runTest(io_, [&]() -> Task<> {
     UpstreamPool pool(io_.get_executor(), 300ms);
     EXPECT_EQ(co_await get(pool, server_, "/"), "hello");
-    EXPECT_EQ(pool.connections(server_.endpoint()), 1u);
+    EXPECT_EQ(pool.connections("c", server_.endpoint()), 1u);
     // Busy past the timeout: not idle, kept.
     EXPECT_EQ(co_await get(pool, server_, "/slow/500"), "slow");
-    EXPECT_EQ(pool.connections(server_.endpoint()), 1u);
+    EXPECT_EQ(pool.connections("c", server_.endpoint()), 1u);
     EXPECT_EQ(co_await get(pool, server_, "/"), "hello");
     Timer wait(io_.get_executor(), 800ms);
     co_await wait.async_wait(kAwait);
-    EXPECT_EQ(pool.connections(server_.endpoint()), 0u);
+    EXPECT_EQ(pool.connections("c", server_.endpoint()), 0u);
   });
   EXPECT_EQ(server_.connections(), 1);
 }
