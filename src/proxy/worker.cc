@@ -69,7 +69,9 @@ uint64_t Worker::random() {
 void Worker::apply(ConfigPtr config) {
   config_ = std::move(config);
   // As Envoy, a removed cluster's pooled connections go with it.
-  pool_.retain([this](std::string_view c) { return config_->clusters.find(std::string(c)) != config_->clusters.end(); });
+  auto present = [this](std::string_view c) { return config_->clusters.find(std::string(c)) != config_->clusters.end(); };
+  pool_.retain(present);
+  h2Pool_.retain(present);
   for (auto it = acceptors_.begin(); it != acceptors_.end();) {
     auto l = config_->listeners.find(it->first);
     if (l == config_->listeners.end() || l->second->sockets.get() != it->second.sockets) {

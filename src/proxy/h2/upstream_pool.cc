@@ -49,6 +49,15 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::open(std::string_view cluste
   return openOn(state_, Key(cluster, host), settings, head, endStream, connectDeadline, ec, connected);
 }
 
+void UpstreamPool::retain(const std::function<bool(std::string_view cluster)>& keep) {
+  for (auto& [key, host] : state_->hosts) {
+    if (keep(key.first)) continue;
+    for (auto& c : host.open) {
+      if (c->activeStreams() == 0) c->close();
+    }
+  }
+}
+
 size_t UpstreamPool::connections(std::string_view cluster, const tcp::endpoint& host) const {
   auto it = state_->hosts.find(Key(cluster, host));
   if (it == state_->hosts.end()) return 0;

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,10 @@ class UpstreamPool {
                                              const Settings& settings, const Headers& head,
                                              bool endStream, Clock::time_point connectDeadline,
                                              boost::system::error_code& ec, bool* connected = nullptr);
+
+  // Closes the idle connections of clusters `keep` does not name (removed ones); their busy ones
+  // close at the idle timeout after their last stream.
+  void retain(const std::function<bool(std::string_view cluster)>& keep);
 
   // The cluster's connections to `host` that are open or being made (draining ones included).
   size_t connections(std::string_view cluster, const tcp::endpoint& host) const;

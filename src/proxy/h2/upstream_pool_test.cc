@@ -64,6 +64,20 @@ TEST_F(UpstreamPoolTest, ClustersDoNotShareConnections) {
   EXPECT_EQ(server_.connections(), 2);
 }
 
+// A removed cluster's idle connections close; the others stay.
+TEST_F(UpstreamPoolTest, RetainClosesTheIdleConnectionsOfRemovedClusters) {
+  runTest(io_, [&]() -> Task<> {
+    UpstreamPool pool(io_.get_executor());
+    EXPECT_EQ(co_await get(pool, server_, "/", "a"), "hello");
+    EXPECT_EQ(co_await get(pool, server_, "/", "b"), "hello");
+    pool.retain([](std::string_view c) { return c == "b"; });
+    EXPECT_EQ(pool.connections("a", server_.endpoint()), 0u);
+    EXPECT_EQ(pool.connections("b", server_.endpoint()), 1u);
+    EXPECT_EQ(co_await get(pool, server_, "/", "b"), "hello");
+  });
+  EXPECT_EQ(server_.connections(), 2);
+}
+
 TEST_F(UpstreamPoolTest, TheServersStreamLimitOpensAnotherConnection) {
   Settings two;
   two.maxConcurrentStreams = 2;
