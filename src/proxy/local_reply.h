@@ -11,6 +11,7 @@ namespace meshd::proxy {
 // Envoy's reply bodies and the pieces of its reset reasons.
 inline constexpr std::string_view kNoHealthyUpstream = "no healthy upstream";
 inline constexpr std::string_view kUpstreamTimeout = "upstream request timeout";
+inline constexpr std::string_view kStreamTimeout = "stream timeout";
 inline constexpr std::string_view kUpstreamResetPrefix = "upstream connect error or disconnect/reset before headers. ";
 inline constexpr std::string_view kRetriedPrefix = "retried and the latest ";
 inline constexpr std::string_view kRemoteConnectionFailure = "remote connection failure";
@@ -34,6 +35,9 @@ LocalReply noRoute();           // 404, empty (NR)
 LocalReply clusterNotFound();   // 503, empty (NC)
 LocalReply noHealthyUpstream(); // 503 (UH)
 LocalReply upstreamTimeout();   // 504 (UT)
+// 504 "stream timeout" (SI): the route's idle_timeout passed between the request's end and the
+// response's head (Envoy's 408 when the request had not ended).
+LocalReply streamTimeout();
 
 // 503 after the upstream could not be reached or reset before its response headers (UF / URX), 502
 // when its response head was malformed or too large (UPE). `reason` is Envoy's reset reason

@@ -106,6 +106,33 @@ TEST_F(ProxyE2eTest, RouteTimeoutIs504UpstreamRequestTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2900ms);
 }
 
+// The route's idle_timeout (App Mesh's timeout.idle) ends a request whose response has not started
+// within it, sooner than the route timeout: Envoy's stream idle timeout, 504 "stream timeout" (SI),
+// not retried as a per-try timeout would be.
+TEST_F(ProxyE2eTest, RouteIdleTimeoutIs504StreamTimeout) {
+  Upstream slow("slow", 200, 3s);
+  set({staticCluster("slow", {slow.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "slow" timeout { seconds: 10 }
+                              idle_timeout { nanos: 300000000 }
+                              retry_policy { retry_on: "5xx" num_retries { value: 2 } per_try_timeout { seconds: 5 } } } })")});
+  auto start = std::chrono::steady_clock::now();
+  HttpReply r = await("/", [](auto& r) { return r.status != 0 && r.status != 404; });
+  EXPECT_EQ(r.status, 504);
+  EXPECT_EQ(r.body, "stream timeout");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2900ms);
+  EXPECT_EQ(slow.requests(), 1);
+  EXPECT_NE(admin("/stats").find("downstream_rq_idle_timeout: 1"), std::string::npos);
+  EXPECT_NE(admin("/stats").find("cluster.slow.upstream_rq_timeout: 0"), std::string::npos);
+}
+
+// An idle_timeout longer than the response takes changes nothing.
+TEST_F(ProxyE2eTest, RouteIdleTimeoutLongerThanTheResponseLetsItThrough) {
+  Upstream app("app", 200, 100ms);
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" idle_timeout { seconds: 2 } } })")});
+  EXPECT_EQ(await("/", [](auto& r) { return r.status == 200; }).body, "app / host=svc");
+}
+
 TEST_F(ProxyE2eTest, RewritesPrefixAndHostAndSplitsByWeight) {
   Upstream a("a"), b("b");
   set({staticCluster("a", {a.port()}), staticCluster("b", {b.port()})}, {httpListener("l", port_, "rc")},

@@ -152,6 +152,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
   RouteTimeouts timeouts;
   timeouts.route = action.has_timeout() ? toMillis(action.timeout()) : kDefaultRouteTimeout;
   timeouts.perTry = retry.perTry;
+  if (action.has_idle_timeout()) timeouts.idle = toMillis(action.idle_timeout());
   UpstreamResponse response;
   InFlight inFlight;
   UpstreamResult result;
@@ -188,6 +189,11 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
     switch (result.kind) {
       case UpstreamResult::kOk: break;
       case UpstreamResult::kTimeout:
+        if (result.idleTimeout) {  // the HTTP connection manager's stream idle timeout, not the router's
+          chain.httpStats->downstream_rq_idle_timeout++;
+          log.addFlag("SI");
+          co_return co_await d.reply(body, streamTimeout());
+        }
         c.stats->upstream_rq_timeout++;
         log.addFlag("UT");
         co_return co_await d.reply(body, upstreamTimeout());

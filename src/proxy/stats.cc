@@ -24,6 +24,7 @@ std::vector<std::pair<std::string, uint64_t>> ClusterStats::values() const {
 
 std::vector<std::pair<std::string, uint64_t>> HttpStats::values() const {
   return {{"downstream_cx_total", downstream_cx_total.load()},
+          {"downstream_rq_idle_timeout", downstream_rq_idle_timeout.load()},
           {"downstream_rq_total", downstream_rq_total.load()},
           {"no_route", no_route.load()}};
 }

@@ -36,6 +36,7 @@ struct ClusterStats {
 // Per-listener-prefix HTTP connection manager counters (http.<stat_prefix>.*).
 struct HttpStats {
   std::atomic<uint64_t> downstream_rq_total{0};
+  std::atomic<uint64_t> downstream_rq_idle_timeout{0};
   std::atomic<uint64_t> downstream_cx_total{0};
   std::atomic<uint64_t> no_route{0};
   std::vector<std::pair<std::string, uint64_t>> values() const;

@@ -59,7 +59,8 @@ Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header
   if (!ec) co_await http::async_read_header(stream, out.buffer, *out.parser, into(ec));
   if (ec == beast::error::timeout) {
     result.kind = UpstreamResult::kTimeout;
-    result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+    result.perTryTimeout = timeouts.perTryFired();
+    result.idleTimeout = timeouts.idleFired();
   } else if (ec && ec.category() == make_error_code(http::error::header_limit).category() &&
              ec != http::error::end_of_stream && ec != http::error::partial_message) {
     result.kind = UpstreamResult::kProtocolError;
@@ -90,7 +91,8 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
   if (ec == beast::error::timeout) {
     if (deadlineFirst) {
       result.kind = UpstreamResult::kTimeout;
-      result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+      result.perTryTimeout = timeouts.perTryFired();
+      result.idleTimeout = timeouts.idleFired();
       co_return result;
     }
     cluster.stats->upstream_cx_connect_fail++;

@@ -40,16 +40,27 @@ struct RouteTimeouts {
   using Clock = std::chrono::steady_clock;
   std::chrono::milliseconds route{15000};  // 0: none
   std::chrono::milliseconds perTry{0};     // 0: none
+  // The route's idle_timeout: Envoy's stream idle timer, which nothing resets between the request's
+  // end and the response's head (retries are not downstream activity). 0: none.
+  std::chrono::milliseconds idle{0};
   std::optional<Clock::time_point> deadline;  // the route's, once the request was sent whole
-  Clock::time_point tryDeadline;              // this attempt's, likewise
+  Clock::time_point idleDeadline = Clock::time_point::max();  // likewise
+  Clock::time_point tryDeadline;              // this attempt's: the earliest of the three
 
   bool expired() const { return deadline && Clock::now() >= *deadline; }
-  // Starts the route's deadline (once) and this attempt's, now.
+  // Starts the route's deadline and the idle one (once) and this attempt's, now.
   void start() {
     auto now = Clock::now();
-    if (!deadline) deadline = route.count() == 0 ? now + std::chrono::hours(24 * 365) : now + route;
+    if (!deadline) {
+      deadline = route.count() == 0 ? now + std::chrono::hours(24 * 365) : now + route;
+      if (idle.count() > 0) idleDeadline = now + idle;
+    }
     tryDeadline = perTry.count() > 0 ? std::min(*deadline, now + perTry) : *deadline;
+    tryDeadline = std::min(tryDeadline, idleDeadline);
   }
+  // Which deadline an attempt that timed out at tryDeadline ran into.
+  bool idleFired() const { return tryDeadline == idleDeadline && idleDeadline < *deadline; }
+  bool perTryFired() const { return tryDeadline < *deadline && !idleFired(); }
 };
 
 // The connection of one attempt and the response head read from it, owned by the caller so the
@@ -88,6 +99,7 @@ struct UpstreamResult {
   Kind kind = kOk;
   unsigned status = 0;           // kOk: the response's status
   bool perTryTimeout = false;    // kTimeout: this attempt's per_try_timeout, not the route's
+  bool idleTimeout = false;      // kTimeout: the route's idle_timeout
   std::string transportFailure;  // kConnectFailure: "delayed connect error: Connection refused"
   std::string resetReason;       // kReset: Envoy's reason when not "connection termination" ("remote reset")
   bool refusedStream = false;    // kReset: an HTTP/2 REFUSED_STREAM (not processed: safe to retry)

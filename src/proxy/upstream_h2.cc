@@ -75,7 +75,8 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
   if (!out.h2) {
     if (ec == beast::error::timeout && deadlineFirst) {
       result.kind = UpstreamResult::kTimeout;
-      result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+      result.perTryTimeout = timeouts.perTryFired();
+      result.idleTimeout = timeouts.idleFired();
       co_return result;
     }
     if (connected) cluster.stats->upstream_cx_connect_fail++;
@@ -107,7 +108,8 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
     }
     if (!sent && out.h2->failure().ok()) {  // the deadline passed with the body not taken
       result.kind = UpstreamResult::kTimeout;
-      result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+      result.perTryTimeout = timeouts.perTryFired();
+      result.idleTimeout = timeouts.idleFired();
       co_return result;
     }
   }
@@ -117,7 +119,8 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
     case h2::StreamResult::kOk: break;
     case h2::StreamResult::kTimeout:
       result.kind = UpstreamResult::kTimeout;
-      result.perTryTimeout = timeouts.tryDeadline < *timeouts.deadline;
+      result.perTryTimeout = timeouts.perTryFired();
+      result.idleTimeout = timeouts.idleFired();
       co_return result;
     case h2::StreamResult::kProtocolError: result.kind = UpstreamResult::kProtocolError; co_return result;
     case h2::StreamResult::kReset:
