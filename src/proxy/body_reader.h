@@ -31,11 +31,12 @@ class BodyReader final : public BodySource {
   using Parser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>;
   static constexpr size_t kPieceSize = 64 << 10;
 
-  // After the head was read with `parser`. `readTimeout`, when set, bounds each read (a downstream
-  // peer's idle time); otherwise the stream's own expiry applies (an upstream's route deadline).
+  // After the head was read with `parser`. `readTimeout`, when set, bounds each read (a peer's idle
+  // time), never past `cap`; otherwise the stream's own expiry applies (an upstream's route deadline).
   BodyReader(TimedStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
-             std::optional<std::chrono::milliseconds> readTimeout = std::nullopt)
-      : stream_(stream), buffer_(buffer), parser_(parser), readTimeout_(readTimeout) {
+             std::optional<std::chrono::milliseconds> readTimeout = std::nullopt,
+             std::chrono::steady_clock::time_point cap = std::chrono::steady_clock::time_point::max())
+      : stream_(stream), buffer_(buffer), parser_(parser), readTimeout_(readTimeout), cap_(cap) {
     if (parser.is_done()) {
       remaining_ = 0;
     } else if (!parser.chunked() && parser.content_length()) {
@@ -64,7 +65,7 @@ class BodyReader final : public BodySource {
 
  private:
   void armTimeout() {
-    if (readTimeout_) stream_.expiresAfter(*readTimeout_);
+    if (readTimeout_) stream_.expiresAt(std::min(cap_, std::chrono::steady_clock::now() + *readTimeout_));
   }
 
   Task<std::string_view> nextRaw(boost::beast::error_code& ec) {
@@ -111,6 +112,7 @@ class BodyReader final : public BodySource {
   boost::beast::flat_buffer& buffer_;
   Parser& parser_;
   std::optional<std::chrono::milliseconds> readTimeout_;
+  std::chrono::steady_clock::time_point cap_;
   std::optional<uint64_t> remaining_;  // a content-length body (or none): bytes not yet handed out
   size_t pending_ = 0;                 // bytes of buffer_ handed out by the last next()
   uint64_t bytes_ = 0;

@@ -217,12 +217,18 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
 
   // The response: its head now, its body as it arrives. From here only the route's deadline bounds
   // the upstream (as Envoy, a per-try timeout no longer applies once the response has started).
+  response.idle = timeouts.idle;
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
   log.responseCode = result.status;
   log.bytesSent = relayed.bodyBytes;
   switch (relayed.kind) {
     case RelayResult::kDone: co_return d.again();
     case RelayResult::kUpstreamTimeout:  // too late for a 504: the stream is reset
+      if (timeouts.idle.count() > 0 && !timeouts.expired()) {  // the route's idle_timeout, not its timeout
+        chain.httpStats->downstream_rq_idle_timeout++;
+        log.addFlag("SI");
+        co_return false;
+      }
       c.stats->upstream_rq_timeout++;
       log.addFlag("UT");
       co_return false;

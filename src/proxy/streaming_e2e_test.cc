@@ -80,6 +80,34 @@ TEST_F(StreamingE2eTest, ChunkedResponseReachesTheClientAsItIsProduced) {
   EXPECT_EQ(body, "5\r\naaaaa\r\n5\r\nbbbbb\r\n5\r\nccccc\r\n0\r\n\r\n");
 }
 
+// The route's idle_timeout once the response has started: each piece that reaches the client
+// restarts it (a slow but steady body passes); a silence longer than it resets the stream, which
+// for HTTP/1.1 closes the connection (Envoy's stream idle timeout, SI).
+TEST_F(StreamingE2eTest, RouteIdleTimeoutCutsAStalledResponseOnly) {
+  StreamingUpstream steady({.chunks = 4, .chunkSize = 5, .interval = 150ms});
+  StreamingUpstream stalled({.chunks = 2, .chunkSize = 5, .interval = 1000ms});
+  set({staticCluster("steady", {steady.port()}), staticCluster("stalled", {stalled.port()})},
+      {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/steady" } route { cluster: "steady" idle_timeout { nanos: 400000000 } } }
+                            routes { match { prefix: "/stalled" } route { cluster: "stalled" idle_timeout { nanos: 400000000 } } })")});
+  await("/steady", [](auto& r) { return r.status == 200; });
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/steady").body, "5\r\naaaaa\r\n5\r\nbbbbb\r\n5\r\nccccc\r\n5\r\nddddd\r\n0\r\n\r\n");
+
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  timeval bound{5, 0};  // a proxy that never cuts it must not hang the test
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  auto start = std::chrono::steady_clock::now();
+  sendAll(fd, "GET /stalled HTTP/1.1\r\nhost: svc\r\n\r\n");
+  std::string in;
+  readUntil(fd, in, [] { return false; });  // to the connection's end
+  ::close(fd);
+  EXPECT_NE(in.find("HTTP/1.1 200"), std::string::npos) << in;
+  EXPECT_EQ(in.find("bbbbb"), std::string::npos) << in;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1400ms);
+  EXPECT_NE(admin("/stats").find("downstream_rq_idle_timeout: 1"), std::string::npos);
+}
+
 TEST_F(StreamingE2eTest, HundredMiBResponsePassesWithBoundedMemory) {
   constexpr uint64_t kSize = 100ull << 20;
   StreamingUpstream up({.contentLength = kSize});

@@ -135,7 +135,9 @@ std::optional<uint64_t> UpstreamResponse::length() const {
 
 BodySource& UpstreamResponse::body(std::chrono::steady_clock::time_point deadline) {
   if (h2) {
-    body_ = h2ResponseBody(*h2, deadline);
+    body_ = h2ResponseBody(*h2, deadline, idle);
+  } else if (idle.count() > 0) {
+    body_ = std::make_unique<BodyReader<false>>(*stream, buffer, *parser, idle, deadline);
   } else {
     stream->expiresAt(deadline);
     body_ = std::make_unique<BodyReader<false>>(*stream, buffer, *parser);

@@ -74,6 +74,9 @@ struct UpstreamResponse {
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser;
   std::unique_ptr<h2::UpstreamStream> h2;
   boost::beast::http::response_header<> h2Head;  // h2's head, as an HTTP/1.1 one for the router
+  // The route's idle_timeout (0: none): once the head went downstream, the upstream may be silent
+  // this long between pieces of the body (Envoy's stream idle timer, reset by what reaches the client).
+  std::chrono::milliseconds idle{0};
 
   boost::beast::http::response_header<>& head() { return h2 ? h2Head : parser->get(); }
   // The body's length when the upstream announced it (then it goes on with it), else none.

@@ -28,7 +28,8 @@ h2::Headers requestHeaders(const http::request_header<>& head) {
 
 class H2ResponseBody final : public BodySource {
  public:
-  H2ResponseBody(h2::UpstreamStream& s, Clock::time_point deadline) : s_(s), deadline_(deadline) {}
+  H2ResponseBody(h2::UpstreamStream& s, Clock::time_point deadline, std::chrono::milliseconds idle)
+      : s_(s), deadline_(deadline), idle_(idle) {}
   bool done() const override { return s_.done(); }
   bool ready() const override { return s_.done() || s_.buffered() > 0; }
   bool chunked() const override { return true; }  // only for a request body's framing
@@ -36,7 +37,8 @@ class H2ResponseBody final : public BodySource {
   Task<std::string_view> next(beast::error_code& ec) override {
     ec = {};
     h2::StreamResult r;
-    std::string_view piece = co_await s_.next(deadline_, r);
+    auto until = idle_.count() > 0 ? std::min(deadline_, Clock::now() + idle_) : deadline_;
+    std::string_view piece = co_await s_.next(until, r);
     if (!r.ok()) ec = r.kind == h2::StreamResult::kTimeout ? beast::error_code(beast::error::timeout)
                                                            : beast::error_code(http::error::partial_message);
     bytes_ += piece.size();
@@ -46,13 +48,15 @@ class H2ResponseBody final : public BodySource {
  private:
   h2::UpstreamStream& s_;
   Clock::time_point deadline_;
+  std::chrono::milliseconds idle_;
   uint64_t bytes_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<BodySource> h2ResponseBody(h2::UpstreamStream& stream, Clock::time_point deadline) {
-  return std::make_unique<H2ResponseBody>(stream, deadline);
+std::unique_ptr<BodySource> h2ResponseBody(h2::UpstreamStream& stream, Clock::time_point deadline,
+                                           std::chrono::milliseconds idle) {
+  return std::make_unique<H2ResponseBody>(stream, deadline, idle);
 }
 
 Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, const http::request_header<>& head,

@@ -13,6 +13,8 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster,
                                 RouteTimeouts& timeouts, h2::UpstreamPool& pool, UpstreamResponse& out);
 
 // The response body of an HTTP/2 upstream's stream, piece by piece, until `deadline`.
-std::unique_ptr<BodySource> h2ResponseBody(h2::UpstreamStream& stream, std::chrono::steady_clock::time_point deadline);
+// Each piece is bounded by `deadline` and, when `idle` is set, by `idle` from when it was asked for.
+std::unique_ptr<BodySource> h2ResponseBody(h2::UpstreamStream& stream, std::chrono::steady_clock::time_point deadline,
+                                           std::chrono::milliseconds idle);
 
 }  // namespace meshd::proxy
