@@ -46,6 +46,9 @@ TARGETS = os.environ.get("PROXY_TARGETS", "direct,meshproxy,haproxy,nginx").spli
 RESULT_JSON = os.environ.get("PROXY_JSON", "")
 PROFILE_DIR = os.environ.get("PROXY_PROFILE", "")
 MESHPROXY_ARGS = os.environ.get("MESHPROXY_ARGS", "").split()  # e.g. "--event-nap-us 0"
+# Target meshproxy-base: another build (MESHPROXY_BASE_BIN, default this one) or other arguments, for A/B.
+MESHPROXY_BASE = os.environ.get("MESHPROXY_BASE_BIN", MESHPROXY)
+MESHPROXY_BASE_ARGS = os.environ.get("MESHPROXY_BASE_ARGS", os.environ.get("MESHPROXY_ARGS", "")).split()
 SMALL_BODY = b"hello from the upstream, 64 bytes of body for the small case...\n"
 BODIES = {"small": SMALL_BODY, "16k": bytes((i * 7 + 13) % 26 + 97 for i in range(16384))}
 MESH = "bench"
@@ -235,7 +238,9 @@ def meshctl(endpoint: str, *args):
         raise RuntimeError(f"meshctl {' '.join(args)}: {r.stderr}")
 
 
-def start_meshproxy(procs: Procs, root: Path, port: int, upstream: int) -> subprocess.Popen:
+def start_meshd(procs: Procs, root: Path, upstream: int) -> dict:
+    """meshd with the mesh every meshproxy target shares: the upstream, found through Cloud Map, as a
+    virtual service. Each meshproxy target is a virtual gateway of its own (start_meshproxy)."""
     ready = root / "meshd-ready.json"
     procs.start("meshd", [MESHD, "--api-listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0",
                           "--xds-listen", "127.0.0.1:0", "--data-dir", str(root / "meshd-data"),
@@ -249,31 +254,44 @@ def start_meshproxy(procs: Procs, root: Path, port: int, upstream: int) -> subpr
     meshctl(ep, "service", "create", "upstream", "--namespace", NS, "--records", "A")
     meshctl(ep, "instance", "register", "--namespace", NS, "--service", "upstream", "--id", "upstream-1",
             "--ipv4", "127.0.0.1", "--port", str(upstream))
-    resources = {
+    apply(root, ep, {
         "mesh": {"meshName": MESH, "spec": {}},
         "vn": {"meshName": MESH, "virtualNodeName": "upstream", "spec": {
             "listeners": [{"portMapping": {"port": upstream, "protocol": "http"}}],
             "serviceDiscovery": {"awsCloudMap": {"namespaceName": NS, "serviceName": "upstream"}}}},
         "vs": {"meshName": MESH, "virtualServiceName": "upstream.bench.local",
                "spec": {"provider": {"virtualNode": {"virtualNodeName": "upstream"}}}},
-        "gw": {"meshName": MESH, "virtualGatewayName": "gw", "spec": {
-            "listeners": [{"portMapping": {"port": port, "protocol": "http"}}]}},
-        "route": {"meshName": MESH, "virtualGatewayName": "gw", "gatewayRouteName": "all", "spec": {
-            "httpRoute": {"match": {"prefix": "/"},
-                          "action": {"target": {"virtualService": {"virtualServiceName": "upstream.bench.local"}}}}}},
-    }
+    })
+    return {"endpoint": ep, **addrs}
+
+
+def apply(root: Path, ep: str, resources: dict):
     for name, spec in resources.items():  # parents first
         path = root / f"{name}.json"
         path.write_text(json.dumps(spec))
         meshctl(ep, "apply", "-f", str(path))
+
+
+def start_meshproxy(procs: Procs, root: Path, meshd: dict, name: str, binary: str, port: int,
+                    args=None) -> subprocess.Popen:
+    """The virtual gateway `name` listening on `port` (route "/" to the upstream's virtual service),
+    served by the meshproxy at `binary`."""
+    apply(root, meshd["endpoint"], {
+        f"{name}-gw": {"meshName": MESH, "virtualGatewayName": name, "spec": {
+            "listeners": [{"portMapping": {"port": port, "protocol": "http"}}]}},
+        f"{name}-route": {"meshName": MESH, "virtualGatewayName": name, "gatewayRouteName": "all", "spec": {
+            "httpRoute": {"match": {"prefix": "/"},
+                          "action": {"target": {"virtualService": {"virtualServiceName": "upstream.bench.local"}}}}}},
+    })
     admin = free_port()
-    env = {"APPMESH_RESOURCE_ARN": f"mesh/{MESH}/virtualGateway/gw", "APPMESH_XDS_ENDPOINT": addrs["xds"],
-           "MESHD_DNS_RESOLVER": addrs["dns"], "ENVOY_ADMIN_ACCESS_PORT": str(admin),
+    env = {"APPMESH_RESOURCE_ARN": f"mesh/{MESH}/virtualGateway/{name}", "APPMESH_XDS_ENDPOINT": meshd["xds"],
+           "MESHD_DNS_RESOLVER": meshd["dns"], "ENVOY_ADMIN_ACCESS_PORT": str(admin),
            "MESHD_IPV6_AVAILABLE": "false", "PATH": os.environ.get("PATH", "")}
-    p = procs.start("meshproxy", [MESHPROXY, "--concurrency", str(WORKERS), "--log-level", "warn", *MESHPROXY_ARGS],
+    p = procs.start(name, [binary, "--concurrency", str(WORKERS), "--log-level", "warn",
+                           *(MESHPROXY_ARGS if args is None else args)],
                     cpus=PROXY_CPUS, env=env)
     if not eventually(lambda: get(admin, "/ready")[0] == 200):
-        raise RuntimeError("meshproxy never became LIVE: " + procs.log_tail("meshproxy"))
+        raise RuntimeError(f"{name} never became LIVE: " + procs.log_tail(name))
     return p
 
 
@@ -392,14 +410,18 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        ports = {t: free_port() for t in ("upstream", "meshproxy", "haproxy", "nginx")}
+        ports = {t: free_port() for t in ("upstream", "meshproxy", "meshproxy-base", "haproxy", "nginx")}
         up = ports["upstream"]
         upstream_pid = procs.start("upstream", ["nginx", "-p", str(root), "-e", str(root / "upstream-error.log"),
                                                 "-c", str(upstream_config(root, up))], cpus=LOAD_CPUS).pid
         pids = {"direct": None}
+        meshd = start_meshd(procs, root, up) if any(t.startswith("meshproxy") for t in TARGETS) else None
         for target in TARGETS:
             if target == "meshproxy":
-                pids[target] = start_meshproxy(procs, root, ports[target], up).pid
+                pids[target] = start_meshproxy(procs, root, meshd, target, MESHPROXY, ports[target]).pid
+            elif target == "meshproxy-base":
+                pids[target] = start_meshproxy(procs, root, meshd, target, MESHPROXY_BASE, ports[target],
+                                               MESHPROXY_BASE_ARGS).pid
             elif target == "haproxy":
                 pids[target] = procs.start("haproxy", ["haproxy", "-db", "-f", str(haproxy_config(root, ports[target], up))],
                                            cpus=PROXY_CPUS).pid
@@ -429,7 +451,7 @@ def main() -> int:
                     wrk(port, "/" + size, WARMUP)
                     r = wrk(port, "/" + size, DURATION, pid, f"{target}-{size}-{rnd + 1}", upstream_pid)
                     runs[(target, size)].append(r)
-                    log(f"round {rnd + 1} {size:5} {target:9} {r['rps']:9.0f} req/s p50 {r['p50_ms']:.3f} ms "
+                    log(f"round {rnd + 1} {size:5} {target:14} {r['rps']:9.0f} req/s p50 {r['p50_ms']:.3f} ms "
                         f"p99 {r['p99_ms']:.3f} ms errors {r['errors']}"
                         + (f" cpu {r['cpu_us_per_req']:.1f} us/req (user {r['user_share']:.0%}) busy {r['busy']:.2f}"
                            if r["busy"] is not None else "")
@@ -493,6 +515,15 @@ def print_paired(runs: dict):
         print(f"{size}: meshproxy vs the round's better peer, req/s " + ", ".join(f"{r:.2f}×" for r in rps)
               + f" (median {statistics.median(rps):.2f}×); p99 " + ", ".join(f"{r:.2f}×" for r in p99)
               + f" (median {statistics.median(p99):.2f}×)")
+    for size in BODIES:
+        mine, base = runs.get(("meshproxy", size), []), runs.get(("meshproxy-base", size), [])
+        if not mine or not base:
+            continue
+        rps = [m["rps"] / b["rps"] for m, b in zip(mine, base)]
+        cpu = [m["cpu_us_per_req"] / b["cpu_us_per_req"] for m, b in zip(mine, base)]
+        print(f"{size}: meshproxy vs meshproxy-base, req/s " + ", ".join(f"{r:.2f}×" for r in rps)
+              + f" (median {statistics.median(rps):.2f}×); CPU/req " + ", ".join(f"{r:.2f}×" for r in cpu)
+              + f" (median {statistics.median(cpu):.2f}×)")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,7 +5,9 @@
 #   flock /tmp/meshd-build.lock bench/proxy/run.sh
 # Environment: PROXY_DURATION (10 s), PROXY_WARMUP (2 s), PROXY_CONNECTIONS (64), PROXY_WORKERS (1),
 # PROXY_ROUNDS (5), PROXY_CPUS (1), LOAD_CPUS (0), PROXY_TARGETS, BUILD_DIR (build), MESHD_BIN,
-# MESHCTL_BIN, MESHPROXY_BIN, PROXY_JSON (write results here too).
+# MESHCTL_BIN, MESHPROXY_BIN, MESHPROXY_BASE_BIN (target meshproxy-base: another build, for A/B),
+# PROXY_JSON (write results here too). `run.sh instructions` counts user-space instructions per
+# request instead (instructions.py: INSTR_REQUESTS, INSTR_WARMUP).
 # Needs: cmake --build build --target meshd meshctl meshproxy; wrk, haproxy and nginx (installed
 # here with apt-get when missing, without starting their system services).
 set -euo pipefail
@@ -20,7 +22,9 @@ for b in "$MESHD_BIN" "$MESHCTL_BIN" "$MESHPROXY_BIN"; do
 done
 
 missing=()
-for tool in wrk:wrk haproxy:haproxy nginx:nginx taskset:util-linux; do
+tools=(wrk:wrk haproxy:haproxy nginx:nginx taskset:util-linux)
+[[ "${1:-}" == instructions ]] && tools+=(valgrind:valgrind)
+for tool in "${tools[@]}"; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
 if (( ${#missing[@]} )); then
@@ -38,4 +42,6 @@ if (( ${#missing[@]} )); then
 fi
 
 ulimit -n "$(ulimit -Hn)"
+# `run.sh instructions`: user-space instructions per request under callgrind (instructions.py).
+[[ "${1:-}" == instructions ]] && exec python3 "$here/instructions.py"
 exec python3 "$here/driver.py"

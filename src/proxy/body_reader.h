@@ -59,20 +59,11 @@ class BodyReader final : public BodySource {
     pending_ = 0;
     ec = {};
     if (done()) co_return std::string_view();
-    if (remaining_) co_return co_await nextRaw(ec);
-    co_return co_await nextParsed(ec);
-  }
-
- private:
-  void armTimeout() {
-    if (readTimeout_) stream_.expiresAt(std::min(cap_, std::chrono::steady_clock::now() + *readTimeout_));
-  }
-
-  Task<std::string_view> nextRaw(boost::beast::error_code& ec) {
+    if (!remaining_) co_return co_await nextParsed(ec);
+    // A content-length body, here rather than in a coroutine of its own: one frame less per piece.
     if (buffer_.size() == 0) {
       armTimeout();
-      size_t n = co_await stream_.async_read_some(buffer_.prepare(kPieceSize),
-                                                  into(ec));
+      size_t n = co_await stream_.async_read_some(buffer_.prepare(kPieceSize), into(ec));
       buffer_.commit(n);
       if (ec == boost::asio::error::eof) ec = boost::beast::http::error::partial_message;
       if (ec) co_return std::string_view();
@@ -82,6 +73,11 @@ class BodyReader final : public BodySource {
     *remaining_ -= n;
     bytes_ += n;
     co_return std::string_view(static_cast<const char*>(buffer_.data().data()), n);
+  }
+
+ private:
+  void armTimeout() {
+    if (readTimeout_) stream_.expiresAt(std::min(cap_, std::chrono::steady_clock::now() + *readTimeout_));
   }
 
   Task<std::string_view> nextParsed(boost::beast::error_code& ec) {

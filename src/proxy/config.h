@@ -126,7 +126,7 @@ struct ListenerView {
 struct Config {
   std::map<std::string, std::shared_ptr<const ListenerView>> listeners;
   std::map<std::string, std::shared_ptr<const envoy::config::route::v3::RouteConfiguration>> routes;
-  std::map<std::string, std::shared_ptr<const ClusterView>> clusters;
+  std::map<std::string, std::shared_ptr<const ClusterView>, std::less<>> clusters;  // found by string_view
 };
 
 using ConfigPtr = std::shared_ptr<const Config>;

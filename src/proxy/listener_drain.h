@@ -5,9 +5,9 @@
 // connection answers the request in flight with `connection: close`, and an idle one is closed now.
 // Worker thread only: the drain and the sessions it tracks live on one io_context.
 
-#include "proxy/timed_stream.h"
+#include <boost/intrusive/list.hpp>
 
-#include <unordered_set>
+#include "proxy/timed_stream.h"
 
 namespace meshd::proxy {
 
@@ -18,26 +18,29 @@ class ListenerDrain {
   // Closes every connection now waiting for its next request; later ones see draining().
   void start() {
     draining_ = true;
-    for (auto* s : idle_) s->socket().close();
-    idle_.clear();
+    while (!idle_.empty()) {
+      Idle& i = idle_.front();
+      idle_.pop_front();
+      i.stream_.socket().close();
+    }
   }
 
-  // Marks a connection as between requests for as long as it lives, so start() may close it.
-  class Idle {
+  // Marks a connection as between requests for as long as it lives, so start() may close it. A
+  // link in an intrusive list: marking and unmarking, once per request, allocate nothing.
+  class Idle : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
    public:
-    Idle(ListenerDrain& d, TimedStream& s) : drain_(d), stream_(&s) { drain_.idle_.insert(stream_); }
-    ~Idle() { drain_.idle_.erase(stream_); }
+    Idle(ListenerDrain& d, TimedStream& s) : stream_(s) { d.idle_.push_back(*this); }
     Idle(const Idle&) = delete;
     Idle& operator=(const Idle&) = delete;
 
    private:
-    ListenerDrain& drain_;
-    TimedStream* stream_;
+    friend class ListenerDrain;
+    TimedStream& stream_;
   };
 
  private:
   bool draining_ = false;
-  std::unordered_set<TimedStream*> idle_;
+  boost::intrusive::list<Idle, boost::intrusive::constant_time_size<false>> idle_;  // unlinked by ~Idle
 };
 
 }  // namespace meshd::proxy

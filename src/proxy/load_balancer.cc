@@ -45,10 +45,10 @@ const Host* pickLeastRequest(const ClusterView& c, uint64_t random) {
   return active(second) < active(first) ? &second : &first;
 }
 
-std::string pickWeighted(const std::vector<std::pair<std::string, uint32_t>>& choices, uint64_t random) {
+std::string_view pickWeighted(const std::vector<std::pair<std::string, uint32_t>>& choices, uint64_t random) {
   uint64_t total = 0;
   for (const auto& [name, weight] : choices) total += weight;
-  if (total == 0) return choices.empty() ? "" : choices.front().first;
+  if (total == 0) return choices.empty() ? std::string_view() : std::string_view(choices.front().first);
   uint64_t pick = random % total;
   for (const auto& [name, weight] : choices) {
     if (pick < weight) return name;

@@ -28,7 +28,8 @@ inline const Host* selectHost(const ClusterView& c, size_t& roundRobin, uint64_t
   return c.lbPolicy == LbPolicy::kLeastRequest ? pickLeastRequest(c, random) : pickHost(c, roundRobin);
 }
 
-// One of weighted (name, weight) choices, `random` % total weight into the list; "" when empty.
-std::string pickWeighted(const std::vector<std::pair<std::string, uint32_t>>& choices, uint64_t random);
+// One of weighted (name, weight) choices, `random` % total weight into the list; "" when empty. A
+// view into `choices`.
+std::string_view pickWeighted(const std::vector<std::pair<std::string, uint32_t>>& choices, uint64_t random);
 
 }  // namespace meshd::proxy

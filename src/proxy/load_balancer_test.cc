@@ -97,11 +97,12 @@ TEST(LoadBalancerTest, LeastRequestKeepsThePanicThreshold) {
 TEST(LoadBalancerTest, PickWeightedSplitsByWeight) {
   std::vector<std::pair<std::string, uint32_t>> choices = {{"a", 3}, {"b", 1}};
   std::map<std::string, int> seen;
-  for (uint64_t r = 0; r < 8; ++r) seen[pickWeighted(choices, r)]++;
+  for (uint64_t r = 0; r < 8; ++r) seen[std::string(pickWeighted(choices, r))]++;
   EXPECT_EQ(seen["a"], 6);
   EXPECT_EQ(seen["b"], 2);
   EXPECT_EQ(pickWeighted({}, 7), "");
-  EXPECT_EQ(pickWeighted({{"only", 0}}, 7), "only");
+  std::vector<std::pair<std::string, uint32_t>> only = {{"only", 0}};  // the result views into the choices
+  EXPECT_EQ(pickWeighted(only, 7), "only");
 }
 
 }  // namespace

@@ -172,11 +172,18 @@ const Route* matchRoute(const VirtualHost& vh, const RequestView& r) {
   return nullptr;
 }
 
-std::string pickCluster(const envoy::config::route::v3::RouteAction& a, uint64_t random) {
+std::string_view pickCluster(const envoy::config::route::v3::RouteAction& a, uint64_t random) {
   if (!a.has_weighted_clusters()) return a.cluster();
-  std::vector<std::pair<std::string, uint32_t>> choices;
-  for (const auto& c : a.weighted_clusters().clusters()) choices.emplace_back(c.name(), c.weight().value());
-  return pickWeighted(choices, random);
+  const auto& clusters = a.weighted_clusters().clusters();
+  uint64_t total = 0;
+  for (const auto& c : clusters) total += c.weight().value();
+  if (total == 0) return clusters.empty() ? std::string_view() : std::string_view(clusters[0].name());
+  uint64_t pick = random % total;  // as pickWeighted, without copying the names out of the route
+  for (const auto& c : clusters) {
+    if (pick < c.weight().value()) return c.name();
+    pick -= c.weight().value();
+  }
+  return clusters[0].name();
 }
 
 std::string rewriteTarget(const Route& route, std::string_view target) {

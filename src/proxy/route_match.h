@@ -33,7 +33,8 @@ const envoy::config::route::v3::Route* matchRoute(const envoy::config::route::v3
 bool headerMatches(const envoy::config::route::v3::HeaderMatcher& m, const RequestView& r);
 
 // The cluster of a route action; for weighted clusters the one `random` picks (random % total weight).
-std::string pickCluster(const envoy::config::route::v3::RouteAction& a, uint64_t random);
+// A view into `a`.
+std::string_view pickCluster(const envoy::config::route::v3::RouteAction& a, uint64_t random);
 
 // The request target after the action's prefix_rewrite (or regex_rewrite), given the route matched.
 std::string rewriteTarget(const envoy::config::route::v3::Route& route, std::string_view target);

@@ -102,7 +102,8 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
     log.addFlag("NR");
     co_return co_await d.reply(body, noRoute());
   }
-  std::string host(req[http::field::host]);
+  // A view into req's field, which `up` below takes over without moving the field's bytes.
+  std::string_view host(req[http::field::host].data(), req[http::field::host].size());
   RequestView view{std::string_view(req.method_string().data(), req.method_string().size()),
                    std::string_view(req.target().data(), req.target().size()), host,
                    [&req](std::string_view name) -> std::optional<std::string_view> {
@@ -140,11 +141,13 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
 
   // The upstream request head is the downstream one, moved (not copied: every header is an
   // allocation). The body keeps its framing: chunked stays chunked, a length stays a length.
-  std::string target = rewriteTarget(*route, std::string_view(req.target().data(), req.target().size()));
+  std::string_view original(req.target().data(), req.target().size());
+  std::string target = rewriteTarget(*route, original);
+  bool rewritten = target != original;
   http::request_header<> up = std::move(req);
   stripHopByHop(up);
   up.version(11);
-  up.target(target);
+  if (rewritten) up.target(target);  // setting it reallocates even when unchanged
   if (!action.host_rewrite_literal().empty()) up.set(http::field::host, action.host_rewrite_literal());
   if (body.framing() == Framing::kChunked) up.set(http::field::transfer_encoding, "chunked");
 

@@ -112,7 +112,7 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
 }  // namespace
 
 void UpstreamResponse::close() {
-  body_.reset();
+  dropBody();
   h2.reset();  // an HTTP/2 stream not complete is cancelled; its connection goes on
   if (!stream) return;
   beast::error_code ignored;
@@ -134,19 +134,18 @@ std::optional<uint64_t> UpstreamResponse::length() const {
 }
 
 BodySource& UpstreamResponse::body(std::chrono::steady_clock::time_point deadline) {
+  dropBody();
   if (h2) {
-    body_ = h2ResponseBody(*h2, deadline, idle);
-  } else if (idle.count() > 0) {
-    body_ = std::make_unique<BodyReader<false>>(*stream, buffer, *parser, idle, deadline);
-  } else {
-    stream->expiresAt(deadline);
-    body_ = std::make_unique<BodyReader<false>>(*stream, buffer, *parser);
+    h2Body_ = h2ResponseBody(*h2, deadline, idle);
+    return *h2Body_;
   }
-  return *body_;
+  if (idle.count() > 0) return h1Body_.emplace(*stream, buffer, *parser, idle, deadline);
+  stream->expiresAt(deadline);
+  return h1Body_.emplace(*stream, buffer, *parser);
 }
 
 void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
-  body_.reset();  // a BodyReader gives back what it held of the buffer
+  dropBody();  // a BodyReader gives back what it held of the buffer
   if (h2) {
     h2.reset();
   } else if (reusable && parser->keep_alive() && buffer.size() == 0) {

@@ -93,7 +93,12 @@ struct UpstreamResponse {
   void close();
 
  private:
-  std::unique_ptr<BodySource> body_;
+  void dropBody() {
+    h1Body_.reset();
+    h2Body_.reset();
+  }
+  std::optional<BodyReader<false>> h1Body_;  // in place: one allocation less per response
+  std::unique_ptr<BodySource> h2Body_;
 };
 
 struct UpstreamResult {
