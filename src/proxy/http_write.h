@@ -68,6 +68,11 @@ enum class Framing { kRaw, kChunked };
 // completes; must outlive it.
 class PieceWrite {
  public:
+  // Up to this much in several buffers is copied into one: a single buffer goes out with send(2),
+  // several with sendmsg(2), whose iovec handling costs the kernel more than the copy (a small
+  // response is its head and its body).
+  static constexpr size_t kCoalesce = 2048;
+
   auto write(TimedStream& stream, std::string_view head, std::string_view piece, Framing framing,
              bool last, boost::beast::error_code& ec) {
     bool chunk = framing == Framing::kChunked && !piece.empty();
@@ -78,12 +83,27 @@ class PieceWrite {
     buffers_ = {boost::asio::buffer(head.data(), head.size()), boost::asio::buffer(size_, n),
                 boost::asio::buffer(piece.data(), piece.size()), boost::asio::buffer(kCrlf.data(), chunk ? 2 : 0),
                 boost::asio::buffer(kLastChunk.data(), end ? kLastChunk.size() : 0)};
+    size_t total = 0, used = 0;
+    boost::asio::const_buffer only;
+    for (const auto& b : buffers_) {
+      if (b.size() == 0) continue;
+      total += b.size();
+      ++used;
+      only = b;
+    }
+    if (used == 1) return boost::asio::async_write(stream, only, into(ec));
+    if (used > 1 && total <= kCoalesce) {
+      size_t at = 0;
+      for (const auto& b : buffers_) at += boost::asio::buffer_copy(boost::asio::buffer(copy_ + at, total - at), b);
+      return boost::asio::async_write(stream, boost::asio::buffer(copy_, total), into(ec));
+    }
     return boost::asio::async_write(stream, buffers_, into(ec));
   }
 
  private:
   char size_[20];
   std::array<boost::asio::const_buffer, 5> buffers_;
+  char copy_[kCoalesce];
 };
 
 }  // namespace meshd::proxy
