@@ -53,6 +53,7 @@ class BodyReader final : public BodySource {
   bool ready() const override { return done() || buffer_.size() > pending_; }
   bool chunked() const override { return parser_.chunked(); }
   uint64_t bytes() const override { return bytes_; }
+  void idleTimeout(std::chrono::milliseconds d) override { readTimeout_ = d; }
 
   Task<std::string_view> next(boost::beast::error_code& ec) override {
     buffer_.consume(pending_);

@@ -5,6 +5,7 @@
 
 #include <boost/beast/core/error.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -25,6 +26,9 @@ class BodySource {
   // The next piece, valid until the next call; empty only when done() or on failure (`ec`: timeout,
   // reset, a malformed body, or the peer going away before the body's end).
   virtual Task<std::string_view> next(boost::beast::error_code& ec) = 0;
+  // A request body's bound on the wait for each next piece (the stream idle timer), from now on;
+  // next() fails with beast::error::timeout past it. Response bodies are bounded otherwise.
+  virtual void idleTimeout(std::chrono::milliseconds) {}
 };
 
 }  // namespace meshd::proxy

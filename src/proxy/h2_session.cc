@@ -99,10 +99,11 @@ class H2Body final : public BodySource {
   bool ready() const override { return done() || !s_.body.empty(); }
   bool chunked() const override { return chunked_; }
   uint64_t bytes() const override { return bytes_; }
+  void idleTimeout(std::chrono::milliseconds d) override { idle_ = d; }
   Task<std::string_view> next(beast::error_code& ec) override {
     ec = {};
     while (s_.body.empty() && !s_.ended && !s_.reset) {
-      bool woken = co_await s_.arrived.wait(Clock::now() + kIdleTimeout);  // not `if (!co_await`: GCC 12 miscompiles it
+      bool woken = co_await s_.arrived.wait(Clock::now() + idle_);  // not `if (!co_await`: GCC 12 miscompiles it
       if (!woken) break;
     }
     if (s_.reset || (s_.body.empty() && !s_.ended)) {
@@ -121,6 +122,7 @@ class H2Body final : public BodySource {
   H2Connection& c_;
   H2Stream& s_;
   bool chunked_;
+  Clock::duration idle_ = kIdleTimeout;
   uint64_t bytes_ = 0;
   std::string piece_;
 };

@@ -130,6 +130,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
                           std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal) {
   chain.httpStats->downstream_cx_total++;
   TimedStream stream(std::move(socket));
+  stream.cancelOnTimeout();  // a request body that stalls is answered 408 (then the connection closes)
   beast::flat_buffer buffer;
   beast::error_code ec;
   // HTTP/2 with prior knowledge: Envoy's AUTO codec knows it by the connection preface.

@@ -12,7 +12,7 @@ LocalReply noRoute() { return {404, ""}; }
 LocalReply clusterNotFound() { return {503, ""}; }
 LocalReply noHealthyUpstream() { return {503, std::string(kNoHealthyUpstream)}; }
 LocalReply upstreamTimeout() { return {504, std::string(kUpstreamTimeout)}; }
-LocalReply streamTimeout() { return {504, std::string(kStreamTimeout)}; }
+LocalReply streamTimeout(bool requestComplete) { return {requestComplete ? 504u : 408u, std::string(kStreamTimeout)}; }
 
 LocalReply upstreamReset(std::string_view reason, std::string_view transportFailure, bool retried) {
   std::string body(kUpstreamResetPrefix);

@@ -35,9 +35,10 @@ LocalReply noRoute();           // 404, empty (NR)
 LocalReply clusterNotFound();   // 503, empty (NC)
 LocalReply noHealthyUpstream(); // 503 (UH)
 LocalReply upstreamTimeout();   // 504 (UT)
-// 504 "stream timeout" (SI): the route's idle_timeout passed between the request's end and the
-// response's head (Envoy's 408 when the request had not ended).
-LocalReply streamTimeout();
+// "stream timeout" (SI): the stream's idle timer (the route's idle_timeout, else the connection
+// manager's 5 minutes) ran out before the response's head. 504 once the request had ended, 408 while
+// its body was still coming (Envoy's maybeRequestTimeoutCode).
+LocalReply streamTimeout(bool requestComplete);
 
 // 503 after the upstream could not be reached or reset before its response headers (UF / URX), 502
 // when its response head was malformed or too large (UPE). `reason` is Envoy's reset reason

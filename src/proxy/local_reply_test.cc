@@ -37,5 +37,13 @@ TEST(LocalReplyTest, EmptyReplyHasNoContentType) {
   EXPECT_EQ(clusterNotFound(), (LocalReply{503, ""}));
 }
 
+// The stream idle timer's reply: a gateway timeout once the request had ended, else 408.
+TEST(LocalReplyTest, StreamTimeoutIs504AfterTheRequestAnd408DuringIt) {
+  EXPECT_EQ(streamTimeout(true), (LocalReply{504, "stream timeout"}));
+  EXPECT_EQ(serialize(streamTimeout(false), false),
+            "HTTP/1.1 408 Request Timeout\r\ncontent-length: 14\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n"
+            "stream timeout");
+}
+
 }  // namespace
 }  // namespace meshd::proxy

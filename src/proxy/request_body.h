@@ -27,6 +27,8 @@ class RequestBody {
   const std::string& kept() const { return kept_; }
   Framing framing() const { return framing_; }
   uint64_t bytes() const { return reader_.bytes(); }
+  // From now on the client may be silent this long between pieces (see BodySource::idleTimeout).
+  void idleTimeout(std::chrono::milliseconds d) { reader_.idleTimeout(d); }
 
   // The next piece from the client (see BodyReader::next), kept too while the buffer allows.
   Task<std::string_view> next(boost::beast::error_code& ec) {

@@ -155,7 +155,10 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
   RouteTimeouts timeouts;
   timeouts.route = action.has_timeout() ? toMillis(action.timeout()) : kDefaultRouteTimeout;
   timeouts.perTry = retry.perTry;
-  if (action.has_idle_timeout()) timeouts.idle = toMillis(action.idle_timeout());
+  if (action.has_idle_timeout()) {
+    timeouts.idle = toMillis(action.idle_timeout());
+    body.idleTimeout(timeouts.idle);  // the client's silence while its body comes counts too
+  }
   UpstreamResponse response;
   InFlight inFlight;
   UpstreamResult result;
@@ -174,6 +177,12 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
     if (result.kind == UpstreamResult::kDownstreamReset) {
       log.addFlag("DC");
       co_return false;
+    }
+    if (result.kind == UpstreamResult::kTimeout && result.idleTimeout && !body.done()) {
+      // The client went quiet in the middle of its body: not the upstream's doing, nothing to retry.
+      chain.httpStats->downstream_rq_idle_timeout++;
+      log.addFlag("SI");
+      co_return co_await d.reply(body, streamTimeout(false));
     }
     bool failed = result.kind != UpstreamResult::kOk || result.status >= 500;
     if (countForOutlierDetection(c, *h, failed)) worker.reportOutlier(c.name, h->key());
@@ -195,7 +204,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
         if (result.idleTimeout) {  // the HTTP connection manager's stream idle timeout, not the router's
           chain.httpStats->downstream_rq_idle_timeout++;
           log.addFlag("SI");
-          co_return co_await d.reply(body, streamTimeout());
+          co_return co_await d.reply(body, streamTimeout(body.done()));
         }
         c.stats->upstream_rq_timeout++;
         log.addFlag("UT");

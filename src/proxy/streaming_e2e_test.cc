@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "proxy/e2e_fixture.h"
 
@@ -105,6 +106,36 @@ TEST_F(StreamingE2eTest, RouteIdleTimeoutCutsAStalledResponseOnly) {
   EXPECT_NE(in.find("HTTP/1.1 200"), std::string::npos) << in;
   EXPECT_EQ(in.find("bbbbb"), std::string::npos) << in;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1400ms);
+  EXPECT_NE(admin("/stats").find("downstream_rq_idle_timeout: 1"), std::string::npos);
+}
+
+// The idle timer runs while the client's body arrives too: a client that stops in the middle of its
+// body gets Envoy's 408 "stream timeout" (not the 504 of a request that had ended), and the
+// connection closes, since the rest of that body would otherwise be read as the next request.
+TEST_F(StreamingE2eTest, RouteIdleTimeoutAnswersAStalledRequestBody408) {
+  StreamingUpstream up({.chunks = 1});
+  serve({up.port()}, "idle_timeout { nanos: 300000000 }");
+  await("/", [](auto& r) { return r.status == 200; });
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  timeval bound{5, 0};  // a proxy that never answers must not hang the test
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  auto start = std::chrono::steady_clock::now();
+  // Three bytes of ten, then silence; each piece before the silence restarts the timer.
+  sendAll(fd, "POST /upload HTTP/1.1\r\nhost: svc\r\ncontent-length: 10\r\n\r\nab");
+  std::this_thread::sleep_for(200ms);
+  sendAll(fd, "c");
+  std::string in;
+  readUntil(fd, in, [] { return false; });  // to the connection's end
+  ::close(fd);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(in.substr(0, in.find("\r\n")), "HTTP/1.1 408 Request Timeout") << in;
+  EXPECT_NE(in.find("content-length: 14\r\n"), std::string::npos) << in;
+  EXPECT_NE(in.find("content-type: text/plain\r\n"), std::string::npos) << in;
+  EXPECT_NE(in.find("connection: close\r\n"), std::string::npos) << in;
+  EXPECT_EQ(in.substr(in.find("\r\n\r\n") + 4), "stream timeout");
+  EXPECT_GT(took, 450ms);  // 200 ms, then the 300 ms timer restarted by the last byte
+  EXPECT_LT(took, 2s);
   EXPECT_NE(admin("/stats").find("downstream_rq_idle_timeout: 1"), std::string::npos);
 }
 

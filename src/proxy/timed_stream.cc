@@ -34,7 +34,11 @@ void TimedStream::onTimer(const std::shared_ptr<State>& s) {
   if (Clock::now() < s->deadline) return arm(s, s->deadline);
   s->timedOut = true;
   boost::system::error_code ignored;
-  s->socket.close(ignored);
+  if (s->closeOnTimeout) {
+    s->socket.close(ignored);
+  } else {
+    s->socket.cancel(ignored);
+  }
 }
 
 }  // namespace meshd::proxy

@@ -4,8 +4,9 @@
 // about as much work as a small request's read itself. Here setting a deadline only stores it. The
 // timer sleeps until the deadline it was armed for, then times the stream out if the deadline it
 // finds has passed, or sleeps again until that one; it is re-armed at once only when a deadline
-// moves earlier than where it is armed. A stream that timed out is closed (as Beast's is) and its
-// operations fail with beast::error::timeout until a new deadline is set.
+// moves earlier than where it is armed. A stream that timed out is closed (as Beast's is), or only
+// cancelled (cancelOnTimeout), and its operations fail with beast::error::timeout until a new
+// deadline is set.
 // Worker thread only: the stream, its operations and its timer share one io_context. The stream
 // must outlive its pending operations (as a coroutine's local stream does).
 
@@ -36,6 +37,10 @@ class TimedStream {
   Socket& socket() { return state_->socket; }
   // Hands the socket over; the stream is left without one.
   Socket release() { return std::move(state_->socket); }
+
+  // From now on a timeout cancels the pending operations and leaves the socket open (by default it
+  // closes it): the owner still has something to write, as a 408 to a client whose body stalled.
+  void cancelOnTimeout() { state_->closeOnTimeout = false; }
 
   // Bounds this and later operations by `t`.
   void expiresAt(Clock::time_point t);
@@ -82,6 +87,7 @@ class TimedStream {
     Clock::time_point deadline = Clock::time_point::max();
     Clock::time_point armed = Clock::time_point::max();  // max: no wait pending
     bool timedOut = false;
+    bool closeOnTimeout = true;
   };
 
   // An operation's completion, which tells a timeout from other cancellations.

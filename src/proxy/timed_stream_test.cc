@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
@@ -63,6 +64,27 @@ TEST(TimedStreamTest, ReadTimesOutAtTheDeadline) {
   EXPECT_GE(took, 50ms);
   EXPECT_LT(took, 2s);
   EXPECT_FALSE(p.stream->socket().is_open());  // as Beast's stream, a timed out one is closed
+}
+
+// With cancelOnTimeout the read still fails as a timeout, but the socket stays open for a reply, and
+// a write under a new deadline reaches the peer.
+TEST(TimedStreamTest, CancelOnTimeoutLeavesTheSocketOpen) {
+  Pair p;
+  p.stream->cancelOnTimeout();
+  auto [ec, took] = silentRead(p, [](TimedStream& s) { s.expiresAfter(50ms); });
+  EXPECT_EQ(ec, boost::beast::error::timeout);
+  EXPECT_GE(took, 50ms);
+  ASSERT_TRUE(p.stream->socket().is_open());
+  boost::system::error_code wrote = boost::asio::error::would_block;
+  p.io.restart();
+  p.run([&]() -> Task<> {
+    p.stream->expiresAfter(1s);
+    co_await boost::asio::async_write(*p.stream, boost::asio::buffer("408", 3), into(wrote));
+  }, 200ms);
+  EXPECT_FALSE(wrote) << wrote.message();
+  char got[3];
+  EXPECT_EQ(boost::asio::read(p.peer, boost::asio::buffer(got)), 3u);
+  EXPECT_EQ(std::string(got, 3), "408");
 }
 
 // A read that does not fill its buffer drained the socket: the next one waits for the reactor

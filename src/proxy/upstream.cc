@@ -45,10 +45,7 @@ Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header
     }
     co_await write.write(stream, {}, piece, body.framing(), body.done(), ec);
   }
-  if (downstreamEc) {
-    result.kind = UpstreamResult::kDownstreamReset;
-    co_return result;
-  }
+  if (downstreamEc) co_return downstreamFailure(downstreamEc);
   // Beast reads at most the buffer's free capacity at a time (512 bytes for an empty one): start
   // with room for a typical response, so a 16 KiB body takes 1-2 reads instead of 30.
   out.buffer.reserve(kResponseReadSize);
@@ -110,6 +107,13 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
 }
 
 }  // namespace
+
+UpstreamResult downstreamFailure(const beast::error_code& ec) {
+  UpstreamResult r;
+  r.kind = ec == beast::error::timeout ? UpstreamResult::kTimeout : UpstreamResult::kDownstreamReset;
+  r.idleTimeout = r.kind == UpstreamResult::kTimeout;
+  return r;
+}
 
 void UpstreamResponse::close() {
   dropBody();

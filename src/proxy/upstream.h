@@ -101,13 +101,18 @@ struct UpstreamResponse {
   std::unique_ptr<BodySource> h2Body_;
 };
 
+struct UpstreamResult;
+// The attempt's end when reading the client's body failed: its idle timer ran out (a timeout, which
+// the router answers 408), or the client went away.
+UpstreamResult downstreamFailure(const boost::beast::error_code& ec);
+
 struct UpstreamResult {
   // kProtocolError: the response head was malformed or over Envoy's limits (60 KiB, 100 fields).
   enum Kind { kOk, kConnectFailure, kConnectTimeout, kReset, kProtocolError, kTimeout, kDownstreamReset };
   Kind kind = kOk;
   unsigned status = 0;           // kOk: the response's status
   bool perTryTimeout = false;    // kTimeout: this attempt's per_try_timeout, not the route's
-  bool idleTimeout = false;      // kTimeout: the route's idle_timeout
+  bool idleTimeout = false;      // kTimeout: the stream's idle timer (the route's idle_timeout)
   std::string transportFailure;  // kConnectFailure: "delayed connect error: Connection refused"
   std::string resetReason;       // kReset: Envoy's reason when not "connection termination" ("remote reset")
   bool refusedStream = false;    // kReset: an HTTP/2 REFUSED_STREAM (not processed: safe to retry)

@@ -104,10 +104,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
     bool sent = co_await out.h2->send(body.kept(), body.done(), sendDeadline());
     while (sent && !body.done()) {
       std::string_view piece = co_await body.next(downstreamEc);
-      if (downstreamEc) {
-        result.kind = UpstreamResult::kDownstreamReset;
-        co_return result;
-      }
+      if (downstreamEc) co_return downstreamFailure(downstreamEc);
       sent = co_await out.h2->send(piece, body.done(), sendDeadline());
     }
     if (!sent && out.h2->failure().ok()) {  // the deadline passed with the body not taken
