@@ -2,6 +2,8 @@
 // meshproxy's HTTP connection manager, whose AUTO codec tells HTTP/2 by the connection preface,
 // forwarding to HTTP/1.1 upstreams and to HTTP/2 ones (clusters with http2_protocol_options, as
 // meshd writes for App Mesh http2 and grpc listeners).
+#include <sys/socket.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +11,7 @@
 #include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
 
 #include "proxy/e2e_fixture.h"
+#include "proxy/h2/codec_test_util.h"
 #include "proxy/h2/upstream_test_server.h"
 
 namespace meshd::proxy::testing {
@@ -187,6 +190,50 @@ TEST_F(H2E2eTest, RefusedStreamsAreRetriedWithRefusedStream) {
   EXPECT_EQ(r.body, "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
                     "remote refused stream reset");
   EXPECT_EQ(up.requests() - before, 3);  // the first attempt and two retries
+}
+
+// An HTTP/2 client silent in the middle of its body: 408 "stream timeout" on its stream, as Envoy's
+// stream idle timer answers (here the route's idle_timeout), spoken frame by frame with our codec.
+TEST_F(H2E2eTest, AStalledRequestBodyIs408StreamTimeout) {
+  Upstream app("app", 200, 0ms, /*keepAlive=*/true);
+  set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" idle_timeout { nanos: 300000000 } } })")});
+  ASSERT_TRUE(eventually([&] { return httpGet("127.0.0.1", port_, "/").status == 200; }));
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  timeval bound{5, 0};  // a proxy that never answers must not hang the test
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  h2::testing::Recorder events;
+  h2::ClientCodec codec(events);
+  events.attach(codec);
+  auto start = std::chrono::steady_clock::now();
+  h2::StreamId id = codec.submitRequest(
+      {{":method", "POST"}, {":scheme", "http"}, {":authority", "svc"}, {":path", "/upload"}, {"content-length", "10"}},
+      false);
+  ASSERT_NE(id, 0);
+  codec.submitData(id, "abc", false);  // three bytes of ten, then silence
+  auto flush = [&] {
+    std::string out;
+    codec.drainOutput(out);
+    if (!out.empty()) ASSERT_EQ(::send(fd, out.data(), out.size(), MSG_NOSIGNAL), static_cast<ssize_t>(out.size()));
+  };
+  flush();
+  char buf[16384];
+  while (!events.streams[id].ended && !events.streams[id].reset) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    ASSERT_TRUE(codec.feed(std::string_view(buf, static_cast<size_t>(n))).ok());
+    flush();
+  }
+  ::close(fd);
+  auto took = std::chrono::steady_clock::now() - start;
+  const auto& s = events.streams[id];
+  ASSERT_FALSE(s.heads.empty());
+  EXPECT_EQ(s.heads.back().front(), (std::pair<std::string, std::string>{":status", "408"}));
+  EXPECT_EQ(s.body, "stream timeout");
+  EXPECT_GT(took, 250ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_NE(admin("/stats").find("downstream_rq_idle_timeout: 1"), std::string::npos);
 }
 
 }  // namespace
