@@ -40,14 +40,18 @@ UpstreamPool::Stream UpstreamPool::take(std::string_view cluster, const tcp::end
 
 void UpstreamPool::give(std::string_view cluster, const tcp::endpoint& host, Stream s) {
   auto c = idle_.find(cluster);
-  if (c == idle_.end()) c = idle_.emplace(std::string(cluster), Hosts{}).first;
+  if (c == idle_.end()) {
+    if (keep_ && !keep_(cluster)) return;  // a removed cluster's: `s` closes
+    c = idle_.emplace(std::string(cluster), Hosts{}).first;
+  }
   auto& list = c->second[host];
   if (list.size() >= kMaxIdlePerHost) return;  // `s` closes as it goes out of scope
   list.push_back({std::move(s), std::chrono::steady_clock::now()});
 }
 
-void UpstreamPool::retain(const std::function<bool(std::string_view cluster)>& keep) {
-  std::erase_if(idle_, [&](const auto& c) { return !keep(c.first); });  // their streams close
+void UpstreamPool::retain(std::function<bool(std::string_view cluster)> keep) {
+  keep_ = std::move(keep);
+  std::erase_if(idle_, [&](const auto& c) { return !keep_(c.first); });  // their streams close
 }
 
 }  // namespace meshd::proxy

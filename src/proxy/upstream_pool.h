@@ -28,8 +28,9 @@ class UpstreamPool {
   using Stream = std::unique_ptr<TimedStream>;
   Stream take(std::string_view cluster, const boost::asio::ip::tcp::endpoint& host);
   void give(std::string_view cluster, const boost::asio::ip::tcp::endpoint& host, Stream s);
-  // Closes the idle connections of clusters that `keep` does not name (removed ones).
-  void retain(const std::function<bool(std::string_view cluster)>& keep);
+  // Closes the idle connections of clusters that `keep` does not name (removed ones). A busy one of
+  // theirs closes when it is given back: give() asks `keep` about a cluster it holds nothing for.
+  void retain(std::function<bool(std::string_view cluster)> keep);
 
   static constexpr size_t kMaxIdlePerHost = 64;
   static constexpr std::chrono::seconds kMaxIdleTime{60};
@@ -42,6 +43,7 @@ class UpstreamPool {
   };
   using Hosts = std::map<boost::asio::ip::tcp::endpoint, std::vector<Idle>>;
   std::map<std::string, Hosts, std::less<>> idle_;  // by cluster: looked up without a copy of its name
+  std::function<bool(std::string_view cluster)> keep_;
 };
 
 }  // namespace meshd::proxy

@@ -69,7 +69,8 @@ uint64_t Worker::random() {
 void Worker::apply(ConfigPtr config) {
   config_ = std::move(config);
   // As Envoy, a removed cluster's pooled connections go with it.
-  auto present = [this](std::string_view c) { return config_->clusters.find(std::string(c)) != config_->clusters.end(); };
+  // Asked again later, of the config then current, for a connection given back after the change.
+  auto present = [this](std::string_view c) { return config_->clusters.find(c) != config_->clusters.end(); };
   pool_.retain(present);
   h2Pool_.retain(present);
   for (auto it = acceptors_.begin(); it != acceptors_.end();) {

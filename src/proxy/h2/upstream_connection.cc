@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
@@ -155,7 +156,7 @@ Task<std::shared_ptr<UpstreamConnection>> UpstreamConnection::connect(Executor e
 }
 
 bool UpstreamConnection::usable() const {
-  if (closed_ || goAwayReceived_ || !codec_.canSubmitRequest()) return false;
+  if (closed_ || goAwayReceived_ || closeWhenIdle_ || !codec_.canSubmitRequest()) return false;
   uint32_t limit = std::min(settings_.maxConcurrentStreams, codec_.peerMaxConcurrentStreams());
   return codec_.activeStreams() < limit;
 }
@@ -176,6 +177,11 @@ void UpstreamConnection::close() {
   if (closed_) return;
   codec_.goAway(ErrorCode::kNoError);
   fail(StreamResult::kConnectionFailure, false);
+}
+
+void UpstreamConnection::closeWhenIdle() {
+  closeWhenIdle_ = true;
+  if (streams_.empty()) close();
 }
 
 void UpstreamConnection::wakeWriter() {
@@ -227,7 +233,10 @@ void UpstreamConnection::detach(UpstreamStream& s) {
     s.ending_ = false;
     --endingSenders_;
   }
-  if (streams_.empty()) idleSince_ = Clock::now();
+  if (!streams_.empty()) return;
+  idleSince_ = Clock::now();
+  // Not from here: detach() runs inside the codec's callbacks and the stream's own teardown.
+  if (closeWhenIdle_) boost::asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
 }
 
 Task<> UpstreamConnection::readLoop(std::shared_ptr<UpstreamConnection> self) {

@@ -137,6 +137,9 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
 
   // GOAWAY (NO_ERROR) and close now, failing the streams still open (kConnectionFailure).
   void close();
+  // No new stream starts here; the open ones run to their end, then the connection closes (at once
+  // when none is open). As Envoy drains a removed cluster's pool.
+  void closeWhenIdle();
   // Closed or failed: nothing more will happen on it.
   bool closed() const { return closed_; }
   // The server's GOAWAY arrived: the streams it processes finish, no new one starts.
@@ -182,6 +185,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   bool writerIdle_ = false;     // the writer waits on writable_
   bool closed_ = false;         // failed or closed: no new stream, streams failed
   bool goAwayReceived_ = false;
+  bool closeWhenIdle_ = false;
   std::unordered_map<StreamId, UpstreamStream*> streams_;
   size_t endingSenders_ = 0;    // streams whose final piece waits to be framed (no onSendDrained for it)
   Clock::time_point idleSince_;

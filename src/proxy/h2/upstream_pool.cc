@@ -52,9 +52,7 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::open(std::string_view cluste
 void UpstreamPool::retain(const std::function<bool(std::string_view cluster)>& keep) {
   for (auto& [key, host] : state_->hosts) {
     if (keep(key.first)) continue;
-    for (auto& c : host.open) {
-      if (c->activeStreams() == 0) c->close();
-    }
+    for (auto& c : host.open) c->closeWhenIdle();
   }
 }
 

@@ -48,8 +48,8 @@ class UpstreamPool {
                                              bool endStream, Clock::time_point connectDeadline,
                                              boost::system::error_code& ec, bool* connected = nullptr);
 
-  // Closes the idle connections of clusters `keep` does not name (removed ones); their busy ones
-  // close at the idle timeout after their last stream.
+  // Drains the connections of clusters `keep` does not name (removed ones): idle ones close now,
+  // busy ones take no new stream and close after their last one.
   void retain(const std::function<bool(std::string_view cluster)>& keep);
 
   // The cluster's connections to `host` that are open or being made (draining ones included).

@@ -78,6 +78,27 @@ TEST_F(UpstreamPoolTest, RetainClosesTheIdleConnectionsOfRemovedClusters) {
   EXPECT_EQ(server_.connections(), 2);
 }
 
+// As Envoy drains a removed cluster's pool: a busy connection finishes its streams, takes no new
+// one, and closes after the last (not at the idle timeout, minutes later).
+TEST_F(UpstreamPoolTest, ARemovedClustersBusyConnectionClosesAfterItsLastStream) {
+  runTest(io_, [&]() -> Task<> {
+    UpstreamPool pool(io_.get_executor());
+    boost::system::error_code ec;
+    auto slow = co_await pool.open("a", server_.endpoint(), {}, request("/slow/300"), true, in(5s), ec);
+    EXPECT_TRUE(slow) << ec.message();
+    if (!slow) co_return;
+    pool.retain([](std::string_view) { return false; });
+    EXPECT_EQ(pool.connections("a", server_.endpoint()), 1u);  // busy: it stays for its stream
+    EXPECT_EQ(co_await get(pool, server_, "/", "a"), "hello");  // the cluster is back: a new connection
+    EXPECT_EQ(co_await responseBody(*slow), "slow");
+    slow.reset();
+    Timer settle(io_.get_executor(), 50ms);
+    co_await settle.async_wait(kAwait);
+    EXPECT_EQ(pool.connections("a", server_.endpoint()), 1u);  // the drained one closed, the new one stays
+  });
+  EXPECT_EQ(server_.connections(), 2);
+}
+
 TEST_F(UpstreamPoolTest, TheServersStreamLimitOpensAnotherConnection) {
   Settings two;
   two.maxConcurrentStreams = 2;
