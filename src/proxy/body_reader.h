@@ -36,22 +36,27 @@ class BodyReader final : public BodySource {
   BodyReader(TimedStream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
              std::optional<std::chrono::milliseconds> readTimeout = std::nullopt,
              std::chrono::steady_clock::time_point cap = std::chrono::steady_clock::time_point::max())
-      : stream_(stream), buffer_(buffer), parser_(parser), readTimeout_(readTimeout), cap_(cap) {
+      : stream_(stream), buffer_(buffer), parser_(&parser), readTimeout_(readTimeout), cap_(cap) {
     if (parser.is_done()) {
       remaining_ = 0;
     } else if (!parser.chunked() && parser.content_length()) {
       remaining_ = *parser.content_length();
     }
   }
+  // A body of `length` bytes (0: none), its head read without a parser (response_head.h).
+  BodyReader(TimedStream& stream, boost::beast::flat_buffer& buffer, uint64_t length,
+             std::optional<std::chrono::milliseconds> readTimeout = std::nullopt,
+             std::chrono::steady_clock::time_point cap = std::chrono::steady_clock::time_point::max())
+      : stream_(stream), buffer_(buffer), readTimeout_(readTimeout), cap_(cap), remaining_(length) {}
   // The last piece handed out stays in the connection's buffer until now (pipelined bytes follow it).
   ~BodyReader() { buffer_.consume(pending_); }
   BodyReader(const BodyReader&) = delete;
   BodyReader& operator=(const BodyReader&) = delete;
 
   // BodySource
-  bool done() const override { return remaining_ ? *remaining_ == 0 : parser_.is_done(); }
+  bool done() const override { return remaining_ ? *remaining_ == 0 : parser_->is_done(); }
   bool ready() const override { return done() || buffer_.size() > pending_; }
-  bool chunked() const override { return parser_.chunked(); }
+  bool chunked() const override { return parser_ && parser_->chunked(); }
   uint64_t bytes() const override { return bytes_; }
   void idleTimeout(std::chrono::milliseconds d) override { readTimeout_ = d; }
 
@@ -84,19 +89,20 @@ class BodyReader final : public BodySource {
   Task<std::string_view> nextParsed(boost::beast::error_code& ec) {
     namespace http = boost::beast::http;
     if (!scratch_) scratch_ = std::make_unique<char[]>(kPieceSize);
-    auto& body = parser_.get().body();
+    Parser& parser = *parser_;
+    auto& body = parser.get().body();
     body.data = scratch_.get();
     body.size = kPieceSize;
-    while (!parser_.is_done() && body.size == kPieceSize) {
+    while (!parser.is_done() && body.size == kPieceSize) {
       if (buffer_.size() > 0) {  // parse what is buffered before reading more
-        size_t used = parser_.put(buffer_.data(), ec);
+        size_t used = parser.put(buffer_.data(), ec);
         buffer_.consume(used);
         if (ec == http::error::need_buffer) break;
         if (!ec && used > 0) continue;
         if (ec && ec != http::error::need_more) co_return std::string_view();
       }
       armTimeout();
-      co_await http::async_read_some(stream_, buffer_, parser_, into(ec));
+      co_await http::async_read_some(stream_, buffer_, parser, into(ec));
       if (ec && ec != http::error::need_buffer) co_return std::string_view();
     }
     ec = {};
@@ -107,7 +113,7 @@ class BodyReader final : public BodySource {
 
   TimedStream& stream_;
   boost::beast::flat_buffer& buffer_;
-  Parser& parser_;
+  Parser* parser_ = nullptr;  // a chunked or connection-delimited body's
   std::optional<std::chrono::milliseconds> readTimeout_;
   std::chrono::steady_clock::time_point cap_;
   std::optional<uint64_t> remaining_;  // a content-length body (or none): bytes not yet handed out

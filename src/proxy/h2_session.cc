@@ -155,10 +155,10 @@ class H2Downstream final : public Downstream {
 
   Task<RelayResult> relay(UpstreamResponse& up, RequestBody&, Clock::time_point deadline, UpstreamPool& pool) override {
     RelayResult result;
-    http::response_header<>& res = up.head();
+    ResponseHead& res = up.head();
     stripHopByHop(res);
-    h2::Headers h{{":status", std::to_string(res.result_int())}};
-    for (const auto& f : res) h.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    h2::Headers h{{":status", std::to_string(res.status())}};
+    res.forEach([&h](const ResponseHead::Field& f) { h.emplace_back(std::string(f.name), std::string(f.value)); });
     {
       BodySource& reader = up.body(deadline);
       bool bodiless = head_ || (reader.done() && !up.trailers());

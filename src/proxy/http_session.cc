@@ -4,6 +4,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <charconv>
+
 #include "proxy/body_reader.h"
 #include "proxy/downstream.h"
 #include "proxy/http_write.h"
@@ -46,22 +48,23 @@ void frame(Response& res, bool keepAlive, bool head) {
 
 // Framing headers of a relayed response head, as frame() does for local replies: content-length
 // when the upstream said it, else chunked (or, to an HTTP/1.0 client, the connection's close).
-Framing frameRelayed(http::response_header<>& res, std::optional<uint64_t> length, bool& keepAlive, bool head) {
-  if (!head) res.erase(http::field::content_length);  // a HEAD reply keeps the length it announces
-  res.erase(http::field::transfer_encoding);
-  res.erase(http::field::connection);
-  unsigned s = res.result_int();
+// `res` is past stripHopByHop(): transfer-encoding and connection are gone already.
+Framing frameRelayed(ResponseHead& res, std::optional<uint64_t> length, bool& keepAlive, bool head) {
+  if (!head) res.erase("content-length");  // a HEAD reply keeps the length it announces
+  unsigned s = res.status();
   bool bodiless = head || s < 200 || s == 204 || s == 304;
   Framing framing = Framing::kRaw;
   if (!bodiless && length) {
-    res.set("content-length", std::to_string(*length));
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, *length).ptr;
+    res.add("content-length", std::string_view(digits, end - digits));
   } else if (!bodiless && res.version() == 11) {
-    res.set("transfer-encoding", "chunked");
+    res.add("transfer-encoding", "chunked");
     framing = Framing::kChunked;
   } else if (!bodiless) {
     keepAlive = false;
   }
-  if (!keepAlive) res.set("connection", "close");
+  if (!keepAlive) res.add("connection", "close");
   return framing;
 }
 
@@ -89,12 +92,15 @@ class Http1Downstream final : public Downstream {
 
   Task<RelayResult> relay(UpstreamResponse& response, RequestBody& body, std::chrono::steady_clock::time_point deadline,
                           UpstreamPool& pool) override {
-    http::response_header<>& res = response.head();
+    ResponseHead& res = response.head();
     stripHopByHop(res);
     res.version(version_);
     again_ = keepAlive_ && body.done() && !drain_.draining();
     Framing framing = frameRelayed(res, response.length(), again_, head_);
-    co_return co_await relayResponse(stream_, response, headOf(res), framing, deadline, kIdleTimeout, pool);
+    std::string head;
+    head.reserve(512);
+    res.serialize(head);
+    co_return co_await relayResponse(stream_, response, head, framing, deadline, kIdleTimeout, pool);
   }
 
   bool again() const override { return again_; }

@@ -380,6 +380,41 @@ TEST_F(ProxyE2eTest, MalformedUpstreamResponseIs502ProtocolError) {
   }
 }
 
+// The chunks of a chunked HTTP/1.1 body, joined ("" when the framing is broken).
+std::string dechunk(std::string_view in) {
+  std::string out;
+  for (;;) {
+    size_t eol = in.find("\r\n");
+    if (eol == std::string_view::npos) return "";
+    size_t n = std::stoul(std::string(in.substr(0, eol)), nullptr, 16);
+    if (n == 0) return in.substr(eol) == "\r\n\r\n" ? out : "";
+    if (in.size() < eol + 2 + n + 2) return "";
+    out += in.substr(eol + 2, n);
+    in.remove_prefix(eol + 2 + n + 2);
+  }
+}
+
+// As Envoy without proxy_100_continue: an upstream's interim 100 is dropped and the final response
+// relayed. Its body, delimited by the upstream closing the connection, reaches an HTTP/1.1 client
+// chunked, whole.
+TEST_F(ProxyE2eTest, InterimResponseIsDroppedAndAConnectionDelimitedBodyRelayedChunked) {
+  AcceptLoop app([](int fd) {
+    char buf[4096];
+    if (::recv(fd, buf, sizeof buf, 0) > 0) {
+      std::string reply = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nx-app: yes\r\n\r\nuntil the end";
+      ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    }
+    ::close(fd);
+  });
+  set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  HttpReply r = await("/", [](auto& r) { return r.status != 404 && r.status != 0; });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("x-app: yes\r\n"), std::string::npos) << r.head;
+  EXPECT_NE(r.head.find("transfer-encoding: chunked\r\n"), std::string::npos) << r.head;
+  EXPECT_EQ(dechunk(r.body), "until the end") << r.body;
+}
+
 TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});

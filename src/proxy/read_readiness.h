@@ -7,7 +7,9 @@
 // the poller before the next. `drained()` tells Asio the same: the next read queues at once, and
 // the reactor's next readiness edge for the socket (which re-enables attempts) performs it. Data
 // that arrived after the short read also raised that edge (epoll is edge-triggered), so nothing is
-// left unread.
+// left unread. Not so the peer's FIN when it came with the data of the short read, in the same edge:
+// a read that waits for the end of the stream (a body delimited by the connection's close) must
+// attempt every read instead (TimedStream::readUntilClosed).
 //
 // Asio keeps this flag private; the explicit instantiations below are the standard's sanctioned
 // way to name a private member (access is not checked there). Pinned to Boost 1.74's epoll reactor.
@@ -52,6 +54,12 @@ inline Reactor::descriptor_state* descriptor(Socket& socket) {
 inline void drained(Socket& socket) {
   using namespace readiness_detail;
   if (auto* d = descriptor(socket)) (d->*member(TryFlags{}))[Reactor::read_op] = false;
+}
+
+// Undoes drained(): the next read on `socket` is attempted at once.
+inline void undrained(Socket& socket) {
+  using namespace readiness_detail;
+  if (auto* d = descriptor(socket)) (d->*member(TryFlags{}))[Reactor::read_op] = true;
 }
 
 // Whether the next read on `socket` is attempted at once (for tests).

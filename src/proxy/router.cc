@@ -47,11 +47,9 @@ AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
     case UpstreamResult::kOk: {
       o.kind = AttemptOutcome::kResponse;
       o.status = r.status;
-      auto grpc = response.head().find("grpc-status");
-      if (grpc != response.head().end()) {
+      if (auto v = response.head().find("grpc-status")) {
         uint32_t code = 0;
-        auto v = grpc->value();
-        if (std::from_chars(v.data(), v.data() + v.size(), code).ec == std::errc()) o.grpcStatus = code;
+        if (std::from_chars(v->data(), v->data() + v->size(), code).ec == std::errc()) o.grpcStatus = code;
       }
       break;
     }

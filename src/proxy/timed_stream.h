@@ -42,6 +42,13 @@ class TimedStream {
   // closes it): the owner still has something to write, as a 408 to a client whose body stalled.
   void cancelOnTimeout() { state_->closeOnTimeout = false; }
 
+  // From now on every read is attempted at once, a short one too: what is read waits for the end of
+  // the stream, whose FIN may have come in the readiness edge of the last data (read_readiness.h).
+  void readUntilClosed() {
+    state_->noteDrained = false;
+    undrained(state_->socket);
+  }
+
   // Bounds this and later operations by `t`.
   void expiresAt(Clock::time_point t);
   void expiresAfter(Clock::duration d) { expiresAt(Clock::now() + d); }
@@ -88,6 +95,7 @@ class TimedStream {
     Clock::time_point armed = Clock::time_point::max();  // max: no wait pending
     bool timedOut = false;
     bool closeOnTimeout = true;
+    bool noteDrained = true;
   };
 
   // An operation's completion, which tells a timeout from other cancellations.
@@ -107,7 +115,7 @@ class TimedStream {
   struct ReadCompletion : Completion<Handler> {
     size_t asked;
     void operator()(boost::system::error_code ec, size_t n) {
-      if (!ec && n < asked) drained(this->state->socket);
+      if (!ec && n < asked && this->state->noteDrained) drained(this->state->socket);
       Completion<Handler>::operator()(ec, n);
     }
   };

@@ -109,6 +109,32 @@ TEST(TimedStreamTest, AShortReadLeavesTheNextReadToTheReactor) {
   EXPECT_EQ(got, "onetwo");
 }
 
+// The peer's last data and its FIN in one readiness edge: the short read took the edge, and no other
+// comes. readUntilClosed() attempts the next read anyway, so the end of the stream is seen now
+// (without it, the read waits until its deadline).
+TEST(TimedStreamTest, ReadUntilClosedSeesAnEndThatCameWithTheData) {
+  Pair p;
+  std::string got;
+  boost::system::error_code end;
+  auto took = p.run([&]() -> Task<> {
+    p.stream->readUntilClosed();
+    boost::asio::co_spawn(p.io, [&]() -> Task<> {  // once the first read waits in the reactor
+      Timer later(p.io.get_executor(), 50ms);
+      co_await later.async_wait(kAwait);
+      boost::asio::write(p.peer, boost::asio::buffer("last", 4));
+      p.peer.shutdown(tcp::socket::shutdown_send);
+    }, boost::asio::detached);
+    std::array<char, 16> buf;
+    boost::system::error_code ec;
+    size_t n = co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
+    got.append(buf.data(), n);
+    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(end));
+  }, 2s);
+  EXPECT_EQ(got, "last");
+  EXPECT_EQ(end, boost::asio::error::eof);
+  EXPECT_LT(took, 1s);
+}
+
 // A read that filled its buffer may have left data behind: the next read tries at once.
 TEST(TimedStreamTest, AFullReadKeepsReadingAtOnce) {
   Pair p;

@@ -46,28 +46,38 @@ Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header
     co_await write.write(stream, {}, piece, body.framing(), body.done(), ec);
   }
   if (downstreamEc) co_return downstreamFailure(downstreamEc);
-  // Beast reads at most the buffer's free capacity at a time (512 bytes for an empty one): start
-  // with room for a typical response, so a 16 KiB body takes 1-2 reads instead of 30.
-  out.buffer.reserve(kResponseReadSize);
-  out.parser.emplace();
-  out.parser->body_limit(kNoBodyLimit);
-  out.parser->header_limit(kMaxResponseHeaders);  // Beast's default is 8 KiB
-  if (head.method() == http::verb::head) out.parser->skip(true);
-  if (!ec) co_await http::async_read_header(stream, out.buffer, *out.parser, into(ec));
+  // Read with room for a typical response, so that a 16 KiB body takes 1-2 reads.
+  bool headRequest = head.method() == http::verb::head;
+  Http1HeadParse parsed;
+  while (!ec) {
+    auto buffered = out.buffer.data();
+    if (buffered.size() > 0) {
+      parsed = Http1HeadParse::run(std::string_view(static_cast<const char*>(buffered.data()), buffered.size()),
+                                   out.head(), headRequest, kMaxResponseHeaders, kMaxResponseHeadersCount);
+      if (parsed.kind == Http1HeadParse::kInvalid) {
+        result.kind = UpstreamResult::kProtocolError;
+        co_return result;
+      }
+      if (parsed.kind == Http1HeadParse::kDone) {
+        out.buffer.consume(parsed.used);
+        // As Envoy without proxy_100_continue: an interim response is dropped, the final one follows.
+        unsigned status = out.head().status();
+        if (status < 200 && status != 101) continue;
+        break;
+      }
+    }
+    size_t n = co_await stream.async_read_some(out.buffer.prepare(kResponseReadSize), into(ec));
+    out.buffer.commit(n);
+  }
   if (ec == beast::error::timeout) {
     result.kind = UpstreamResult::kTimeout;
     result.perTryTimeout = timeouts.perTryFired();
     result.idleTimeout = timeouts.idleFired();
-  } else if (ec && ec.category() == make_error_code(http::error::header_limit).category() &&
-             ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    result.kind = UpstreamResult::kProtocolError;
   } else if (ec) {
-    result.kind = UpstreamResult::kReset;
-  } else if (static_cast<size_t>(std::distance(out.parser->get().begin(), out.parser->get().end())) >
-             kMaxResponseHeadersCount) {
-    result.kind = UpstreamResult::kProtocolError;
+    result.kind = UpstreamResult::kReset;  // closed or reset before a whole head
   } else {
-    result.status = out.parser->get().result_int();
+    out.http1(parsed);
+    result.status = out.head().status();
   }
   co_return result;
 }
@@ -117,6 +127,7 @@ UpstreamResult downstreamFailure(const beast::error_code& ec) {
 
 void UpstreamResponse::close() {
   dropBody();
+  parser_.reset();
   h2.reset();  // an HTTP/2 stream not complete is cancelled; its connection goes on
   if (!stream) return;
   beast::error_code ignored;
@@ -125,15 +136,10 @@ void UpstreamResponse::close() {
 }
 
 std::optional<uint64_t> UpstreamResponse::length() const {
-  if (!h2) {
-    if (parser->chunked() || !parser->content_length()) return std::nullopt;
-    return *parser->content_length();
-  }
-  auto it = h2Head.find(http::field::content_length);
+  if (!h2) return http1_.framing == BodyFraming::kLength ? std::optional(http1_.length) : std::nullopt;
+  auto v = head_.find("content-length");
   uint64_t n = 0;
-  if (it == h2Head.end()) return std::nullopt;
-  auto v = it->value();
-  if (std::from_chars(v.data(), v.data() + v.size(), n).ec != std::errc()) return std::nullopt;
+  if (!v || std::from_chars(v->data(), v->data() + v->size(), n).ec != std::errc()) return std::nullopt;
   return n;
 }
 
@@ -143,16 +149,34 @@ BodySource& UpstreamResponse::body(std::chrono::steady_clock::time_point deadlin
     h2Body_ = h2ResponseBody(*h2, deadline, idle);
     return *h2Body_;
   }
-  if (idle.count() > 0) return h1Body_.emplace(*stream, buffer, *parser, idle, deadline);
-  stream->expiresAt(deadline);
-  return h1Body_.emplace(*stream, buffer, *parser);
+  std::optional<std::chrono::milliseconds> readTimeout;
+  if (idle.count() > 0) {
+    readTimeout = idle;
+  } else {
+    stream->expiresAt(deadline);
+  }
+  switch (http1_.framing) {
+    case BodyFraming::kNone: return h1Body_.emplace(*stream, buffer, 0, readTimeout, deadline);
+    case BodyFraming::kLength: return h1Body_.emplace(*stream, buffer, http1_.length, readTimeout, deadline);
+    case BodyFraming::kChunked:
+    case BodyFraming::kClose: break;
+  }
+  if (http1_.framing == BodyFraming::kClose) stream->readUntilClosed();  // the connection is not reused
+  // Beast takes the head again (it was checked already) and then decodes the body.
+  parser_.emplace();
+  parser_->body_limit(kNoBodyLimit);
+  parser_->header_limit(kMaxResponseHeaders);
+  beast::error_code ec;
+  std::string_view raw = head_.raw();
+  parser_->put(boost::asio::buffer(raw.data(), raw.size()), ec);
+  return h1Body_.emplace(*stream, buffer, *parser_, readTimeout, deadline);
 }
 
 void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
   dropBody();  // a BodyReader gives back what it held of the buffer
   if (h2) {
     h2.reset();
-  } else if (reusable && parser->keep_alive() && buffer.size() == 0) {
+  } else if (reusable && http1_.keepAlive && buffer.size() == 0) {
     stream->expiresNever();
     pool.give(cluster, host, std::move(stream));
   } else {
@@ -165,7 +189,6 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
                               UpstreamResponse& out) {
   out.close();
   out.buffer.clear();
-  out.parser.reset();
   out.cluster = cluster.name;
   out.host = host.endpoint;
   if (cluster.http2) co_return co_await exchangeH2(host, cluster, head, body, timeouts, h2pool, out);
@@ -181,7 +204,6 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
     if (result.kind != UpstreamResult::kReset || !body.replayable()) co_return result;
     out.close();
     out.buffer.clear();
-    out.parser.reset();
   }
   UpstreamResult connected = co_await connect(host, cluster, timeouts, out);
   if (connected.kind != UpstreamResult::kOk) co_return connected;

@@ -16,6 +16,7 @@
 #include "proxy/config.h"
 #include "proxy/h2/upstream_pool.h"
 #include "proxy/request_body.h"
+#include "proxy/response_head.h"
 #include "proxy/upstream_pool.h"
 
 namespace meshd::proxy {
@@ -71,14 +72,16 @@ struct UpstreamResponse {
   std::string_view cluster;  // the attempt's cluster's name, in the request's config snapshot
   boost::asio::ip::tcp::endpoint host;
   boost::beast::flat_buffer buffer;
-  std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser;
   std::unique_ptr<h2::UpstreamStream> h2;
-  boost::beast::http::response_header<> h2Head;  // h2's head, as an HTTP/1.1 one for the router
   // The route's idle_timeout (0: none): once the head went downstream, the upstream may be silent
   // this long between pieces of the body (Envoy's stream idle timer, reset by what reaches the client).
   std::chrono::milliseconds idle{0};
 
-  boost::beast::http::response_header<>& head() { return h2 ? h2Head : parser->get(); }
+  // The response's head, from HTTP/1.1 or HTTP/2 alike.
+  ResponseHead& head() { return head_; }
+  const ResponseHead& head() const { return head_; }
+  // HTTP/1.1: how the head said its body ends, and whether the connection stays open after it.
+  void http1(const Http1HeadParse& parsed) { http1_ = parsed; }
   // The body's length when the upstream announced it (then it goes on with it), else none.
   std::optional<uint64_t> length() const;
   // The body as it arrives, bounded by `deadline`; one source per response. It gives back what it
@@ -97,6 +100,11 @@ struct UpstreamResponse {
     h1Body_.reset();
     h2Body_.reset();
   }
+  ResponseHead head_;
+  Http1HeadParse http1_;
+  // Only for a chunked or connection-delimited body: Beast's parser takes the head again and then
+  // removes the chunk framing. A body of known length needs no parser.
+  std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
   std::optional<BodyReader<false>> h1Body_;  // in place: one allocation less per response
   std::unique_ptr<BodySource> h2Body_;
 };
@@ -130,6 +138,7 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
 // Removes the hop-by-hop headers (connection, keep-alive, proxy-connection, te, trailer,
 // transfer-encoding, upgrade): one pass comparing the field codes the parser already computed.
 // As Envoy, `te: trailers` stays: gRPC servers require it.
+inline void stripHopByHop(ResponseHead& h) { h.eraseHopByHop(); }
 template <typename Message>
 void stripHopByHop(Message& m) {
   using boost::beast::http::field;

@@ -132,19 +132,18 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
       result.refusedStream = r.kind == h2::StreamResult::kRefused;
       co_return result;
   }
-  http::response_header<>& res = out.h2Head;
-  res = {};
-  res.version(11);
+  ResponseHead& res = out.head();
+  res.clear();
   for (const auto& [name, value] : out.h2->head()) {
     if (name == ":status") {
       unsigned status = 0;
       std::from_chars(value.data(), value.data() + value.size(), status);
-      res.result(status);
+      res.status(status);
     } else if (name[0] != ':') {
-      res.insert(name, value);
+      res.add(name, value);
     }
   }
-  result.status = res.result_int();
+  result.status = res.status();
   co_return result;
 }
 
