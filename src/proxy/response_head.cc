@@ -14,17 +14,8 @@ namespace {
 
 inline char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// `b` is lowercase. Inline: most calls end at the sizes.
+// ASCII, in any case. Inline: most calls end at the sizes.
 inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != b[i]) return false;
-  }
-  return true;
-}
-
-// Either in any case.
-bool sameName(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
@@ -101,14 +92,14 @@ std::optional<std::string_view> nextLine(const char* in, size_t limit, size_t& p
 
 std::optional<std::string_view> ResponseHead::find(std::string_view name) const {
   for (const Slot& s : fields_) {
-    if (!s.erased && sameName(view(s.name), name)) return view(s.value);
+    if (!s.erased && iequals(view(s.name), name)) return view(s.value);
   }
   return std::nullopt;
 }
 
 void ResponseHead::erase(std::string_view name) {
   for (Slot& s : fields_) {
-    if (!s.erased && sameName(view(s.name), name)) {
+    if (!s.erased && iequals(view(s.name), name)) {
       s.erased = true;
       --live_;
     }
