@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <future>
 #include <fstream>
+#include <thread>
 #include <google/protobuf/text_format.h>
 
 #include "proxy/local_reply.h"
@@ -413,6 +414,28 @@ TEST_F(ProxyE2eTest, InterimResponseIsDroppedAndAConnectionDelimitedBodyRelayedC
   EXPECT_NE(r.head.find("x-app: yes\r\n"), std::string::npos) << r.head;
   EXPECT_NE(r.head.find("transfer-encoding: chunked\r\n"), std::string::npos) << r.head;
   EXPECT_EQ(dechunk(r.body), "until the end") << r.body;
+}
+
+// A response head that arrives in pieces (here split inside a field name, then inside the empty
+// line) is read on until it is whole; its body follows by its length.
+TEST_F(ProxyE2eTest, AResponseHeadInPiecesIsReadWhole) {
+  AcceptLoop app([](int fd) {
+    char buf[4096];
+    if (::recv(fd, buf, sizeof buf, 0) > 0) {
+      for (std::string_view piece : {"HTTP/1.1 200 OK\r\nx-app: yes\r\ncontent-", "length: 2\r\n\r", "\nok"}) {
+        ::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      }
+    }
+    ::close(fd);
+  });
+  set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  HttpReply r = await("/", [](auto& r) { return r.status != 404 && r.status != 0; });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("content-length: 2\r\n"), std::string::npos) << r.head;
+  EXPECT_NE(r.head.find("x-app: yes\r\n"), std::string::npos) << r.head;
+  EXPECT_EQ(r.body, "ok");
 }
 
 TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
