@@ -156,7 +156,7 @@ class H2Downstream final : public Downstream {
   Task<RelayResult> relay(UpstreamResponse& up, RequestBody&, Clock::time_point deadline, UpstreamPool& pool) override {
     RelayResult result;
     ResponseHead& res = up.head();
-    stripHopByHop(res);
+    res.eraseHopByHop();
     h2::Headers h{{":status", std::to_string(res.status())}};
     res.forEach([&h](const ResponseHead::Field& f) { h.emplace_back(std::string(f.name), std::string(f.value)); });
     {
@@ -206,23 +206,24 @@ class H2Downstream final : public Downstream {
 
 // The router's view of an HTTP/2 request head: :method, :path and :authority as an HTTP/1.1
 // request line and Host field.
-http::request_header<> requestHead(const h2::Headers& h, bool& hasLength) {
-  http::request_header<> req;
-  req.version(11);
+void requestHead(const h2::Headers& h, RequestHead& req, bool& hasLength) {
+  bool authority = false;
+  for (const auto& [name, value] : h) {
+    if (name == ":authority") authority = true;
+  }
   for (const auto& [name, value] : h) {
     if (name == ":method") {
-      req.method_string(value);
+      req.method(value);
     } else if (name == ":path") {
       req.target(value);
     } else if (name == ":authority") {
-      req.set(http::field::host, value);
+      req.add("host", value);
     } else if (name[0] != ':') {
       if (name == "content-length") hasLength = true;
-      if (name == "host" && req.count(http::field::host)) continue;  // :authority wins
-      req.insert(name, value);
+      if (name == "host" && authority) continue;  // :authority wins
+      req.add(name, value);
     }
   }
-  return req;
 }
 
 Task<void> H2Connection::run(std::string preread) {
@@ -330,13 +331,14 @@ void H2Connection::done(h2::StreamId id) {
 
 Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::shared_ptr<H2Stream> s) {
   bool hasLength = false;
-  http::request_header<> req = requestHead(s->head, hasLength);
+  RequestHead req;
+  requestHead(s->head, req, hasLength);
   H2Body source(*this, *s, !hasLength);
   RequestBody body(source);
   chain_.httpStats->downstream_rq_total++;
   RequestLog log = requestLog(chain_, req, "HTTP/2", stream_.socket(), local_);
   auto started = Clock::now();
-  H2Downstream d(*this, *s, log, req.method() == http::verb::head, grpc::isGrpcRequest(s->head));
+  H2Downstream d(*this, *s, log, req.method() == "HEAD", grpc::isGrpcRequest(s->head));
   co_await forward(worker_, chain_, req, body, d);
   // A response that went out before the request's body ended: as Envoy, the rest of it is
   // refused (RST_STREAM NO_ERROR once the response is out, RFC 9113 §8.1).

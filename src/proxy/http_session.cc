@@ -48,7 +48,7 @@ void frame(Response& res, bool keepAlive, bool head) {
 
 // Framing headers of a relayed response head, as frame() does for local replies: content-length
 // when the upstream said it, else chunked (or, to an HTTP/1.0 client, the connection's close).
-// `res` is past stripHopByHop(): transfer-encoding and connection are gone already.
+// `res` is past eraseHopByHop(): transfer-encoding and connection are gone already.
 Framing frameRelayed(ResponseHead& res, std::optional<uint64_t> length, bool& keepAlive, bool head) {
   if (!head) res.erase("content-length");  // a HEAD reply keeps the length it announces
   unsigned s = res.status();
@@ -93,7 +93,7 @@ class Http1Downstream final : public Downstream {
   Task<RelayResult> relay(UpstreamResponse& response, RequestBody& body, std::chrono::steady_clock::time_point deadline,
                           UpstreamPool& pool) override {
     ResponseHead& res = response.head();
-    stripHopByHop(res);
+    res.eraseHopByHop();
     res.version(version_);
     again_ = keepAlive_ && body.done() && !drain_.draining();
     Framing framing = frameRelayed(res, response.length(), again_, head_);
@@ -117,10 +117,10 @@ class Http1Downstream final : public Downstream {
 // `Expect: 100-continue`, as Envoy without proxy_100_continue (its default): the proxy itself tells
 // the client to go on with its body, and the upstream never sees the expectation. False when the
 // client went away.
-Task<bool> continueIfExpected(TimedStream& stream, http::request_header<>& req) {
-  auto expect = req.find(http::field::expect);
-  if (req.version() != 11 || expect == req.end() || !beast::iequals(expect->value(), "100-continue")) co_return true;
-  req.erase(expect);
+Task<bool> continueIfExpected(TimedStream& stream, RequestHead& req) {
+  auto expect = req.find("expect");
+  if (req.version() != 11 || !expect || !head_parse::iequals(*expect, "100-continue")) co_return true;
+  req.erase("expect");
   static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
   beast::error_code ec;
   stream.expiresAfter(kIdleTimeout);
@@ -129,6 +129,8 @@ Task<bool> continueIfExpected(TimedStream& stream, http::request_header<>& req) 
 }
 
 
+// A request head's first read; more when it is bigger (the buffer grows to its 60 KiB limit).
+constexpr size_t kHeadReadSize = 8 << 10;
 
 }  // namespace
 
@@ -152,43 +154,65 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     co_await serveHttp2(worker, stream.release(), std::string(bytes()), std::move(chain), std::move(drain), downstreamLocal);
     co_return;
   }
+  RequestHead req;  // one per connection: its buffers are reused request after request
+  std::optional<http::request_parser<http::buffer_body>> chunkParser;
+  std::optional<BodyReader<true>> reader;
   for (;;) {
-    http::request_parser<http::buffer_body> parser;
-    parser.body_limit(kNoBodyLimit);
-    parser.header_limit(kMaxRequestHeaders);
     if (drain->draining()) break;
     stream.expiresAfter(kIdleTimeout);
+    Http1HeadParse parsed;
     {
       ListenerDrain::Idle idle(*drain, stream);
-      co_await http::async_read_header(stream, buffer, parser, into(ec));
+      for (;;) {
+        if (buffer.size() > 0) {  // a pipelined request may be here already
+          parsed = Http1HeadParse::run(bytes(), req, kMaxRequestHeaders, kMaxRequestHeadersCount);
+          if (parsed.kind != Http1HeadParse::kNeedMore) break;
+        }
+        size_t n = co_await stream.async_read_some(buffer.prepare(kHeadReadSize), into(ec));
+        if (ec) break;
+        buffer.commit(n);
+      }
     }
-    bool tooMany = !ec && static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end())) > kMaxRequestHeadersCount;
-    if (tooMany || (ec && ec.category() == make_error_code(http::error::header_limit).category() &&
-                    ec != http::error::end_of_stream && ec != http::error::partial_message)) {
+    if (ec) break;  // closed, reset or idle before a whole head
+    if (parsed.kind == Http1HeadParse::kDone && parsed.framing == BodyFraming::kChunked) {
+      // Beast takes the head again (it was checked already) and then decodes the chunks.
+      chunkParser.emplace();
+      chunkParser->body_limit(kNoBodyLimit);
+      chunkParser->header_limit(kMaxRequestHeaders);
+      std::string_view raw = req.raw();
+      chunkParser->put(boost::asio::buffer(raw.data(), raw.size()), ec);
+      if (ec || !chunkParser->is_header_done()) parsed.kind = Http1HeadParse::kInvalid;
+      ec = {};
+    }
+    if (parsed.failed()) {
       // A request the codec cannot take: Envoy answers and closes (response flag DPE).
-      Response res = localResponse(tooMany || ec == http::error::header_limit ? requestHeadersTooLarge() : badRequest(), 11);
+      Response res = localResponse(parsed.kind == Http1HeadParse::kTooLarge ? requestHeadersTooLarge() : badRequest(), 11);
       frame(res, false, false);
       std::string head;
       co_await writeMessage(stream, res, head, ec);
       break;
     }
-    if (ec) break;
-    http::request_header<>& req = parser.get();
+    buffer.consume(parsed.used);
     bool continued = co_await continueIfExpected(stream, req);  // not `if (!co_await`: GCC 12 miscompiles it
     if (!continued) break;
-    BodyReader<true> reader(stream, buffer, parser, kIdleTimeout);
-    RequestBody body(reader);
+    if (parsed.framing == BodyFraming::kChunked) {
+      reader.emplace(stream, buffer, *chunkParser, kIdleTimeout);
+    } else {
+      reader.emplace(stream, buffer, parsed.framing == BodyFraming::kLength ? parsed.length : 0, kIdleTimeout);
+    }
+    RequestBody body(*reader);
     chain.httpStats->downstream_rq_total++;
     stream.expiresNever();
     RequestLog log = requestLog(chain, req, req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1", stream.socket(), downstreamLocal);
     auto started = std::chrono::steady_clock::now();
-    Http1Downstream d(stream, *drain, log, req.version(), req.method() == http::verb::head, parser.keep_alive());
-    bool again = co_await forward(worker, chain, req, body, d);  // takes req's fields
+    Http1Downstream d(stream, *drain, log, req.version(), req.method() == "HEAD", parsed.keepAlive);
+    bool again = co_await forward(worker, chain, req, body, d);  // edits req into the upstream request
     if (!chain.accessLogs.empty()) {
       log.bytesReceived = body.bytes();
       log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       for (const auto& l : chain.accessLogs) l->write(log);
     }
+    reader.reset();  // gives back what it held of the buffer: the next request follows it
     if (!again) break;
   }
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);

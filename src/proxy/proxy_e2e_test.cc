@@ -438,6 +438,24 @@ TEST_F(ProxyE2eTest, AResponseHeadInPiecesIsReadWhole) {
   EXPECT_EQ(r.body, "ok");
 }
 
+// A client's request head may arrive in pieces (split in the request line, in a field name and in
+// its empty line), and requests may come pipelined, two in one packet: each is read whole, in order.
+TEST_F(ProxyE2eTest, ARequestHeadInPiecesAndPipelinedRequestsAreReadWhole) {
+  Upstream app("app", 200, std::chrono::milliseconds(0), true);
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  KeepAliveClient c("127.0.0.1", port_);
+  for (std::string piece : {"GET /pie", "ces HTTP/1.1\r\nho", "st: svc\r\n\r", "\n"}) {
+    c.sendRaw(piece);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  EXPECT_EQ(c.read().body, "app /pieces host=svc");
+  c.sendRaw("GET /one HTTP/1.1\r\nhost: svc\r\n\r\nGET /two HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_EQ(c.read().body, "app /one host=svc");
+  EXPECT_EQ(c.read().body, "app /two host=other");
+}
+
 TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});

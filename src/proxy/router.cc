@@ -68,20 +68,20 @@ AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
 
 }  // namespace
 
-RequestLog requestLog(const FilterChainView& chain, const http::request_header<>& req, std::string_view protocol,
+RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std::string_view protocol,
                       Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal) {
   RequestLog log;
   log.downstreamLocal = downstreamLocal;
   log.start = std::chrono::system_clock::now();
   if (chain.accessLogs.empty()) return log;
-  auto field = [&req](http::field f) { return std::string(req[f]); };
-  log.method = std::string(req.method_string());
+  auto field = [&req](std::string_view name) { return std::string(req.find(name).value_or(std::string_view())); };
+  log.method = std::string(req.method());
   log.path = std::string(req.target());
   log.protocol = std::string(protocol);
-  log.authority = field(http::field::host);
-  log.userAgent = field(http::field::user_agent);
-  log.forwardedFor = std::string(req["x-forwarded-for"]);
-  log.requestId = std::string(req["x-request-id"]);
+  log.authority = std::string(req.host());
+  log.userAgent = field("user-agent");
+  log.forwardedFor = field("x-forwarded-for");
+  log.requestId = field("x-request-id");
   boost::system::error_code ignored;
   auto remote = socket.remote_endpoint(ignored);
   if (!ignored) {
@@ -91,8 +91,7 @@ RequestLog requestLog(const FilterChainView& chain, const http::request_header<>
   return log;
 }
 
-Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_header<>& req, RequestBody& body,
-                   Downstream& d) {
+Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& req, RequestBody& body, Downstream& d) {
   ConfigPtr config = worker.config();  // this request's snapshot, whatever arrives meanwhile
   RequestLog& log = d.log;
   auto rc = config->routes.find(chain.routeConfigName);
@@ -100,15 +99,10 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
     log.addFlag("NR");
     co_return co_await d.reply(body, noRoute());
   }
-  // A view into req's field, which `up` below takes over without moving the field's bytes.
-  std::string_view host(req[http::field::host].data(), req[http::field::host].size());
-  RequestView view{std::string_view(req.method_string().data(), req.method_string().size()),
-                   std::string_view(req.target().data(), req.target().size()), host,
-                   [&req](std::string_view name) -> std::optional<std::string_view> {
-                     auto it = req.find(beast::string_view(name.data(), name.size()));
-                     if (it == req.end()) return std::nullopt;
-                     return std::string_view(it->value().data(), it->value().size());
-                   }};
+  // Views into req's bytes: valid until req is edited into the upstream request below.
+  std::string_view host = req.host();
+  RequestView view{req.method(), req.target(), host,
+                   [&req](std::string_view name) { return req.find(name); }};
   const auto* vh = selectVirtualHost(*rc->second, host);
   const auto* route = vh ? matchRoute(*vh, view) : nullptr;
   if (!route || !route->has_route()) {
@@ -137,17 +131,15 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, http::request_h
     co_return co_await d.reply(body, upstreamReset(kOverflow, "", false));
   }
 
-  // The upstream request head is the downstream one, moved (not copied: every header is an
-  // allocation). The body keeps its framing: chunked stays chunked, a length stays a length.
-  std::string_view original(req.target().data(), req.target().size());
-  std::string target = rewriteTarget(*route, original);
-  bool rewritten = target != original;
-  http::request_header<> up = std::move(req);
-  stripHopByHop(up);
+  // The upstream request head is the downstream one, edited in place. The body keeps its framing:
+  // chunked stays chunked, a length stays a length.
+  std::string target = rewriteTarget(*route, req.target());
+  RequestHead& up = req;
+  up.eraseHopByHop();
   up.version(11);
-  if (rewritten) up.target(target);  // setting it reallocates even when unchanged
-  if (!action.host_rewrite_literal().empty()) up.set(http::field::host, action.host_rewrite_literal());
-  if (body.framing() == Framing::kChunked) up.set(http::field::transfer_encoding, "chunked");
+  if (target != up.target()) up.target(target);
+  if (!action.host_rewrite_literal().empty()) up.set("host", action.host_rewrite_literal());
+  if (body.framing() == Framing::kChunked) up.add("transfer-encoding", "chunked");
 
   RetryPolicy retry(action);
   RouteTimeouts timeouts;

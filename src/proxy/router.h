@@ -4,12 +4,11 @@
 // panic, ORIGINAL_DST), forward it with the route's retries and timeouts, and answer through the
 // Downstream (the upstream's response, or the local reply Envoy would give). Worker thread only.
 
-#include <boost/beast/http.hpp>
-
 #include "proxy/config.h"
 #include "proxy/downstream.h"
 #include "proxy/io.h"
 #include "proxy/request_body.h"
+#include "proxy/request_head.h"
 
 namespace meshd::proxy {
 
@@ -17,12 +16,10 @@ class Worker;
 
 // The access log's record of a request, started as its head arrives (its strings only when the
 // chain has an access log).
-RequestLog requestLog(const FilterChainView& chain, const boost::beast::http::request_header<>& req,
-                      std::string_view protocol, Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal);
+RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std::string_view protocol, Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal);
 
-// Moves the head's fields into the upstream request once routed. Returns whether the connection
+// Edits the head into the upstream request once routed. Returns whether the connection
 // serves another request (Downstream::reply's or again()).
-Task<bool> forward(Worker& worker, const FilterChainView& chain, boost::beast::http::request_header<>& req,
-                   RequestBody& body, Downstream& d);
+Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& req, RequestBody& body, Downstream& d);
 
 }  // namespace meshd::proxy

@@ -20,8 +20,7 @@ constexpr size_t kResponseReadSize = 32 << 10;
 
 // Sends the head, what the client sent of the body so far, and the rest as it arrives; then reads the
 // response head. A body that arrived with the head goes in the same write.
-Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header<>& head,
-                                            RequestBody& body, RouteTimeouts& timeouts, UpstreamResponse& out) {
+Task<UpstreamResult> send(const ClusterView& cluster, const RequestHead& head, RequestBody& body, RouteTimeouts& timeouts, UpstreamResponse& out) {
   TimedStream& stream = *out.stream;
   UpstreamResult result;
   beast::error_code ec, downstreamEc;
@@ -33,7 +32,9 @@ Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header
   } else {
     stream.expiresAfter(kUploadTimeout);
   }
-  std::string headBytes = headOf(head);
+  std::string headBytes;
+  headBytes.reserve(512);
+  head.serialize(headBytes);
   PieceWrite write;
   co_await write.write(stream, headBytes, body.kept(), body.framing(), body.done(), ec);
   while (!ec && !downstreamEc && !body.done()) {
@@ -47,14 +48,14 @@ Task<UpstreamResult> send(const ClusterView& cluster, const http::request_header
   }
   if (downstreamEc) co_return downstreamFailure(downstreamEc);
   // Read with room for a typical response, so that a 16 KiB body takes 1-2 reads.
-  bool headRequest = head.method() == http::verb::head;
+  bool headRequest = head.method() == "HEAD";
   Http1HeadParse parsed;
   while (!ec) {
     auto buffered = out.buffer.data();
     if (buffered.size() > 0) {
       parsed = Http1HeadParse::run(std::string_view(static_cast<const char*>(buffered.data()), buffered.size()),
                                    out.head(), headRequest, kMaxResponseHeaders, kMaxResponseHeadersCount);
-      if (parsed.kind == Http1HeadParse::kInvalid) {
+      if (parsed.failed()) {
         result.kind = UpstreamResult::kProtocolError;
         co_return result;
       }
@@ -184,8 +185,7 @@ void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
   }
 }
 
-Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, const http::request_header<>& head,
-                              RequestBody& body, RouteTimeouts& timeouts, UpstreamPool& pool, h2::UpstreamPool& h2pool,
+Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, const RequestHead& head, RequestBody& body, RouteTimeouts& timeouts, UpstreamPool& pool, h2::UpstreamPool& h2pool,
                               UpstreamResponse& out) {
   out.close();
   out.buffer.clear();

@@ -16,6 +16,7 @@
 #include "proxy/config.h"
 #include "proxy/h2/upstream_pool.h"
 #include "proxy/request_body.h"
+#include "proxy/request_head.h"
 #include "proxy/response_head.h"
 #include "proxy/upstream_pool.h"
 
@@ -130,36 +131,8 @@ struct UpstreamResult {
 // reuses an idle connection from `pool` when there is one; a reused connection that turns out
 // closed is replaced by a new one when the body can be sent again. kDownstreamReset: the client
 // went away (or stalled past its idle timeout) while its body was being forwarded.
-Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster,
-                              const boost::beast::http::request_header<>& head, RequestBody& body,
+Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, const RequestHead& head, RequestBody& body,
                               RouteTimeouts& timeouts, UpstreamPool& pool, h2::UpstreamPool& h2pool,
                               UpstreamResponse& out);
-
-// Removes the hop-by-hop headers (connection, keep-alive, proxy-connection, te, trailer,
-// transfer-encoding, upgrade): one pass comparing the field codes the parser already computed.
-// As Envoy, `te: trailers` stays: gRPC servers require it.
-inline void stripHopByHop(ResponseHead& h) { h.eraseHopByHop(); }
-template <typename Message>
-void stripHopByHop(Message& m) {
-  using boost::beast::http::field;
-  for (auto it = m.begin(); it != m.end();) {
-    switch (it->name()) {
-      case field::connection:
-      case field::keep_alive:
-      case field::proxy_connection:
-      case field::te:
-        if (boost::beast::iequals(it->value(), "trailers")) {
-          ++it;
-          break;
-        }
-        it = m.erase(it);
-        break;
-      case field::trailer:
-      case field::transfer_encoding:
-      case field::upgrade: it = m.erase(it); break;
-      default: ++it;
-    }
-  }
-}
 
 }  // namespace meshd::proxy

@@ -12,17 +12,17 @@ namespace {
 
 // The request line and Host as HTTP/2 pseudo-headers; the codec lowercases names and drops the
 // fields HTTP/2 forbids.
-h2::Headers requestHeaders(const http::request_header<>& head) {
+h2::Headers requestHeaders(const RequestHead& head) {
   h2::Headers h;
-  h.reserve(std::distance(head.begin(), head.end()) + 4);
-  h.emplace_back(":method", std::string(head.method_string()));
+  h.reserve(head.size() + 4);
+  h.emplace_back(":method", std::string(head.method()));
   h.emplace_back(":scheme", "http");
-  h.emplace_back(":authority", std::string(head[http::field::host]));
+  h.emplace_back(":authority", std::string(head.host()));
   h.emplace_back(":path", std::string(head.target()));
-  for (const auto& f : head) {
-    if (f.name() == http::field::host) continue;
-    h.emplace_back(std::string(f.name_string()), std::string(f.value()));
-  }
+  head.forEach([&h](const HeadFields::Field& f) {
+    if (f.name.size() == 4 && head_parse::iequals(f.name, "host")) return;
+    h.emplace_back(std::string(f.name), std::string(f.value));
+  });
   return h;
 }
 
@@ -59,9 +59,8 @@ std::unique_ptr<BodySource> h2ResponseBody(h2::UpstreamStream& stream, Clock::ti
   return std::make_unique<H2ResponseBody>(stream, deadline, idle);
 }
 
-Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, const http::request_header<>& head,
-                                RequestBody& body, RouteTimeouts& timeouts, h2::UpstreamPool& pool,
-                                UpstreamResponse& out) {
+Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, const RequestHead& head, RequestBody& body,
+                                RouteTimeouts& timeouts, h2::UpstreamPool& pool, UpstreamResponse& out) {
   UpstreamResult result;
   cluster.stats->upstream_rq_total++;
   if (timeouts.deadline || body.done()) timeouts.start();

@@ -8,8 +8,7 @@
 
 namespace meshd::proxy {
 
-Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster,
-                                const boost::beast::http::request_header<>& head, RequestBody& body,
+Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, const RequestHead& head, RequestBody& body,
                                 RouteTimeouts& timeouts, h2::UpstreamPool& pool, UpstreamResponse& out);
 
 // The response body of an HTTP/2 upstream's stream, piece by piece, until `deadline`.
