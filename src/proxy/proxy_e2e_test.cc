@@ -456,6 +456,63 @@ TEST_F(ProxyE2eTest, ARequestHeadInPiecesAndPipelinedRequestsAreReadWhole) {
   EXPECT_EQ(c.read().body, "app /two host=other");
 }
 
+// Everything `fd` receives until the peer closes (or 10 s pass), and how long that took.
+std::pair<std::string, std::chrono::steady_clock::duration> readToClose(int fd) {
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto start = std::chrono::steady_clock::now();
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, n);
+  return {got, std::chrono::steady_clock::now() - start};
+}
+
+// Sends `bytes` and the FIN in one segment (MSG_MORE holds the data until the shutdown): the
+// receiver's one readiness edge carries both.
+void sendWithFin(int fd, const std::string& bytes) {
+  ::send(fd, bytes.data(), bytes.size(), MSG_MORE | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+}
+
+// A client that half-closes with its request: answered, then closed soon after (the stream's probe
+// finds the FIN that came with the request), not kept until the idle timeout.
+TEST_F(ProxyE2eTest, AClientThatHalfClosesWithItsRequestIsAnsweredThenClosed) {
+  Upstream app("app");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendWithFin(fd, "GET /half HTTP/1.1\r\nhost: svc\r\n\r\n");
+  auto [got, took] = readToClose(fd);
+  ::close(fd);
+  EXPECT_NE(got.find("app /half host=svc"), std::string::npos) << got;
+  EXPECT_LT(took, 4s);
+}
+
+// An upstream that sends half of its body and closes, the FIN in the edge of that data: the client's
+// connection is closed soon after, not at the route timeout (15 s).
+TEST_F(ProxyE2eTest, AnUpstreamGoneMidBodyClosesTheClientSoon) {
+  AcceptLoop app([](int fd) {
+    char buf[4096];
+    if (::recv(fd, buf, sizeof buf, 0) > 0) sendWithFin(fd, "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello");
+    std::this_thread::sleep_for(100ms);
+    ::close(fd);
+  });
+  set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status != 404 && r.status != 0; });
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  std::string request = "GET / HTTP/1.1\r\nhost: svc\r\n\r\n";
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  auto [got, took] = readToClose(fd);
+  ::close(fd);
+  EXPECT_NE(got.find("content-length: 10\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(got.ends_with("\r\n\r\nhello")) << got;
+  EXPECT_LT(took, 4s);
+}
+
 TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});

@@ -1,6 +1,19 @@
 #include "proxy/timed_stream.h"
 
+#include <algorithm>
+#include <chrono>
+
 namespace meshd::proxy {
+
+namespace {
+
+// The next probe: on a whole second, so that one wakeup probes every stream of the worker.
+TimedStream::Clock::time_point probeAfter(TimedStream::Clock::time_point now) {
+  auto t = now + TimedStream::kQuietProbe;
+  return TimedStream::Clock::time_point(std::chrono::ceil<std::chrono::seconds>(t.time_since_epoch()));
+}
+
+}  // namespace
 
 TimedStream::TimedStream(Socket socket) : state_(std::make_shared<State>(std::move(socket))) {}
 
@@ -17,7 +30,7 @@ TimedStream::~TimedStream() {
 void TimedStream::expiresAt(Clock::time_point t) {
   state_->deadline = t;
   state_->timedOut = false;
-  if (t < state_->armed) arm(state_, t);
+  if (t < state_->armed) arm(state_, std::min(t, probeAfter(Clock::now())));
 }
 
 void TimedStream::arm(const std::shared_ptr<State>& s, Clock::time_point t) {
@@ -30,8 +43,12 @@ void TimedStream::arm(const std::shared_ptr<State>& s, Clock::time_point t) {
 
 void TimedStream::onTimer(const std::shared_ptr<State>& s) {
   s->armed = Clock::time_point::max();
-  if (s->deadline == Clock::time_point::max()) return;
-  if (Clock::now() < s->deadline) return arm(s, s->deadline);
+  if (s->deadline == Clock::time_point::max()) return;  // no deadline, no probe: the stream is idle
+  auto now = Clock::now();
+  if (now < s->deadline) {
+    if (s->socket.is_open()) rearm(s->socket);
+    return arm(s, std::min(s->deadline, probeAfter(now)));
+  }
   s->timedOut = true;
   boost::system::error_code ignored;
   if (s->closeOnTimeout) {

@@ -7,6 +7,11 @@
 // moves earlier than where it is armed. A stream that timed out is closed (as Beast's is), or only
 // cancelled (cancelOnTimeout), and its operations fail with beast::error::timeout until a new
 // deadline is set.
+// While a deadline is set, the timer also wakes about every kQuietProbe (on whole seconds, so that
+// one wakeup serves all of a worker's streams) and has the reactor report the socket again
+// (read_readiness.h rearm()): a peer's FIN that came with the data of a short read raises no edge
+// of its own, so a read waiting for the next request or the rest of a body learns of it within
+// that time instead of at its deadline (a client's half-close, an upstream gone mid-body).
 // Worker thread only: the stream, its operations and its timer share one io_context. The stream
 // must outlive its pending operations (as a coroutine's local stream does).
 
@@ -26,6 +31,7 @@ class TimedStream {
  public:
   using executor_type = Executor;
   using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::seconds kQuietProbe{1};
 
   explicit TimedStream(Socket socket);
   explicit TimedStream(const Executor& ex) : TimedStream(Socket(ex)) {}

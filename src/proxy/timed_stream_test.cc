@@ -38,7 +38,8 @@ struct Pair {
   template <typename F>
   Clock::duration run(F task, Clock::duration limit = 5s) {
     auto start = Clock::now();
-    boost::asio::co_spawn(io, task(), boost::asio::detached);
+    // Until the task ends: a stream with a deadline keeps its timer (and so the io_context) busy.
+    boost::asio::co_spawn(io, task(), [this](std::exception_ptr) { io.stop(); });
     io.run_for(limit);
     return Clock::now() - start;
   }
@@ -109,16 +110,19 @@ TEST(TimedStreamTest, AShortReadLeavesTheNextReadToTheReactor) {
   EXPECT_EQ(got, "onetwo");
 }
 
-// The peer's last data and its FIN in one readiness edge: the short read took the edge, and no other
-// comes. readUntilClosed() attempts the next read anyway, so the end of the stream is seen now
-// (without it, the read waits until its deadline).
-TEST(TimedStreamTest, ReadUntilClosedSeesAnEndThatCameWithTheData) {
-  Pair p;
+// The peer's last data and its FIN in one readiness edge, once the stream's first read waits in the
+// reactor: the short read takes the edge, and no other comes. What the stream read, how its next
+// read ended and how long both took, after `set` prepared the stream.
+struct EndWithData {
   std::string got;
   boost::system::error_code end;
-  auto took = p.run([&]() -> Task<> {
-    p.stream->readUntilClosed();
-    boost::asio::co_spawn(p.io, [&]() -> Task<> {  // once the first read waits in the reactor
+  Clock::duration took;
+};
+EndWithData readEndWithData(Pair& p, const std::function<void(TimedStream&)>& set, Clock::duration limit) {
+  EndWithData r;
+  r.took = p.run([&]() -> Task<> {
+    set(*p.stream);
+    boost::asio::co_spawn(p.io, [&]() -> Task<> {
       Timer later(p.io.get_executor(), 50ms);
       co_await later.async_wait(kAwait);
       boost::asio::write(p.peer, boost::asio::buffer("last", 4));
@@ -127,12 +131,30 @@ TEST(TimedStreamTest, ReadUntilClosedSeesAnEndThatCameWithTheData) {
     std::array<char, 16> buf;
     boost::system::error_code ec;
     size_t n = co_await p.stream->async_read_some(boost::asio::buffer(buf), into(ec));
-    got.append(buf.data(), n);
-    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(end));
-  }, 2s);
-  EXPECT_EQ(got, "last");
-  EXPECT_EQ(end, boost::asio::error::eof);
-  EXPECT_LT(took, 1s);
+    r.got.append(buf.data(), n);
+    co_await p.stream->async_read_some(boost::asio::buffer(buf), into(r.end));
+  }, limit);
+  return r;
+}
+
+// readUntilClosed() attempts the next read anyway, so the end of the stream is seen now (without
+// it, the read waits for the stream's probe or its deadline).
+TEST(TimedStreamTest, ReadUntilClosedSeesAnEndThatCameWithTheData) {
+  Pair p;
+  auto r = readEndWithData(p, [](TimedStream& s) { s.readUntilClosed(); }, 2s);
+  EXPECT_EQ(r.got, "last");
+  EXPECT_EQ(r.end, boost::asio::error::eof);
+  EXPECT_LT(r.took, 1s);
+}
+
+// Without readUntilClosed, the stream's probe (about every kQuietProbe while a deadline is set)
+// finds that end, long before the deadline.
+TEST(TimedStreamTest, AnEndThatCameWithTheDataIsFoundWithinTheProbe) {
+  Pair p;
+  auto r = readEndWithData(p, [](TimedStream& s) { s.expiresAfter(30s); }, 10s);
+  EXPECT_EQ(r.got, "last");
+  EXPECT_EQ(r.end, boost::asio::error::eof);
+  EXPECT_LT(r.took, TimedStream::kQuietProbe * 2 + 500ms);
 }
 
 // A read that filled its buffer may have left data behind: the next read tries at once.
