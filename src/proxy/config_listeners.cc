@@ -75,10 +75,6 @@ std::string matchKey(const FilterChainView& fc) {
   return key;
 }
 
-std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
-
 bool sameAddress(const Listener& a, const Listener& b) {
   return google::protobuf::util::MessageDifferencer::Equals(a.address(), b.address());
 }

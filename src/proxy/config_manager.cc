@@ -16,10 +16,6 @@ using envoy::config::endpoint::v3::ClusterLoadAssignment;
 
 namespace {
 
-std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
-
 StatusOr<Host> hostOf(const envoy::config::core::v3::SocketAddress& a) {
   boost::system::error_code ec;
   auto ip = boost::asio::ip::make_address(a.address(), ec);

@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "proxy/proxy.h"
 #include "proxy/test_util.h"
@@ -94,6 +96,23 @@ class ProxyE2eTest : public ::testing::Test {
   }
 
   std::string admin(const std::string& path) { return httpGet("127.0.0.1", proxy_->adminPort(), path).body; }
+
+  // Whether /clusters comes to show each host of `flags` (cluster, loopback port -> its
+  // health_flags, e.g. "healthy" or "/failed_active_hc") within `within`; else what it showed.
+  ::testing::AssertionResult healthSettles(const std::vector<std::tuple<std::string, int, std::string>>& flags,
+                                           std::chrono::milliseconds within = 10s) {
+    std::string clusters;
+    bool settled = eventually([&] {
+      clusters = admin("/clusters");
+      for (const auto& [cluster, port, flag] : flags) {
+        std::string line = cluster + "::127.0.0.1:" + std::to_string(port) + "::health_flags::" + flag + "\n";
+        if (clusters.find(line) == std::string::npos) return false;
+      }
+      return true;
+    }, within);
+    if (settled) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << clusters;
+  }
 
   xds::SnapshotCache cache_;
   std::unique_ptr<xds::AdsServer> server_;

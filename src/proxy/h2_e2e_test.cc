@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
+#include <google/protobuf/text_format.h>
 
 #include "proxy/e2e_fixture.h"
 #include "proxy/h2/codec_test_util.h"
@@ -234,6 +236,55 @@ TEST_F(H2E2eTest, AStalledRequestBodyIs408StreamTimeout) {
   EXPECT_GT(took, 250ms);
   EXPECT_LT(took, 2s);
   EXPECT_NE(admin("/stats").find("downstream_rq_idle_timeout: 1"), std::string::npos);
+}
+
+
+// App Mesh's grpc health check, as Envoy makes it: grpc.health.v1.Health/Check over HTTP/2 to each
+// host; SERVING passes, any other status fails.
+TEST_F(H2E2eTest, GrpcHealthChecksAskEachHostsHealthService) {
+  h2::testing::UpstreamTestServer serving, notServing;
+  notServing.healthStatus(2);
+  auto c = http2Cluster("c", serving.endpoint().port());
+  *c.mutable_load_assignment()->mutable_endpoints(0)->add_lb_endpoints() =
+      http2Cluster("c", notServing.endpoint().port()).load_assignment().endpoints(0).lb_endpoints(0);
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "timeout { seconds: 1 } interval { seconds: 30 } unhealthy_threshold { value: 2 } healthy_threshold { value: 2 } "
+      "grpc_health_check {}", c.add_health_checks()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  ASSERT_TRUE(healthSettles({{"c", serving.endpoint().port(), "healthy"},
+                             {"c", notServing.endpoint().port(), "/failed_active_hc"}}));
+  auto heads = serving.heads();
+  ASSERT_FALSE(heads.empty());
+  std::map<std::string, std::string> head(heads.front().begin(), heads.front().end());
+  EXPECT_EQ(head[":method"], "POST");
+  EXPECT_EQ(head[":path"], "/grpc.health.v1.Health/Check");
+  EXPECT_EQ(head[":authority"], "c");  // the cluster's name, as Envoy
+  EXPECT_EQ(head["content-type"], "application/grpc");
+  EXPECT_EQ(head["te"], "trailers");
+  EXPECT_EQ(head["user-agent"], "Envoy/HC");
+  EXPECT_EQ(head["grpc-timeout"], "1000m");
+}
+
+// An http_health_check with codec_client_type HTTP2 (App Mesh's http2 health check) speaks HTTP/2
+// to the host, which may know no HTTP/1.1 at all.
+TEST_F(H2E2eTest, Http2HealthChecksSpeakHttp2) {
+  h2::testing::UpstreamTestServer good, sick;
+  auto checked = [](int port, const std::string& path) {
+    auto c = http2Cluster("c" + std::to_string(port), port);
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        "timeout { seconds: 1 } interval { seconds: 30 } unhealthy_threshold { value: 2 } healthy_threshold { value: 2 } "
+        "http_health_check { path: \"" + path + "\" codec_client_type: HTTP2 }", c.add_health_checks()));
+    return c;
+  };
+  int g = good.endpoint().port(), s = sick.endpoint().port();
+  set({checked(g, "/ping"), checked(s, "/status/503")}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  ASSERT_TRUE(healthSettles({{"c" + std::to_string(g), g, "healthy"}, {"c" + std::to_string(s), s, "/failed_active_hc"}}));
+  auto heads = good.heads();
+  ASSERT_FALSE(heads.empty());
+  std::map<std::string, std::string> head(heads.front().begin(), heads.front().end());
+  EXPECT_EQ(head[":path"], "/ping");
+  EXPECT_EQ(head[":authority"], "c" + std::to_string(g));
 }
 
 }  // namespace

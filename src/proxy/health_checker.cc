@@ -4,27 +4,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+
+#include "proxy/health_probe.h"
 
 namespace meshd::proxy {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-using boost::asio::awaitable;
-using boost::asio::redirect_error;
-using boost::asio::use_awaitable;
-
-namespace {
-
-std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
-
-}  // namespace
 
 struct HealthChecker::Check {
   std::string cluster;
@@ -48,32 +32,6 @@ void HealthChecker::stop() {
   }
   checks_.clear();
 }
-
-namespace {
-
-// One probe: true when the host passed.
-awaitable<bool> probe(const Host& host, const envoy::config::core::v3::HealthCheck& hc, const std::string& cluster) {
-  beast::tcp_stream stream(co_await boost::asio::this_coro::executor);
-  beast::error_code ec;
-  stream.expires_after(toMillis(hc.timeout()));
-  co_await stream.async_connect(host.endpoint, redirect_error(use_awaitable, ec));
-  if (ec) co_return false;
-  if (!hc.has_http_health_check()) co_return true;  // TCP: connecting is passing
-  const auto& h = hc.http_health_check();
-  http::request<http::empty_body> req{http::verb::get, h.path().empty() ? "/" : h.path(), 11};
-  req.set(http::field::host, h.host().empty() ? cluster : h.host());
-  req.set(http::field::user_agent, "Envoy/HC");
-  req.keep_alive(false);
-  co_await http::async_write(stream, req, redirect_error(use_awaitable, ec));
-  if (ec) co_return false;
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  co_await http::async_read(stream, buffer, res, redirect_error(use_awaitable, ec));
-  if (ec) co_return false;
-  co_return res.result_int() == 200;
-}
-
-}  // namespace
 
 void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters,
                               const Config& config) {
@@ -99,7 +57,7 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
       check->stats = view->second->stats;
       check->timer = std::make_shared<boost::asio::steady_timer>(main_);
       next[key] = check;
-      boost::asio::co_spawn(main_, [this, check]() -> awaitable<void> {
+      boost::asio::co_spawn(main_, [this, check]() -> Task<> {
         uint32_t fails = 0, passes = 0;
         bool failed = check->host.failedActiveHc;  // a verdict that outlived an earlier check
         uint32_t unhealthy = check->hc.has_unhealthy_threshold() ? check->hc.unhealthy_threshold().value() : 1;
@@ -108,7 +66,7 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
         if (interval.count() <= 0) interval = std::chrono::milliseconds(5000);
         while (!check->stopped) {
           check->stats->health_check_attempt++;
-          bool ok = co_await probe(check->host, check->hc, check->cluster);
+          bool ok = co_await probeHealth(check->host, check->hc, check->cluster);
           if (check->stopped) co_return;
           if (std::exchange(check->host.pendingActiveHc, false)) {  // the first check decides alone
             (ok ? check->stats->health_check_success : check->stats->health_check_failure)++;
@@ -131,7 +89,7 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
           }
           boost::system::error_code ec;
           check->timer->expires_after(interval);
-          co_await check->timer->async_wait(redirect_error(use_awaitable, ec));
+          co_await check->timer->async_wait(into(ec));
         }
       }, boost::asio::detached);
     }

@@ -1,5 +1,6 @@
 #pragma once
-// Active health checks (HTTP and TCP) for the clusters that configure them, on the main thread. A
+// Active health checks (TCP, HTTP over HTTP/1.1 or HTTP/2, gRPC: health_probe.h) for the clusters
+// that configure them, on the main thread. A
 // host starts healthy-unknown (routable); `unhealthy_threshold` consecutive failures mark it
 // failed_active_hc, `healthy_threshold` consecutive successes clear it. Verdicts go to the callback;
 // counters to the cluster's stats (health_check.attempt/success/failure).

@@ -2,14 +2,6 @@
 
 namespace meshd::proxy {
 
-namespace {
-
-std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
-
-}  // namespace
-
 bool countForOutlierDetection(const ClusterView& c, const Host& h, bool failed) {
   if (c.consecutive5xx == 0 || !h.outlier) return false;
   if (!failed) {

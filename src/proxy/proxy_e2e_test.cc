@@ -197,12 +197,7 @@ TEST_F(ProxyE2eTest, ActiveHealthChecksTakeFailingHostsOut) {
   Upstream good("good"), sick("sick", 503);
   serveCheckedCluster({good.port(), sick.port()}, "interval { nanos: 50000000 } unhealthy_threshold { value: 2 } healthy_threshold { value: 2 }");
   // Whole lines: a host not checked yet shows /failed_active_hc/pending_active_hc.
-  std::string sickLine = "c::127.0.0.1:" + std::to_string(sick.port()) + "::health_flags::/failed_active_hc\n";
-  std::string goodLine = "c::127.0.0.1:" + std::to_string(good.port()) + "::health_flags::healthy\n";
-  ASSERT_TRUE(eventually([&] {
-    std::string c = admin("/clusters");
-    return c.find(sickLine) != std::string::npos && c.find(goodLine) != std::string::npos;
-  })) << admin("/clusters");
+  ASSERT_TRUE(healthSettles({{"c", sick.port(), "/failed_active_hc"}, {"c", good.port(), "healthy"}}));
   await("/", [](auto& r) { return r.status == 200; });  // the listener is live
   for (int i = 0; i < 4; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/").body, "good / host=svc");
   std::string stats = admin("/stats");
@@ -217,13 +212,7 @@ TEST_F(ProxyE2eTest, ActiveHealthChecksTakeFailingHostsOut) {
 TEST_F(ProxyE2eTest, TheFirstHealthCheckAloneDecides) {
   Upstream good("good"), sick("sick", 503);
   serveCheckedCluster({good.port(), sick.port()}, "interval { seconds: 30 } unhealthy_threshold { value: 3 } healthy_threshold { value: 3 }");
-  std::string prefix = "c::127.0.0.1:";
-  std::string sickLine = prefix + std::to_string(sick.port()) + "::health_flags::/failed_active_hc\n";
-  std::string goodLine = prefix + std::to_string(good.port()) + "::health_flags::healthy\n";
-  ASSERT_TRUE(eventually([&] {
-    std::string c = admin("/clusters");
-    return c.find(sickLine) != std::string::npos && c.find(goodLine) != std::string::npos;
-  }, 3s)) << admin("/clusters");
+  ASSERT_TRUE(healthSettles({{"c", sick.port(), "/failed_active_hc"}, {"c", good.port(), "healthy"}}, 3s));
   EXPECT_NE(admin("/stats").find("cluster.c.health_check.attempt: 2"), std::string::npos) << admin("/stats");
 }
 

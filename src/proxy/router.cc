@@ -22,10 +22,6 @@ namespace {
 
 constexpr auto kDefaultRouteTimeout = std::chrono::milliseconds(15000);
 
-std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
-
 // Counts a request in flight at a host for least request balancing, as long as it lives.
 class InFlight {
  public:

@@ -9,6 +9,8 @@
 //   /close         200 and part of a body, then the connection closes
 //   /big/<n>       200 with <n> bytes, framed as the client's windows allow
 //   /continue      100 Continue, then 200 "done"
+//   /status/<code> <code> "status"
+//   /grpc.health.v1.Health/Check  a gRPC reply: HealthCheckResponse{healthStatus()}, grpc-status 0
 //   anything else  200 "hello"
 
 #include <boost/asio/co_spawn.hpp>
@@ -54,6 +56,8 @@ class UpstreamTestServer {
     std::lock_guard lock(mu_);
     return heads_;
   }
+  // The ServingStatus /grpc.health.v1.Health/Check answers (1, SERVING, to begin with).
+  void healthStatus(uint32_t s) { healthStatus_ = s; }
   // The request trailers received, in order.
   std::vector<Headers> trailers() const {
     std::lock_guard lock(mu_);
@@ -136,6 +140,13 @@ class UpstreamTestServer {
       } else if (r.path.starts_with("/big/")) {
         codec_.submitResponse(id, {{":status", "200"}}, false);
         codec_.submitData(id, std::string(std::stoul(r.path.substr(5)), 'b'), true);
+      } else if (r.path.starts_with("/status/")) {
+        text(id, r.path.substr(8), "status");
+      } else if (r.path == "/grpc.health.v1.Health/Check") {
+        codec_.submitResponse(id, {{":status", "200"}, {"content-type", "application/grpc"}}, false);
+        uint32_t status = server_.healthStatus_;  // under 128: a one-byte varint
+        codec_.submitData(id, std::string("\0\0\0\0\x02\x08", 6) + static_cast<char>(status), false);
+        codec_.submitTrailers(id, {{"grpc-status", "0"}});
       } else if (r.path == "/continue") {
         codec_.submitResponse(id, {{":status", "100"}}, false);
         text(id, "200", "done");
@@ -202,6 +213,7 @@ class UpstreamTestServer {
   std::atomic<int> connections_{0};
   std::atomic<int> requests_{0};
   std::atomic<int> maxConcurrent_{0};
+  std::atomic<uint32_t> healthStatus_{1};
   mutable std::mutex mu_;
   std::vector<Headers> heads_;     // guarded by mu_
   std::vector<Headers> trailers_;  // guarded by mu_

@@ -1,0 +1,130 @@
+#include "proxy/health_probe.h"
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "proxy/h2/grpc.h"
+#include "proxy/h2/grpc_health.h"
+#include "proxy/h2/upstream_pool.h"
+#include "proxy/timed_stream.h"
+
+namespace meshd::proxy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+using envoy::config::core::v3::HealthCheck;
+
+namespace {
+
+constexpr const char* kUserAgent = "Envoy/HC";
+
+// GET over HTTP/1.1 on a connection closed after it.
+Task<bool> probeHttp1(TimedStream& stream, const HealthCheck::HttpHealthCheck& h, const std::string& authority) {
+  http::request<http::empty_body> req{http::verb::get, h.path().empty() ? "/" : h.path(), 11};
+  req.set(http::field::host, authority);
+  req.set(http::field::user_agent, kUserAgent);
+  req.keep_alive(false);
+  beast::error_code ec;
+  co_await http::async_write(stream, req, into(ec));
+  if (ec) co_return false;
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  co_await http::async_read(stream, buffer, res, into(ec));
+  co_return !ec && res.result_int() == 200;
+}
+
+// One request over HTTP/2 (prior knowledge) and its whole response, within `deadline`: false when
+// the stream failed or the deadline passed, else the response's status, body and trailers.
+struct H2Exchange {
+  unsigned status = 0;
+  std::string contentType, body;
+  h2::Headers trailers;
+};
+Task<bool> exchangeH2(const Host& host, const std::string& cluster, const h2::Headers& head, std::string_view body,
+                      Clock::time_point deadline, H2Exchange& out) {
+  h2::UpstreamPool pool(co_await boost::asio::this_coro::executor);  // this probe's connection only
+  boost::system::error_code ec;
+  auto stream = co_await pool.open(cluster, host.endpoint, h2::Settings{}, head, body.empty(), deadline, ec);
+  if (!stream) co_return false;
+  if (!body.empty()) {
+    bool sent = co_await stream->send(body, true, deadline);
+    if (!sent) co_return false;
+  }
+  h2::StreamResult r = co_await stream->awaitHead(deadline);
+  if (!r.ok()) co_return false;
+  for (const auto& [name, value] : stream->head()) {
+    if (name == ":status") out.status = static_cast<unsigned>(std::atoi(value.c_str()));
+    if (name == "content-type") out.contentType = value;
+    if (name == "grpc-status") out.trailers.emplace_back(name, value);  // a trailers-only response
+  }
+  while (!stream->done()) {
+    std::string_view piece = co_await stream->next(deadline, r);
+    if (!r.ok()) co_return false;
+    out.body.append(piece);
+  }
+  if (const h2::Headers* t = stream->trailers()) out.trailers.insert(out.trailers.end(), t->begin(), t->end());
+  co_return true;
+}
+
+h2::Headers requestHead(std::string_view method, std::string_view path, const std::string& authority) {
+  return {{":method", std::string(method)}, {":scheme", "http"}, {":authority", authority},
+          {":path", std::string(path)}, {"user-agent", kUserAgent}};
+}
+
+Task<bool> probeHttp2(const Host& host, const std::string& cluster, const HealthCheck::HttpHealthCheck& h,
+                      const std::string& authority, Clock::time_point deadline) {
+  // Named, not temporaries in the co_await: GCC 12 destroys those twice.
+  h2::Headers head = requestHead("GET", h.path().empty() ? std::string_view("/") : std::string_view(h.path()), authority);
+  H2Exchange res;
+  bool exchanged = co_await exchangeH2(host, cluster, head, std::string_view(), deadline, res);
+  co_return exchanged && res.status == 200;
+}
+
+// As Envoy's gRPC health checker: HTTP 200 with a gRPC content-type, one HealthCheckResponse whose
+// status is SERVING, and grpc-status 0.
+Task<bool> probeGrpc(const Host& host, const std::string& cluster, const HealthCheck::GrpcHealthCheck& g,
+                     const std::string& authority, std::chrono::milliseconds timeout, Clock::time_point deadline) {
+  h2::Headers head = requestHead("POST", grpc::kHealthCheckPath, authority);
+  head.emplace_back("content-type", "application/grpc");
+  head.emplace_back("te", "trailers");
+  head.emplace_back("grpc-timeout", std::to_string(timeout.count()) + "m");
+  std::string body = grpc::healthCheckRequest(g.service_name());
+  H2Exchange res;
+  bool exchanged = co_await exchangeH2(host, cluster, head, body, deadline, res);
+  if (!exchanged || res.status != 200 || !grpc::isGrpcContentType(res.contentType)) co_return false;
+  bool ok = false;
+  for (const auto& [name, value] : res.trailers) {
+    if (name == "grpc-status") ok = value == "0";
+  }
+  co_return ok && grpc::healthCheckStatus(res.body) == grpc::ServingStatus::kServing;
+}
+
+}  // namespace
+
+Task<bool> probeHealth(const Host& host, const HealthCheck& hc, const std::string& cluster) {
+  auto timeout = toMillis(hc.timeout());
+  auto deadline = Clock::now() + timeout;
+  if (hc.has_grpc_health_check()) {
+    const auto& g = hc.grpc_health_check();
+    const std::string& authority = g.authority().empty() ? cluster : g.authority();
+    co_return co_await probeGrpc(host, cluster, g, authority, timeout, deadline);
+  }
+  if (hc.has_http_health_check()) {
+    const auto& h = hc.http_health_check();
+    const std::string& authority = h.host().empty() ? cluster : h.host();
+    if (h.codec_client_type() == envoy::type::v3::HTTP2) co_return co_await probeHttp2(host, cluster, h, authority, deadline);
+  }
+  TimedStream stream(co_await boost::asio::this_coro::executor);
+  stream.expiresAt(deadline);
+  beast::error_code ec;
+  co_await stream.async_connect(host.endpoint, into(ec));
+  if (ec) co_return false;
+  if (!hc.has_http_health_check()) co_return true;  // TCP: connecting is passing
+  const auto& h = hc.http_health_check();
+  const std::string& authority = h.host().empty() ? cluster : h.host();
+  co_return co_await probeHttp1(stream, h, authority);
+}
+
+}  // namespace meshd::proxy
