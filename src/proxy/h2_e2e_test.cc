@@ -287,5 +287,21 @@ TEST_F(H2E2eTest, Http2HealthChecksSpeakHttp2) {
   EXPECT_EQ(head[":authority"], "c" + std::to_string(g));
 }
 
+// As Envoy, an answer that fails (here NOT_SERVING) takes a host out at the first such check;
+// unhealthy_threshold (10 here, 10 s at this interval) counts only network failures.
+TEST_F(H2E2eTest, AFailingAnswerTakesAHostOutAtOnce) {
+  h2::testing::UpstreamTestServer up;
+  auto c = http2Cluster("c", up.endpoint().port());
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "timeout { seconds: 1 } interval { seconds: 1 } unhealthy_threshold { value: 10 } healthy_threshold { value: 1 } "
+      "grpc_health_check {}", c.add_health_checks()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  ASSERT_TRUE(healthSettles({{"c", up.endpoint().port(), "healthy"}}));
+  up.healthStatus(2);
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(healthSettles({{"c", up.endpoint().port(), "/failed_active_hc"}}, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
 }  // namespace
 }  // namespace meshd::proxy::testing

@@ -66,7 +66,8 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
         if (interval.count() <= 0) interval = std::chrono::milliseconds(5000);
         while (!check->stopped) {
           check->stats->health_check_attempt++;
-          bool ok = co_await probeHealth(check->host, check->hc, check->cluster);
+          ProbeResult result = co_await probeHealth(check->host, check->hc, check->cluster);
+          bool ok = result == ProbeResult::kPassed;
           if (check->stopped) co_return;
           if (std::exchange(check->host.pendingActiveHc, false)) {  // the first check decides alone
             (ok ? check->stats->health_check_success : check->stats->health_check_failure)++;
@@ -82,7 +83,9 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
           } else {
             check->stats->health_check_failure++;
             passes = 0;
-            if (!failed && ++fails >= unhealthy) {
+            // As Envoy: an answer that fails takes the host out at once; only network failures
+            // count toward unhealthy_threshold.
+            if (!failed && (result == ProbeResult::kFailed || ++fails >= unhealthy)) {
               failed = true;
               onVerdict_(check->cluster, check->hostKey, true);
             }

@@ -1,9 +1,11 @@
 #pragma once
 // Active health checks (TCP, HTTP over HTTP/1.1 or HTTP/2, gRPC: health_probe.h) for the clusters
-// that configure them, on the main thread. A
-// host starts healthy-unknown (routable); `unhealthy_threshold` consecutive failures mark it
-// failed_active_hc, `healthy_threshold` consecutive successes clear it. Verdicts go to the callback;
-// counters to the cluster's stats (health_check.attempt/success/failure).
+// that configure them, on the main thread. As Envoy: a new host counts as failed until its first
+// check, which alone decides; then a failing answer (an HTTP status but 200, a gRPC status but
+// SERVING) marks it failed_active_hc at once, `unhealthy_threshold` consecutive network failures
+// (no connection, a reset, the timeout) do too, and `healthy_threshold` consecutive passes clear
+// it. Verdicts go to the callback; counters to the cluster's stats (health_check.attempt/success/
+// failure).
 // Thread-safety: main thread only.
 
 #include <envoy/config/cluster/v3/cluster.pb.h>

@@ -21,18 +21,19 @@ namespace {
 constexpr const char* kUserAgent = "Envoy/HC";
 
 // GET over HTTP/1.1 on a connection closed after it.
-Task<bool> probeHttp1(TimedStream& stream, const HealthCheck::HttpHealthCheck& h, const std::string& authority) {
+Task<ProbeResult> probeHttp1(TimedStream& stream, const HealthCheck::HttpHealthCheck& h, const std::string& authority) {
   http::request<http::empty_body> req{http::verb::get, h.path().empty() ? "/" : h.path(), 11};
   req.set(http::field::host, authority);
   req.set(http::field::user_agent, kUserAgent);
   req.keep_alive(false);
   beast::error_code ec;
   co_await http::async_write(stream, req, into(ec));
-  if (ec) co_return false;
+  if (ec) co_return ProbeResult::kNetworkFailure;
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
   co_await http::async_read(stream, buffer, res, into(ec));
-  co_return !ec && res.result_int() == 200;
+  if (ec) co_return ProbeResult::kNetworkFailure;
+  co_return res.result_int() == 200 ? ProbeResult::kPassed : ProbeResult::kFailed;
 }
 
 // One request over HTTP/2 (prior knowledge) and its whole response, within `deadline`: false when
@@ -73,18 +74,19 @@ h2::Headers requestHead(std::string_view method, std::string_view path, const st
           {":path", std::string(path)}, {"user-agent", kUserAgent}};
 }
 
-Task<bool> probeHttp2(const Host& host, const std::string& cluster, const HealthCheck::HttpHealthCheck& h,
+Task<ProbeResult> probeHttp2(const Host& host, const std::string& cluster, const HealthCheck::HttpHealthCheck& h,
                       const std::string& authority, Clock::time_point deadline) {
   // Named, not temporaries in the co_await: GCC 12 destroys those twice.
   h2::Headers head = requestHead("GET", h.path().empty() ? std::string_view("/") : std::string_view(h.path()), authority);
   H2Exchange res;
   bool exchanged = co_await exchangeH2(host, cluster, head, std::string_view(), deadline, res);
-  co_return exchanged && res.status == 200;
+  if (!exchanged) co_return ProbeResult::kNetworkFailure;
+  co_return res.status == 200 ? ProbeResult::kPassed : ProbeResult::kFailed;
 }
 
 // As Envoy's gRPC health checker: HTTP 200 with a gRPC content-type, one HealthCheckResponse whose
 // status is SERVING, and grpc-status 0.
-Task<bool> probeGrpc(const Host& host, const std::string& cluster, const HealthCheck::GrpcHealthCheck& g,
+Task<ProbeResult> probeGrpc(const Host& host, const std::string& cluster, const HealthCheck::GrpcHealthCheck& g,
                      const std::string& authority, std::chrono::milliseconds timeout, Clock::time_point deadline) {
   h2::Headers head = requestHead("POST", grpc::kHealthCheckPath, authority);
   head.emplace_back("content-type", "application/grpc");
@@ -93,17 +95,19 @@ Task<bool> probeGrpc(const Host& host, const std::string& cluster, const HealthC
   std::string body = grpc::healthCheckRequest(g.service_name());
   H2Exchange res;
   bool exchanged = co_await exchangeH2(host, cluster, head, body, deadline, res);
-  if (!exchanged || res.status != 200 || !grpc::isGrpcContentType(res.contentType)) co_return false;
-  bool ok = false;
+  if (!exchanged) co_return ProbeResult::kNetworkFailure;
+  bool ok = res.status == 200 && grpc::isGrpcContentType(res.contentType);
+  bool grpcOk = false;
   for (const auto& [name, value] : res.trailers) {
-    if (name == "grpc-status") ok = value == "0";
+    if (name == "grpc-status") grpcOk = value == "0";
   }
-  co_return ok && grpc::healthCheckStatus(res.body) == grpc::ServingStatus::kServing;
+  ok = ok && grpcOk && grpc::healthCheckStatus(res.body) == grpc::ServingStatus::kServing;
+  co_return ok ? ProbeResult::kPassed : ProbeResult::kFailed;
 }
 
 }  // namespace
 
-Task<bool> probeHealth(const Host& host, const HealthCheck& hc, const std::string& cluster) {
+Task<ProbeResult> probeHealth(const Host& host, const HealthCheck& hc, const std::string& cluster) {
   auto timeout = toMillis(hc.timeout());
   auto deadline = Clock::now() + timeout;
   if (hc.has_grpc_health_check()) {
@@ -120,8 +124,8 @@ Task<bool> probeHealth(const Host& host, const HealthCheck& hc, const std::strin
   stream.expiresAt(deadline);
   beast::error_code ec;
   co_await stream.async_connect(host.endpoint, into(ec));
-  if (ec) co_return false;
-  if (!hc.has_http_health_check()) co_return true;  // TCP: connecting is passing
+  if (ec) co_return ProbeResult::kNetworkFailure;
+  if (!hc.has_http_health_check()) co_return ProbeResult::kPassed;  // TCP: connecting is passing
   const auto& h = hc.http_health_check();
   const std::string& authority = h.host().empty() ? cluster : h.host();
   co_return co_await probeHttp1(stream, h, authority);

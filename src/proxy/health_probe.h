@@ -14,8 +14,14 @@
 
 namespace meshd::proxy {
 
-// True when `host` of `cluster` passed. The HTTP and gRPC requests carry the check's host or
-// authority, else the cluster's name, as :authority / Host (Envoy's default).
-Task<bool> probeHealth(const Host& host, const envoy::config::core::v3::HealthCheck& hc, const std::string& cluster);
+// How a probe went, in Envoy's terms: kFailed is an answer that is not a pass (an HTTP status
+// other than 200, a gRPC status other than SERVING), which Envoy takes at once, whatever
+// unhealthy_threshold says; kNetworkFailure (no connection, a reset, the timeout) counts toward it.
+enum class ProbeResult { kPassed, kFailed, kNetworkFailure };
+
+// The HTTP and gRPC requests carry the check's host or authority, else the cluster's name, as
+// :authority / Host (Envoy's default).
+Task<ProbeResult> probeHealth(const Host& host, const envoy::config::core::v3::HealthCheck& hc,
+                              const std::string& cluster);
 
 }  // namespace meshd::proxy

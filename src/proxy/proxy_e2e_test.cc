@@ -502,6 +502,24 @@ TEST_F(ProxyE2eTest, AnUpstreamGoneMidBodyClosesTheClientSoon) {
   EXPECT_LT(took, 4s);
 }
 
+// meshd's gateway route to a router-provided virtual service without a host rewrite: the gateway
+// sends the request through its own egress listener, naming the service in
+// x-app-mesh-virtual-service (the route's request_headers_to_add), which the egress listener's
+// fallback virtual host routes on. Without the header that second hop finds no route (404).
+TEST_F(ProxyE2eTest, RequestHeadersToAddCarryTheServiceThroughTheGatewaysEgress) {
+  Upstream app("app");
+  int egressPort = freePort();
+  set({staticCluster("self", {egressPort}), staticCluster("app", {app.port()})},
+      {httpListener("gw", port_, "gw"), httpListener("egress", egressPort, "egress")},
+      {routeConfig("gw", R"(routes { match { prefix: "/" } route { cluster: "self" }
+                            request_headers_to_add { header { key: "x-app-mesh-virtual-service" value: "svc.local" } } })"),
+       routeConfig("egress", R"(routes { match { prefix: "/" headers { name: "x-app-mesh-virtual-service"
+                                                                    string_match { exact: "svc.local" } } }
+                                         route { cluster: "app" } })")});
+  EXPECT_EQ(await("/x", [](auto& r) { return r.status == 200; }).body, "app /x host=svc");
+  EXPECT_EQ(httpGet("127.0.0.1", egressPort, "/x").status, 404);  // the same request without the header
+}
+
 TEST_F(ProxyE2eTest, TcpProxyCopiesBothWays) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});

@@ -25,6 +25,7 @@ RetryPolicy::RetryPolicy(const envoy::config::route::v3::RouteAction& a) {
     onGatewayError_ |= e == "gateway-error";
     onReset_ |= e == "reset" || e == "5xx" || e == "gateway-error";
     onRefusedStream_ |= e == "refused-stream";
+    on409_ |= e == "retriable-4xx";
     for (const auto& [name, code] : kGrpcOn) {
       if (e == name) grpcStatuses_ |= 1u << code;
     }
@@ -40,11 +41,15 @@ bool RetryPolicy::retriable(const AttemptOutcome& o) const {
     case AttemptOutcome::kConnectFailure: return onConnectFailure_;
     // To Envoy's router a malformed response is a reset too; `reset` covers a refused stream.
     case AttemptOutcome::kReset: return onReset_ || (o.refusedStream && onRefusedStream_);
+    // As Envoy: the attempt is reset, which only reset, 5xx and gateway-error retry (not
+    // connect-failure, refused-stream, retriable-4xx or the gRPC statuses).
+    case AttemptOutcome::kPerTryTimeout: return onReset_;
     case AttemptOutcome::kTimeout:
     case AttemptOutcome::kDownstreamReset: return false;
     case AttemptOutcome::kResponse:
       if (o.grpcStatus && *o.grpcStatus < 32 && (grpcStatuses_ >> *o.grpcStatus & 1)) return true;
-      return (on5xx_ && o.status >= 500) || (onGatewayError_ && o.status >= 502 && o.status <= 504);
+      return (on5xx_ && o.status >= 500) || (onGatewayError_ && o.status >= 502 && o.status <= 504) ||
+             (on409_ && o.status == 409);
   }
   return false;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // A route's retry policy as Envoy's router applies it: which outcomes of an attempt its retry_on
-// covers. Envoy's names: connect-failure, reset, 5xx, gateway-error, refused-stream, and the gRPC
+// covers. Envoy's names: connect-failure, reset, 5xx, gateway-error, retriable-4xx (409),
+// refused-stream, and the gRPC
 // statuses of a trailers-only response (cancelled, deadline-exceeded, internal, resource-exhausted,
 // unavailable), which meshd writes for App Mesh's httpRetryEvents/grpcRetryEvents. Pure.
 
@@ -14,7 +15,9 @@ namespace meshd::proxy {
 
 // What one attempt came to, as far as retrying goes.
 struct AttemptOutcome {
-  enum Kind { kResponse, kConnectFailure, kReset, kTimeout, kDownstreamReset };
+  // kPerTryTimeout: the retry policy's per_try_timeout passed (kTimeout: the route's timeout or
+  // its idle timeout, never retried).
+  enum Kind { kResponse, kConnectFailure, kReset, kPerTryTimeout, kTimeout, kDownstreamReset };
   Kind kind = kResponse;
   unsigned status = 0;                  // kResponse: the HTTP status
   std::optional<uint32_t> grpcStatus;   // kResponse: grpc-status in the response head (trailers-only)
@@ -35,6 +38,7 @@ struct RetryPolicy {
   bool onGatewayError_ = false;
   bool onReset_ = false;
   bool onRefusedStream_ = false;
+  bool on409_ = false;
   uint32_t grpcStatuses_ = 0;  // bit n: retry on grpc-status n
 };
 

@@ -33,6 +33,24 @@ TEST(RetryPolicyTest, EnvoysHttpConditions) {
   EXPECT_FALSE(policy("5xx").retriable({AttemptOutcome::kTimeout}));
 }
 
+// App Mesh's client-error is Envoy's retriable-4xx: 409 only.
+TEST(RetryPolicyTest, Retriable4xxIsConflictOnly) {
+  EXPECT_TRUE(policy("retriable-4xx").retriable(response(409)));
+  EXPECT_FALSE(policy("retriable-4xx").retriable(response(404)));
+  EXPECT_FALSE(policy("retriable-4xx").retriable(response(503)));
+  EXPECT_FALSE(policy("5xx").retriable(response(409)));
+}
+
+// A per-try timeout resets the attempt: retried by the policies that retry a reset (reset, 5xx,
+// gateway-error), not by connect-failure, refused-stream, retriable-4xx or gRPC statuses.
+TEST(RetryPolicyTest, PerTryTimeoutIsRetriedAsAReset) {
+  AttemptOutcome perTry{AttemptOutcome::kPerTryTimeout};
+  for (const char* on : {"5xx", "gateway-error", "reset"}) EXPECT_TRUE(policy(on).retriable(perTry)) << on;
+  for (const char* on : {"connect-failure", "refused-stream", "retriable-4xx", "unavailable"}) {
+    EXPECT_FALSE(policy(on).retriable(perTry)) << on;
+  }
+}
+
 // App Mesh's stream-error is Envoy's refused-stream: only a stream the server refused (never
 // processed) is retried; `reset` covers that one too.
 TEST(RetryPolicyTest, RefusedStream) {

@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "proxy/header_mutation.h"
 #include "proxy/load_balancer.h"
 #include "proxy/original_dst.h"
 #include "proxy/outlier_detector.h"
@@ -56,7 +57,9 @@ AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
       o.kind = AttemptOutcome::kReset;
       o.refusedStream = r.refusedStream;
       break;
-    case UpstreamResult::kTimeout: o.kind = AttemptOutcome::kTimeout; break;
+    case UpstreamResult::kTimeout:
+      o.kind = r.perTryTimeout ? AttemptOutcome::kPerTryTimeout : AttemptOutcome::kTimeout;
+      break;
     case UpstreamResult::kDownstreamReset: o.kind = AttemptOutcome::kDownstreamReset; break;
   }
   return o;
@@ -134,6 +137,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   up.eraseHopByHop();
   up.version(11);
   if (target != up.target()) up.target(target);
+  mutateRequestHeaders(up, *route, *vh, *rc->second);  // before the host rewrite, as Envoy
   if (!action.host_rewrite_literal().empty()) up.set("host", action.host_rewrite_literal());
   if (body.framing() == Framing::kChunked) up.add("transfer-encoding", "chunked");
 
@@ -174,7 +178,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     if (countForOutlierDetection(c, *h, failed)) worker.reportOutlier(c.name, h->key());
     // Envoy retries only while it still holds the whole body it sent.
     if (attempt < retry.numRetries && !timeouts.expired() && body.replayable() &&
-        (retry.retriable(outcomeOf(result, response)) || result.perTryTimeout)) {
+        retry.retriable(outcomeOf(result, response))) {
       c.stats->upstream_rq_retry++;
       continue;
     }
