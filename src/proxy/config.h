@@ -6,7 +6,6 @@
 
 #include <envoy/config/listener/v3/listener.pb.h>
 #include <envoy/config/route/v3/route.pb.h>
-#include <google/protobuf/duration.pb.h>
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -18,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/duration.h"
 #include "proxy/h2/codec.h"
 #include "proxy/stats.h"
 
@@ -25,11 +25,6 @@ namespace meshd::proxy {
 
 class AccessLog;
 class OriginalDstHosts;
-
-// A configuration's protobuf Duration, to the millisecond.
-inline std::chrono::milliseconds toMillis(const google::protobuf::Duration& d) {
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
 
 // Outlier detection's count for one host, shared by every worker's requests to it.
 struct HostOutlierState {

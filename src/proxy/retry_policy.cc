@@ -1,6 +1,9 @@
 #include "proxy/retry_policy.h"
 
+#include <algorithm>
 #include <string_view>
+
+#include "proxy/duration.h"
 
 namespace meshd::proxy {
 
@@ -31,9 +34,19 @@ RetryPolicy::RetryPolicy(const envoy::config::route::v3::RouteAction& a) {
     }
     on = comma == std::string_view::npos ? std::string_view() : on.substr(comma + 1);
   }
-  if (p.has_per_try_timeout()) {
-    perTry = std::chrono::milliseconds(p.per_try_timeout().seconds() * 1000 + p.per_try_timeout().nanos() / 1000000);
+  if (p.has_retry_back_off()) {
+    backOffBase = toMillis(p.retry_back_off().base_interval());
+    backOffMax = p.retry_back_off().has_max_interval() ? toMillis(p.retry_back_off().max_interval()) : backOffBase * 10;
   }
+  if (p.has_per_try_timeout()) perTry = toMillis(p.per_try_timeout());
+}
+
+std::chrono::milliseconds RetryPolicy::backOff(uint32_t n, uint64_t random) const {
+  uint64_t base = static_cast<uint64_t>(backOffBase.count()), max = static_cast<uint64_t>(backOffMax.count());
+  if (base == 0) return std::chrono::milliseconds(0);
+  uint64_t span = base;  // (2^k - 1) * base for the retry's k
+  for (uint32_t k = 2; k <= n && span <= max && k < 63; ++k) span = ((uint64_t{1} << k) - 1) * base;
+  return std::chrono::milliseconds(std::min(random % span, max));
 }
 
 bool RetryPolicy::retriable(const AttemptOutcome& o) const {

@@ -28,9 +28,17 @@ struct RetryPolicy {
   uint32_t numRetries = 0;
   std::chrono::milliseconds perTry{0};
 
+  // retry_back_off: Envoy's defaults, 25 ms and ten times that.
+  std::chrono::milliseconds backOffBase{25};
+  std::chrono::milliseconds backOffMax{250};
+
   // No retry_policy: no retries.
   explicit RetryPolicy(const envoy::config::route::v3::RouteAction& action);
   bool retriable(const AttemptOutcome& o) const;
+  // How long to wait before retry `n` (1 for the first), as Envoy's jittered exponential back-off:
+  // `random` modulo (2^n - 1) × base, the exponent growing only while that stays within max, and
+  // never over max.
+  std::chrono::milliseconds backOff(uint32_t n, uint64_t random) const;
 
  private:
   bool onConnectFailure_ = false;

@@ -33,6 +33,24 @@ TEST(RetryPolicyTest, EnvoysHttpConditions) {
   EXPECT_FALSE(policy("5xx").retriable({AttemptOutcome::kTimeout}));
 }
 
+// Envoy's JitteredExponentialBackOffStrategy: random % ((2^n - 1) × base), capped; the span stops
+// growing once it passed max.
+TEST(RetryPolicyTest, JitteredExponentialBackOff) {
+  RetryPolicy p = policy("5xx");
+  EXPECT_EQ(p.backOff(1, 24).count(), 24);    // % 25
+  EXPECT_EQ(p.backOff(1, 25).count(), 0);
+  EXPECT_EQ(p.backOff(2, 74).count(), 74);    // % 75
+  EXPECT_EQ(p.backOff(3, 174).count(), 174);  // % 175
+  EXPECT_EQ(p.backOff(4, 374).count(), 250);  // % 375, capped
+  EXPECT_EQ(p.backOff(9, 375).count(), 0);    // still % 375: past max the span stays
+  envoy::config::route::v3::RouteAction a;
+  a.mutable_retry_policy()->set_retry_on("5xx");
+  a.mutable_retry_policy()->mutable_retry_back_off()->mutable_base_interval()->set_nanos(100000000);
+  RetryPolicy configured(a);
+  EXPECT_EQ(configured.backOffMax.count(), 1000);  // ten times the base when not given
+  EXPECT_EQ(configured.backOff(2, 299).count(), 299);
+}
+
 // App Mesh's client-error is Envoy's retriable-4xx: 409 only.
 TEST(RetryPolicyTest, Retriable4xxIsConflictOnly) {
   EXPECT_TRUE(policy("retriable-4xx").retriable(response(409)));

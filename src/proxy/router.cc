@@ -3,6 +3,8 @@
 // replaces it) to the downstream side, whatever protocol that speaks.
 #include "proxy/router.h"
 
+#include <boost/asio/this_coro.hpp>
+
 #include <charconv>
 
 #include "proxy/header_mutation.h"
@@ -180,6 +182,16 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     if (attempt < retry.numRetries && !timeouts.expired() && body.replayable() &&
         retry.retriable(outcomeOf(result, response))) {
       c.stats->upstream_rq_retry++;
+      // Envoy's back-off, within what is left of the route's timeout.
+      auto wait = retry.backOff(attempt + 1, worker.random());
+      if (timeouts.deadline) {
+        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(*timeouts.deadline - RouteTimeouts::Clock::now()));
+      }
+      if (wait.count() > 0) {
+        Timer backOff(co_await boost::asio::this_coro::executor, wait);
+        beast::error_code ignored;
+        co_await backOff.async_wait(into(ignored));
+      }
       continue;
     }
     bool retried = attempt > 0;
