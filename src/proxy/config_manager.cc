@@ -256,10 +256,12 @@ bool ConfigManager::setHostEjected(const std::string& cluster, const std::string
   auto it = clusters_.find(cluster);
   auto& set = ejected_[cluster];
   if (auto o = outliers_[cluster].find(key); o != outliers_[cluster].end()) o->second->consecutive5xx = 0;
-  if (eject && it != clusters_.end() && !set.empty()) {
+  if (eject && it != clusters_.end()) {
+    // As Envoy: only while one more ejected host stays within max_ejection_percent (10 by
+    // default: a cluster of fewer than ten hosts then ejects none).
     const auto& od = it->second.proto->outlier_detection();
-    uint32_t maxPercent = od.has_max_ejection_percent() ? od.max_ejection_percent().value() : 10;
-    if (set.size() * 100 >= maxPercent * it->second.hosts.size()) return false;
+    uint64_t maxPercent = od.has_max_ejection_percent() ? std::min<uint64_t>(od.max_ejection_percent().value(), 100) : 10;
+    if ((set.size() + 1) * 100 > maxPercent * it->second.hosts.size()) return false;
   }
   if (eject ? !set.insert(key).second : set.erase(key) == 0) return eject;
   if (it != clusters_.end()) {
@@ -267,6 +269,12 @@ bool ConfigManager::setHostEjected(const std::string& cluster, const std::string
     publish();
   }
   return true;
+}
+
+const envoy::config::cluster::v3::OutlierDetection* ConfigManager::outlierDetection(const std::string& cluster) const {
+  auto it = clusters_.find(cluster);
+  if (it == clusters_.end() || !it->second.proto->has_outlier_detection()) return nullptr;
+  return &it->second.proto->outlier_detection();
 }
 
 void ConfigManager::onDnsResolved(const std::string& cluster, bool failed, const std::vector<std::string>& addresses) {

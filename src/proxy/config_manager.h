@@ -50,9 +50,12 @@ class ConfigManager {
   // The active health checker's verdict on a host ("address:port").
   void setHostFailedActiveHc(const std::string& cluster, const std::string& hostKey, bool failed);
 
-  // Outlier detection: ejects a host (false when max_ejection_percent forbids it; Envoy always
-  // allows one) or returns it. The host's consecutive-5xx count starts over either way.
+  // Outlier detection: ejects a host (false when one more ejected host would pass
+  // max_ejection_percent of the cluster's hosts, as Envoy) or returns it. The host's consecutive-5xx
+  // count starts over either way.
   bool setHostEjected(const std::string& cluster, const std::string& hostKey, bool ejected);
+  // The cluster's outlier_detection; nullptr when it has none or is gone. Valid until the next update.
+  const envoy::config::cluster::v3::OutlierDetection* outlierDetection(const std::string& cluster) const;
 
   // True once clusters and listeners have arrived and everything was warm (Envoy's LIVE); stays true.
   bool initialized() const;
