@@ -228,6 +228,9 @@ void requestHead(const h2::Headers& h, RequestHead& req, bool& hasLength) {
 
 Task<void> H2Connection::run(std::string preread) {
   auto self = shared_from_this();
+  // A client that closes right after its last frames resets its streams at once: every read is
+  // attempted (read_readiness.h), the end of the stream included.
+  stream_.readUntilClosed();
   boost::asio::co_spawn(stream_.get_executor(), writeLoop(self), boost::asio::detached);
   beast::error_code ec;
   Status fed = codec_.feed(preread);

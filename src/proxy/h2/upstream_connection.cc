@@ -148,6 +148,9 @@ Task<std::shared_ptr<UpstreamConnection>> UpstreamConnection::connect(Executor e
   co_await c->socket_.async_connect(host, into(ec));
   if (ec) co_return nullptr;
   c->socket_.expiresNever();
+  // A connection the server closes right after its last frames must fail its streams at once, not
+  // when their deadlines pass: its reads are all attempted (read_readiness.h).
+  c->socket_.readUntilClosed();
   boost::system::error_code ignored;
   c->socket_.socket().set_option(tcp::no_delay(true), ignored);
   boost::asio::co_spawn(ex, c->readLoop(c), boost::asio::detached);
