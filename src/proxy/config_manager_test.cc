@@ -93,6 +93,21 @@ TEST_F(ConfigManagerTest, RejectsWholeResponsesItCannotApply) {
             "listener l: ipv4_compat is only valid on ::, not on 127.0.0.1");
 }
 
+// A regex RE2 cannot compile is a NACK, as Envoy's; the last good route configuration stays.
+TEST_F(ConfigManagerTest, RejectsARouteConfigurationWithAnInvalidRegex) {
+  ASSERT_TRUE(manager_.apply(kRouteType, pack(testing::routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "a" } })"))).ok());
+  for (const char* routes : {R"(routes { match { safe_regex { regex: "(" } } route { cluster: "a" } })",
+                             R"(routes { match { prefix: "/" headers { name: "x" string_match { safe_regex { regex: "[a" } } } }
+                                         route { cluster: "a" } })",
+                             R"(routes { match { prefix: "/" } route { cluster: "a" regex_rewrite { pattern { regex: "*" } substitution: "/" } } })"}) {
+    Status s = manager_.apply(kRouteType, pack(testing::routeConfig("rc", routes)));
+    EXPECT_TRUE(s.message().starts_with("route configuration rc: virtual host ")) << s.message();
+    EXPECT_NE(s.message().find("invalid regex"), std::string::npos) << s.message();
+  }
+  auto rc = manager_.current()->routes.at("rc");
+  EXPECT_EQ(rc->virtual_hosts(0).routes(0).match().prefix(), "/");  // the last good one
+}
+
 TEST_F(ConfigManagerTest, OriginalDstClusterIsWarmAtOnceWithoutHosts) {
   Cluster c;
   c.set_name("out");

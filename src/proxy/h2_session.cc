@@ -137,9 +137,12 @@ class H2Downstream final : public Downstream {
   Task<bool> reply(RequestBody&, const LocalReply& r) override {
     log.responseCode = r.status;
     if (grpc_) {
-      c_.codec().submitResponse(s_.id, grpc::trailersOnlyReply(r.status, r.body), true);
+      h2::Headers h = grpc::trailersOnlyReply(r.status, r.body);
+      if (r.overloaded) h.insert(h.begin() + 1, {"x-envoy-overloaded", "true"});
+      c_.codec().submitResponse(s_.id, h, true);
     } else {
       h2::Headers h{{":status", std::to_string(r.status)}};
+      if (r.overloaded) h.emplace_back("x-envoy-overloaded", "true");
       if (!r.body.empty()) {
         h.emplace_back("content-length", std::to_string(r.body.size()));
         h.emplace_back("content-type", "text/plain");

@@ -27,6 +27,7 @@ constexpr size_t kMaxRequestHeadersCount = 100;
 
 Response localResponse(const LocalReply& r, unsigned version) {
   Response res{static_cast<http::status>(r.status), version};
+  if (r.overloaded) res.set("x-envoy-overloaded", "true");
   if (!r.body.empty()) {
     res.set("content-type", "text/plain");  // Envoy writes header names in lowercase
     res.body() = r.body;

@@ -23,13 +23,15 @@ LocalReply upstreamReset(std::string_view reason, std::string_view transportFail
     body += ", transport failure reason: ";
     body += transportFailure;
   }
-  return {reason == kProtocolError ? 502u : 503u, body};  // as Envoy's router: a protocol error is the upstream's fault
+  // As Envoy's router: a protocol error is the upstream's fault; an overflow drops the request.
+  return {reason == kProtocolError ? 502u : 503u, body, reason == kOverflow};
 }
 
 std::string serialize(const LocalReply& r, bool keepAlive) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " +
                     std::string(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(r.status))) +
                     "\r\n";
+  if (r.overloaded) out += "x-envoy-overloaded: true\r\n";
   if (!r.body.empty()) {
     out += "content-length: " + std::to_string(r.body.size()) + "\r\ncontent-type: text/plain\r\n";
   } else {

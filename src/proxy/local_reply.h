@@ -23,6 +23,7 @@ inline constexpr std::string_view kProtocolError = "protocol error";
 struct LocalReply {
   unsigned status = 0;
   std::string body;  // empty: no content-type, no content-length body headers
+  bool overloaded = false;  // x-envoy-overloaded: true, first (Envoy's router, for a dropped request)
 
   bool operator==(const LocalReply&) const = default;
 };
@@ -40,7 +41,8 @@ LocalReply upstreamTimeout();   // 504 (UT)
 // its body was still coming (Envoy's maybeRequestTimeoutCode).
 LocalReply streamTimeout(bool requestComplete);
 
-// 503 after the upstream could not be reached or reset before its response headers (UF / URX), 502
+// 503 after the upstream could not be reached or reset before its response headers (UF / URX), or
+// when a circuit breaker overflowed (UO, "overflow": then also x-envoy-overloaded), 502
 // when its response head was malformed or too large (UPE). `reason` is Envoy's reset reason
 // ("remote connection failure", "connection termination", "connection timeout", "protocol error"); `transportFailure` the socket error's text ("Connection refused"), empty
 // when there is none; `retried` when retries ran and this was the last attempt's reason.

@@ -32,6 +32,16 @@ TEST(LocalReplyTest, NonEmptyReplyCarriesTextPlainAndLength) {
             "upstream request timeout");
 }
 
+// A circuit breaker's overflow drops the request: Envoy's router says so in x-envoy-overloaded.
+TEST(LocalReplyTest, OverflowSaysOverloaded) {
+  LocalReply r = upstreamReset(kOverflow, "", false);
+  EXPECT_TRUE(r.overloaded);
+  EXPECT_EQ(serialize(r, true),
+            "HTTP/1.1 503 Service Unavailable\r\nx-envoy-overloaded: true\r\ncontent-length: 81\r\n"
+            "content-type: text/plain\r\n\r\nupstream connect error or disconnect/reset before headers. reset reason: overflow");
+  EXPECT_FALSE(upstreamReset(kConnectionTermination, "", false).overloaded);
+}
+
 TEST(LocalReplyTest, EmptyReplyHasNoContentType) {
   EXPECT_EQ(serialize(noRoute(), true), "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
   EXPECT_EQ(clusterNotFound(), (LocalReply{503, ""}));

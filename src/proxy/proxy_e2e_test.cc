@@ -268,6 +268,7 @@ TEST_F(ProxyE2eTest, CircuitBreakerOverflowIs503Overflow) {
   HttpReply second = httpGet("127.0.0.1", port_, "/");
   EXPECT_EQ(second.status, 503);
   EXPECT_EQ(second.body, "upstream connect error or disconnect/reset before headers. reset reason: overflow");
+  EXPECT_NE(second.head.find("x-envoy-overloaded: true\r\n"), std::string::npos) << second.head;
   EXPECT_EQ(first.get().status, 200);
   EXPECT_NE(admin("/stats").find("cluster.slow.upstream_rq_pending_overflow: 1"), std::string::npos);
 }

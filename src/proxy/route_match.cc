@@ -36,6 +36,18 @@ bool fullMatch(const std::string& pattern, std::string_view s) {
   return re.ok() && RE2::FullMatch(re2::StringPiece(s.data(), s.size()), re);
 }
 
+// Where `pattern` fails to compile, or nullopt.
+std::optional<std::string> badRegex(const std::string& pattern) {
+  RE2 re(pattern, RE2::Quiet);
+  if (re.ok()) return std::nullopt;
+  return "invalid regex '" + pattern + "': " + re.error();
+}
+
+std::optional<std::string> badRegex(const envoy::type::matcher::v3::StringMatcher& m) {
+  if (!m.has_safe_regex()) return std::nullopt;
+  return badRegex(m.safe_regex().regex());
+}
+
 bool stringMatches(const envoy::type::matcher::v3::StringMatcher& m, std::string_view v) {
   std::string folded;
   auto cmp = [&](const std::string& want) -> std::pair<std::string, std::string> {
@@ -200,6 +212,26 @@ std::string rewriteTarget(const Route& route, std::string_view target) {
     return p + std::string(query);
   }
   return std::string(target);
+}
+
+std::optional<std::string> invalidRegex(const RouteConfiguration& rc) {
+  for (const VirtualHost& vh : rc.virtual_hosts()) {
+    for (const Route& r : vh.routes()) {
+      std::optional<std::string> bad;
+      const auto& m = r.match();
+      if (m.has_safe_regex()) bad = badRegex(m.safe_regex().regex());
+      for (const HeaderMatcher& h : m.headers()) {
+        if (!bad && h.has_safe_regex_match()) bad = badRegex(h.safe_regex_match().regex());
+        if (!bad && h.has_string_match()) bad = badRegex(h.string_match());
+      }
+      for (const auto& q : m.query_parameters()) {
+        if (!bad && q.has_string_match()) bad = badRegex(q.string_match());
+      }
+      if (!bad && r.route().has_regex_rewrite()) bad = badRegex(r.route().regex_rewrite().pattern().regex());
+      if (bad) return "virtual host " + vh.name() + ": " + *bad;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace meshd::proxy

@@ -36,6 +36,10 @@ bool headerMatches(const envoy::config::route::v3::HeaderMatcher& m, const Reque
 // A view into `a`.
 std::string_view pickCluster(const envoy::config::route::v3::RouteAction& a, uint64_t random);
 
+// Why Envoy would refuse `rc` (a regex of a route, header or query matcher, or of a regex_rewrite,
+// that RE2 does not compile), or nullopt. Envoy NACKs such a route configuration.
+std::optional<std::string> invalidRegex(const envoy::config::route::v3::RouteConfiguration& rc);
+
 // The request target after the action's prefix_rewrite (or regex_rewrite), given the route matched.
 std::string rewriteTarget(const envoy::config::route::v3::Route& route, std::string_view target);
 
