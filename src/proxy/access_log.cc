@@ -87,7 +87,7 @@ std::string AccessLogFormat::render(const std::vector<Piece>& pieces, const Requ
     }
     const std::string& c = p.text;
     if (c == "START_TIME") out += startTime(r.start);
-    else if (c == "PROTOCOL") out += r.protocol;
+    else if (c == "PROTOCOL") out += orDash(r.protocol);
     else if (c == "RESPONSE_CODE") out += std::to_string(r.responseCode);
     else if (c == "RESPONSE_FLAGS") out += orDash(r.responseFlags);
     else if (c == "BYTES_RECEIVED") out += std::to_string(r.bytesReceived);

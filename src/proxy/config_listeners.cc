@@ -21,11 +21,12 @@ namespace hcm = envoy::extensions::filters::network::http_connection_manager::v3
 
 namespace {
 
-// The connection manager's file access logs (other loggers are ignored, as Envoy would reject them
-// only if it lacked the extension).
-StatusOr<std::vector<std::shared_ptr<const AccessLog>>> accessLogs(const hcm::HttpConnectionManager& m) {
+// A connection manager's or TCP proxy's file access logs (other loggers are ignored, as Envoy would
+// reject them only if it lacked the extension).
+StatusOr<std::vector<std::shared_ptr<const AccessLog>>> accessLogs(
+    const google::protobuf::RepeatedPtrField<envoy::config::accesslog::v3::AccessLog>& logs) {
   std::vector<std::shared_ptr<const AccessLog>> out;
-  for (const auto& a : m.access_log()) {
+  for (const auto& a : logs) {
     envoy::extensions::access_loggers::file::v3::FileAccessLog file;
     if (!a.typed_config().UnpackTo(&file)) continue;
     AccessLogFormat format = AccessLogFormat::text("");  // Envoy's default (the deprecated `format` field is not read)
@@ -110,7 +111,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
         fc.http = true;
         fc.statPrefix = m.stat_prefix();
         fc.httpStats = stats_.http(m.stat_prefix());
-        auto logs = accessLogs(m);
+        auto logs = accessLogs(m.access_log());
         if (!logs.ok()) return badRequest("listener " + l.name() + ": " + logs.status().message());
         fc.accessLogs = std::move(*logs);
         if (m.has_rds()) {
@@ -132,6 +133,9 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
           fc.tcpClusters.emplace_back(t.cluster(), 1);
         }
         fc.statPrefix = t.stat_prefix();
+        auto logs = accessLogs(t.access_log());
+        if (!logs.ok()) return badRequest("listener " + l.name() + ": " + logs.status().message());
+        fc.accessLogs = std::move(*logs);
         found = true;
       }
     }

@@ -1,5 +1,6 @@
 // The TCP proxy filter: connect to a host of the chain's cluster (for an ORIGINAL_DST cluster, where
-// the downstream connection was headed) and copy bytes both ways.
+// the downstream connection was headed) and copy bytes both ways; its access logs get one line per
+// connection once both directions ended (as Envoy's: no HTTP fields, response code 0).
 #include <utility>  // before boost/asio/awaitable.hpp, which uses std::exchange without it
 
 #include <boost/asio/co_spawn.hpp>
@@ -7,7 +8,12 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
 
+#include "proxy/access_log.h"
 #include "proxy/load_balancer.h"
 #include "proxy/original_dst.h"
 #include "proxy/sessions.h"
@@ -20,7 +26,25 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to) {
+// One connection's log line, written when the last of its two directions ends (or at once when
+// there is no upstream).
+struct TcpLog {
+  std::vector<std::shared_ptr<const AccessLog>> logs;
+  RequestLog log;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  int open = 2;
+
+  void directionEnded() {
+    if (--open == 0) write();
+  }
+  void write() {
+    log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    for (const auto& l : logs) l->write(log);
+  }
+};
+
+// Copies `from` to `to` until `from` ends, counting the bytes in `copied`.
+Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::shared_ptr<TcpLog> log, uint64_t& copied) {
   std::array<char, 16384> buf;
   boost::system::error_code ec;
   for (;;) {
@@ -28,23 +52,54 @@ Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to) {
     if (ec) break;
     co_await boost::asio::async_write(*to, boost::asio::buffer(buf.data(), n), into(ec));
     if (ec) break;
+    copied += n;
   }
   to->shutdown(tcp::socket::shutdown_send, ec);
+  if (log) log->directionEnded();
+}
+
+std::string hostPort(const tcp::endpoint& e) {
+  std::string a = e.address().to_string();
+  return (e.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(e.port());
 }
 
 }  // namespace
 
 Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::endpoint downstreamLocal) {
   ConfigPtr config = worker.config();
-  auto it = config->clusters.find(pickWeighted(chain.tcpClusters, worker.random()));
-  if (it == config->clusters.end()) co_return;
+  std::shared_ptr<TcpLog> log;
+  if (!chain.accessLogs.empty()) {
+    log = std::make_shared<TcpLog>();
+    log->logs = chain.accessLogs;
+    log->log.start = std::chrono::system_clock::now();
+    log->log.protocol.clear();  // not HTTP: "-"
+    log->log.downstreamLocal = downstreamLocal;
+    boost::system::error_code ignored;
+    auto remote = socket.remote_endpoint(ignored);
+    if (!ignored) log->log.downstreamRemote = hostPort(remote);
+  }
+  std::string_view name = pickWeighted(chain.tcpClusters, worker.random());
+  auto it = config->clusters.find(name);
+  if (it == config->clusters.end()) {
+    if (log) {
+      log->log.addFlag("NC");
+      log->write();
+    }
+    co_return;
+  }
   const ClusterView& c = *it->second;
+  if (log) log->log.upstreamCluster = c.name;
   Host originalDst;
   const Host* h = c.originalDst ? useOriginalDst(c, downstreamLocal, originalDst) : pickHost(c, worker.roundRobin(c.name));
   if (!h) {
     c.stats->upstream_cx_none_healthy++;
+    if (log) {
+      log->log.addFlag("UH");
+      log->write();
+    }
     co_return;
   }
+  if (log) log->log.upstreamHost = hostPort(h->endpoint);
   TimedStream up(socket.get_executor());
   up.expiresAfter(c.connectTimeout);
   boost::system::error_code ec;
@@ -52,13 +107,21 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
   co_await up.async_connect(h->endpoint, into(ec));
   if (ec) {
     c.stats->upstream_cx_connect_fail++;
+    if (log) {
+      log->log.addFlag("UF");
+      log->write();
+    }
     co_return;
   }
   up.expiresNever();
   auto down = std::make_shared<Socket>(std::move(socket));
   auto upstream = std::make_shared<Socket>(up.release());
-  boost::asio::co_spawn(down->get_executor(), pump(upstream, down), boost::asio::detached);
-  co_await pump(down, upstream);
+  // The byte counts live in the log (or, without one, in this frame and the spawned pump's state).
+  auto counts = log ? std::shared_ptr<RequestLog>(log, &log->log) : std::make_shared<RequestLog>();
+  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, counts]() -> Task<void> {
+    co_await pump(upstream, down, log, counts->bytesSent);
+  }, boost::asio::detached);
+  co_await pump(down, upstream, log, counts->bytesReceived);
 }
 
 }  // namespace meshd::proxy
