@@ -39,6 +39,21 @@ class InFlight {
   HostLoad* load_ = nullptr;
 };
 
+// A version 4 UUID from 128 random bits, as Envoy's x-request-id: 8-4-4-4-12 lowercase hex digits.
+std::string uuid4(uint64_t hi, uint64_t lo) {
+  hi = (hi & ~0xf000ull) | 0x4000ull;                        // version 4
+  lo = (lo & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // variant 10xx
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t at = 0;
+  for (int i = 0; i < 32; ++i) {
+    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+    uint64_t word = i < 16 ? hi : lo;
+    out[at++] = kHex[(word >> (60 - 4 * (i % 16))) & 0xf];
+  }
+  return out;
+}
+
 // The attempt as the retry policy sees it.
 AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
   AttemptOutcome o;
@@ -95,6 +110,14 @@ RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std:
 Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& req, RequestBody& body, Downstream& d) {
   ConfigPtr config = worker.config();  // this request's snapshot, whatever arrives meanwhile
   RequestLog& log = d.log;
+  // As Envoy's connection manager (generate_request_id, and no TLS downstream): a request without
+  // an x-request-id gets one, and one without x-forwarded-proto says http.
+  if (!req.find("x-request-id")) {
+    std::string id = uuid4(worker.random(), worker.random());
+    req.add("x-request-id", id);
+    if (!chain.accessLogs.empty()) log.requestId = std::move(id);
+  }
+  if (!req.find("x-forwarded-proto")) req.add("x-forwarded-proto", "http");
   auto rc = config->routes.find(chain.routeConfigName);
   if (rc == config->routes.end()) {
     log.addFlag("NR");

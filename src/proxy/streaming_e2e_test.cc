@@ -3,6 +3,8 @@
 // passes with bounded memory, and retries still resend a small body. Also least request balancing.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -249,6 +251,35 @@ TEST_F(StreamingE2eTest, ExpectContinueIsAnsweredByTheProxy) {
   EXPECT_NE(in.find("HTTP/1.1 200"), std::string::npos) << in;
   EXPECT_EQ(up.lastBody(), "hello");
   EXPECT_EQ(up.lastHead().find("expect"), std::string::npos) << up.lastHead();
+}
+
+// As Envoy's connection manager: the upstream request carries an x-request-id (a version 4 UUID
+// when the client sent none, the client's otherwise) and x-forwarded-proto.
+TEST_F(StreamingE2eTest, UpstreamRequestsCarryARequestIdAndTheForwardedProto) {
+  StreamingUpstream up({.chunks = 1});
+  serve({up.port()});
+  await("/", [](auto& r) { return r.status == 200; });
+  std::smatch m;
+  std::string head = up.lastHead();
+  ASSERT_TRUE(std::regex_search(head, m, std::regex("x-request-id: ([0-9a-f-]+)\r\n"))) << head;
+  EXPECT_TRUE(std::regex_match(m[1].str(), std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+      << m[1];
+  EXPECT_NE(head.find("x-forwarded-proto: http\r\n"), std::string::npos) << head;
+  std::string first = m[1];
+  httpGet("127.0.0.1", port_, "/");
+  head = up.lastHead();
+  ASSERT_TRUE(std::regex_search(head, m, std::regex("x-request-id: ([0-9a-f-]+)\r\n"))) << head;
+  EXPECT_NE(m[1].str(), first);  // one per request
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "GET / HTTP/1.1\r\nhost: svc\r\nx-request-id: mine\r\nx-forwarded-proto: https\r\n\r\n");
+  std::string in;
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("0\r\n\r\n") != std::string::npos; })) << in;
+  ::close(fd);
+  head = up.lastHead();
+  EXPECT_NE(head.find("x-request-id: mine\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("x-forwarded-proto: https\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("x-forwarded-proto: http\r\n"), std::string::npos) << head;
 }
 
 }  // namespace
