@@ -92,7 +92,9 @@ std::string prometheus(const StatsRegistry& stats, const ConfigManager& config) 
     byMetric[metric].push_back(metric + "{" + label + "} " + std::to_string(value));
   }
   for (const auto& [metric, lines] : byMetric) {
-    out += "# TYPE " + metric + (metric.ends_with("health_check_healthy") ? " gauge\n" : " counter\n");
+    // Envoy's gauges among these: what is open or in flight now, and the hosts healthy now.
+    bool gauge = metric.ends_with("_active") || metric.ends_with("health_check_healthy");
+    out += "# TYPE " + metric + (gauge ? " gauge\n" : " counter\n");
     for (const auto& l : lines) out += l + "\n";
   }
   return out;

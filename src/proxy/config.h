@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/circuit_breakers.h"
 #include "proxy/duration.h"
 #include "proxy/h2/codec.h"
 #include "proxy/stats.h"
@@ -62,10 +63,7 @@ struct ClusterView {
   double panicThresholdPercent = 50.0;
   std::vector<Host> hosts;
   std::shared_ptr<ClusterStats> stats;  // lives across updates of the cluster
-  // Circuit breakers (default priority), Envoy's defaults: requests in flight beyond
-  // max_requests, or beyond max_connections + max_pending_requests (HTTP/1.1), overflow.
-  uint32_t maxRequests = 1024;
-  uint32_t maxConnectionsPlusPending = 2048;
+  CircuitBreakers breakers;
   uint32_t consecutive5xx = 0;  // outlier detection's threshold; 0: off
   // ORIGINAL_DST: no hosts of its own; each connection goes to its downstream connection's original
   // destination (original_dst.h), and `originalDstHosts` remembers them for /clusters.

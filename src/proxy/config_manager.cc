@@ -368,10 +368,9 @@ void ConfigManager::publish() {
     }
     for (const auto& t : e.proto->circuit_breakers().thresholds()) {
       if (t.priority() != envoy::config::core::v3::DEFAULT) continue;
-      if (t.has_max_requests()) v->maxRequests = t.max_requests().value();
-      uint32_t connections = t.has_max_connections() ? t.max_connections().value() : 1024;
-      uint32_t pending = t.has_max_pending_requests() ? t.max_pending_requests().value() : 1024;
-      v->maxConnectionsPlusPending = connections + pending;
+      if (t.has_max_requests()) v->breakers.maxRequests = t.max_requests().value();
+      if (t.has_max_connections()) v->breakers.maxConnections = t.max_connections().value();
+      if (t.has_max_pending_requests()) v->breakers.maxPendingRequests = t.max_pending_requests().value();
     }
     size_t healthy = 0;
     for (const Host& h : e.hosts) healthy += h.healthy() ? 1 : 0;

@@ -1,6 +1,6 @@
 #pragma once
 // The in-process end-to-end fixture: meshd's real ADS server (xds_server) feeding a meshproxy with
-// two workers, and helpers to serve snapshots and wait for outcomes. Test code only.
+// two workers (or workers_, set by a derived fixture's constructor), and helpers to serve snapshots and wait for outcomes. Test code only.
 #include <gtest/gtest.h>
 
 #include <envoy/config/endpoint/v3/endpoint.pb.h>
@@ -50,7 +50,7 @@ class ProxyE2eTest : public ::testing::Test {
         endpoints { lb_endpoints { endpoint { address { socket_address { address: "127.0.0.1" port_value: )" +
                                                                   std::to_string(*port) + " } } } } } } } }",
                                                               &b));
-    proxy_ = std::make_unique<Proxy>(ProxyOptions{b, 2});
+    proxy_ = std::make_unique<Proxy>(ProxyOptions{b, workers_});
     ASSERT_TRUE(proxy_->start().ok());
     thread_ = std::thread([this] { proxy_->run(); });
   }
@@ -119,6 +119,7 @@ class ProxyE2eTest : public ::testing::Test {
   std::unique_ptr<Proxy> proxy_;
   std::thread thread_;
   int port_ = freePort();
+  size_t workers_ = 2;
 };
 
 }  // namespace meshd::proxy::testing

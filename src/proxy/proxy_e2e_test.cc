@@ -257,23 +257,6 @@ TEST_F(ProxyE2eTest, ClustersKeepTheirOwnConnectionsToTheSameHost) {
   EXPECT_GE(app.connections(), 2);
 }
 
-TEST_F(ProxyE2eTest, CircuitBreakerOverflowIs503Overflow) {
-  Upstream slow("slow", 200, 600ms);
-  auto c = staticCluster("slow", {slow.port()});
-  c.mutable_circuit_breakers()->add_thresholds()->mutable_max_requests()->set_value(1);
-  set({c}, {httpListener("l", port_, "rc")},
-      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "slow" } })")});
-  ASSERT_EQ(await("/", [](auto& r) { return r.status == 200; }).status, 200);
-  auto first = std::async(std::launch::async, [&] { return httpGet("127.0.0.1", port_, "/"); });
-  ASSERT_TRUE(eventually([&] { return slow.requests() == 2; }));
-  HttpReply second = httpGet("127.0.0.1", port_, "/");
-  EXPECT_EQ(second.status, 503);
-  EXPECT_EQ(second.body, "upstream connect error or disconnect/reset before headers. reset reason: overflow");
-  EXPECT_NE(second.head.find("x-envoy-overloaded: true\r\n"), std::string::npos) << second.head;
-  EXPECT_EQ(first.get().status, 200);
-  EXPECT_NE(admin("/stats").find("cluster.slow.upstream_rq_pending_overflow: 1"), std::string::npos);
-}
-
 TEST_F(ProxyE2eTest, OutlierDetectionEjectsAHostAfterConsecutive5xxForAWhile) {
   Upstream good("good"), bad("bad", 500);
   auto c = staticCluster("c", {good.port(), bad.port()});
@@ -463,17 +446,6 @@ TEST_F(ProxyE2eTest, ARequestHeadInPiecesAndPipelinedRequestsAreReadWhole) {
   c.sendRaw("GET /one HTTP/1.1\r\nhost: svc\r\n\r\nGET /two HTTP/1.1\r\nHost: other\r\n\r\n");
   EXPECT_EQ(c.read().body, "app /one host=svc");
   EXPECT_EQ(c.read().body, "app /two host=other");
-}
-
-// Everything `fd` receives until the peer closes (or 10 s pass), and how long that took.
-std::pair<std::string, std::chrono::steady_clock::duration> readToClose(int fd) {
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  auto start = std::chrono::steady_clock::now();
-  std::string got;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, n);
-  return {got, std::chrono::steady_clock::now() - start};
 }
 
 // Sends `bytes` and the FIN in one segment (MSG_MORE holds the data until the shutdown): the

@@ -58,7 +58,8 @@ bool RetryPolicy::retriable(const AttemptOutcome& o) const {
     // connect-failure, refused-stream, retriable-4xx or the gRPC statuses).
     case AttemptOutcome::kPerTryTimeout: return onReset_;
     case AttemptOutcome::kTimeout:
-    case AttemptOutcome::kDownstreamReset: return false;
+    case AttemptOutcome::kDownstreamReset:
+    case AttemptOutcome::kOverflow: return false;
     case AttemptOutcome::kResponse:
       if (o.grpcStatus && *o.grpcStatus < 32 && (grpcStatuses_ >> *o.grpcStatus & 1)) return true;
       return (on5xx_ && o.status >= 500) || (onGatewayError_ && o.status >= 502 && o.status <= 504) ||

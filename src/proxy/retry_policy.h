@@ -16,8 +16,8 @@ namespace meshd::proxy {
 // What one attempt came to, as far as retrying goes.
 struct AttemptOutcome {
   // kPerTryTimeout: the retry policy's per_try_timeout passed (kTimeout: the route's timeout or
-  // its idle timeout, never retried).
-  enum Kind { kResponse, kConnectFailure, kReset, kPerTryTimeout, kTimeout, kDownstreamReset };
+  // its idle timeout, never retried). kOverflow: a circuit breaker dropped it (never retried).
+  enum Kind { kResponse, kConnectFailure, kReset, kPerTryTimeout, kTimeout, kDownstreamReset, kOverflow };
   Kind kind = kResponse;
   unsigned status = 0;                  // kResponse: the HTTP status
   std::optional<uint32_t> grpcStatus;   // kResponse: grpc-status in the response head (trailers-only)

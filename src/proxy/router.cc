@@ -78,6 +78,7 @@ AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
       o.kind = r.perTryTimeout ? AttemptOutcome::kPerTryTimeout : AttemptOutcome::kTimeout;
       break;
     case UpstreamResult::kDownstreamReset: o.kind = AttemptOutcome::kDownstreamReset; break;
+    case UpstreamResult::kOverflow: o.kind = AttemptOutcome::kOverflow; break;
   }
   return o;
 }
@@ -149,7 +150,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     std::atomic<uint64_t>& n;
     ~Release() { --n; }
   } release{c.stats->upstream_rq_active};
-  if (active > c.maxRequests || active > c.maxConnectionsPlusPending) {
+  if (active > c.breakers.maxRequests) {
     c.stats->upstream_rq_pending_overflow++;
     log.addFlag("UO");
     co_return co_await d.reply(body, upstreamReset(kOverflow, "", false));
@@ -240,6 +241,9 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       case UpstreamResult::kConnectTimeout:
         flag("UF");
         co_return co_await d.reply(body, upstreamReset(kConnectionTimeout, "", retried));
+      case UpstreamResult::kOverflow:  // as the in-flight overflow above: no URX, nothing retried
+        log.addFlag("UO");
+        co_return co_await d.reply(body, upstreamReset(kOverflow, "", false));
       case UpstreamResult::kProtocolError:
         flag("UPE");
         co_return co_await d.reply(body, upstreamReset(kProtocolError, "", retried));

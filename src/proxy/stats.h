@@ -28,6 +28,11 @@ struct ClusterStats {
   std::atomic<uint64_t> health_check_healthy{0};  // a gauge in Envoy: hosts healthy now
   std::atomic<uint64_t> upstream_rq_active{0};    // a gauge: requests in flight (circuit breaking)
   std::atomic<uint64_t> upstream_rq_pending_overflow{0};
+  // Circuit breaking of HTTP/1.1 and TCP connections (upstream_pool.h).
+  std::atomic<uint64_t> upstream_cx_active{0};          // a gauge: connections open
+  std::atomic<uint64_t> upstream_cx_overflow{0};
+  std::atomic<uint64_t> upstream_rq_pending_active{0};  // a gauge: requests waiting for a connection
+  std::atomic<uint64_t> upstream_rq_pending_total{0};
 
   // (stat suffix, value) in Envoy's naming, e.g. ("upstream_cx_connect_fail", 3).
   std::vector<std::pair<std::string, uint64_t>> values() const;

@@ -18,6 +18,7 @@
 #include "proxy/original_dst.h"
 #include "proxy/sessions.h"
 #include "proxy/timed_stream.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
 namespace meshd::proxy {
@@ -78,28 +79,35 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     auto remote = socket.remote_endpoint(ignored);
     if (!ignored) log->log.downstreamRemote = hostPort(remote);
   }
+  // No upstream connection: the log line says why, now.
+  auto refuse = [&log](const char* flag) {
+    if (!log) return;
+    log->log.addFlag(flag);
+    log->write();
+  };
   std::string_view name = pickWeighted(chain.tcpClusters, worker.random());
   auto it = config->clusters.find(name);
   if (it == config->clusters.end()) {
-    if (log) {
-      log->log.addFlag("NC");
-      log->write();
-    }
+    refuse("NC");
     co_return;
   }
   const ClusterView& c = *it->second;
   if (log) log->log.upstreamCluster = c.name;
+  // As Envoy's tcp_proxy: at the cluster's max_connections the connection is closed (UO).
+  if (c.stats->upstream_cx_active.load(std::memory_order_relaxed) >= c.breakers.maxConnections) {
+    c.stats->upstream_cx_overflow++;
+    refuse("UO");
+    co_return;
+  }
   Host originalDst;
   const Host* h = c.originalDst ? useOriginalDst(c, downstreamLocal, originalDst) : pickHost(c, worker.roundRobin(c.name));
   if (!h) {
     c.stats->upstream_cx_none_healthy++;
-    if (log) {
-      log->log.addFlag("UH");
-      log->write();
-    }
+    refuse("UH");
     co_return;
   }
   if (log) log->log.upstreamHost = hostPort(h->endpoint);
+  UpstreamPool::Slot slot(c.stats, nullptr);  // counts toward max_connections from here
   TimedStream up(socket.get_executor());
   up.expiresAfter(c.connectTimeout);
   boost::system::error_code ec;
@@ -107,15 +115,14 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
   co_await up.async_connect(h->endpoint, into(ec));
   if (ec) {
     c.stats->upstream_cx_connect_fail++;
-    if (log) {
-      log->log.addFlag("UF");
-      log->write();
-    }
+    refuse("UF");
     co_return;
   }
   up.expiresNever();
   auto down = std::make_shared<Socket>(std::move(socket));
-  auto upstream = std::make_shared<Socket>(up.release());
+  // The slot goes with the upstream socket, once both directions are done with it.
+  auto held = std::make_shared<std::pair<Socket, UpstreamPool::Slot>>(up.release(), std::move(slot));
+  std::shared_ptr<Socket> upstream(held, &held->first);
   // The byte counts live in the log (or, without one, in this frame and the spawned pump's state).
   auto counts = log ? std::shared_ptr<RequestLog>(log, &log->log) : std::make_shared<RequestLog>();
   boost::asio::co_spawn(down->get_executor(), [upstream, down, log, counts]() -> Task<void> {

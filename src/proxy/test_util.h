@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace meshd::proxy::testing {
@@ -91,6 +92,9 @@ class Upstream {
 
 // A loopback socket connected to port; -1 when the connection failed. The caller closes it.
 int connectLoopback(int port);
+
+// Everything `fd` receives until the peer closes (or 10 s pass), and how long that took.
+std::pair<std::string, std::chrono::steady_clock::duration> readToClose(int fd);
 
 // A loopback HTTP/1.1 upstream for streaming: reads each request's body as it arrives (content-length
 // or chunked), noting when its first byte came, then answers `status` with either `chunks` chunks of

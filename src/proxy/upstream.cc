@@ -83,12 +83,12 @@ Task<UpstreamResult> send(const ClusterView& cluster, const RequestHead& head, R
   co_return result;
 }
 
-// A new connection: connect within connect_timeout (or the route's deadline, if sooner).
+// A new connection, in `slot`: connect within connect_timeout (or the route's deadline, if sooner).
 Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, RouteTimeouts& timeouts,
-                                               UpstreamResponse& out) {
+                             UpstreamPool::Slot& slot, UpstreamResponse& out) {
   UpstreamResult result;
   beast::error_code ec;
-  out.stream = std::make_unique<TimedStream>(co_await boost::asio::this_coro::executor);
+  out.stream = std::make_unique<UpstreamPool::Connection>(Socket(co_await boost::asio::this_coro::executor), std::move(slot));
   TimedStream& stream = *out.stream;
   cluster.stats->upstream_cx_total++;
   cluster.stats->upstream_cx_http1_total++;
@@ -195,19 +195,42 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
   // A request already complete starts the timeouts now, so they bound the connect too; a retry
   // starts its own per-try timeout while the route's deadline runs on.
   if (timeouts.deadline || body.done()) timeouts.start();
-  out.stream = pool.take(cluster.name, host.endpoint);
-  if (out.stream) {
-    UpstreamResult result = co_await send(cluster, head, body, timeouts, out);
+  for (;;) {
+    // A pending request waits as long as the route's deadline (as Envoy's, whose per-try timer
+    // starts once the request has a connection), or while its body still comes, as an upload.
+    auto waitUntil = timeouts.deadline ? std::min(*timeouts.deadline, timeouts.idleDeadline) : Clock::now() + kUploadTimeout;
+    UpstreamPool::Acquired got;
+    got.stream = pool.take(cluster.name, host.endpoint);  // the usual case, without a coroutine of its own
+    if (got.stream) {
+      got.kind = UpstreamPool::Acquired::kReused;
+    } else {
+      got = co_await pool.acquire(cluster.name, cluster.stats, cluster.breakers, host.endpoint, waitUntil);
+    }
+    UpstreamResult result;
+    switch (got.kind) {
+      case UpstreamPool::Acquired::kOverflow: result.kind = UpstreamResult::kOverflow; co_return result;
+      case UpstreamPool::Acquired::kTimeout:
+        result.kind = UpstreamResult::kTimeout;
+        result.idleTimeout = timeouts.deadline && timeouts.idleDeadline < *timeouts.deadline;
+        co_return result;
+      case UpstreamPool::Acquired::kConnect: {
+        UpstreamResult connected = co_await connect(host, cluster, timeouts, got.slot, out);
+        if (connected.kind != UpstreamResult::kOk) co_return connected;
+        got.pending.end();
+        co_return co_await send(cluster, head, body, timeouts, out);
+      }
+      case UpstreamPool::Acquired::kReused:
+      case UpstreamPool::Acquired::kHandedOver: break;
+    }
+    out.stream = std::move(got.stream);
+    result = co_await send(cluster, head, body, timeouts, out);
     // Reset before any response on a connection that sat idle: the upstream closed it meanwhile
-    // (the peek in the pool missed it by a moment). Once more, on a new connection, if the body
-    // can be sent again.
+    // (the peek in the pool missed it by a moment). Again, on another connection, if the body can
+    // be sent again.
     if (result.kind != UpstreamResult::kReset || !body.replayable()) co_return result;
     out.close();
     out.buffer.clear();
   }
-  UpstreamResult connected = co_await connect(host, cluster, timeouts, out);
-  if (connected.kind != UpstreamResult::kOk) co_return connected;
-  co_return co_await send(cluster, head, body, timeouts, out);
 }
 
 }  // namespace meshd::proxy

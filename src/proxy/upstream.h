@@ -117,7 +117,8 @@ UpstreamResult downstreamFailure(const boost::beast::error_code& ec);
 
 struct UpstreamResult {
   // kProtocolError: the response head was malformed or over Envoy's limits (60 KiB, 100 fields).
-  enum Kind { kOk, kConnectFailure, kConnectTimeout, kReset, kProtocolError, kTimeout, kDownstreamReset };
+  // kOverflow: the cluster's pending requests were at max_pending_requests (upstream_pool.h).
+  enum Kind { kOk, kConnectFailure, kConnectTimeout, kReset, kProtocolError, kTimeout, kDownstreamReset, kOverflow };
   Kind kind = kOk;
   unsigned status = 0;           // kOk: the response's status
   bool perTryTimeout = false;    // kTimeout: this attempt's per_try_timeout, not the route's
@@ -128,8 +129,9 @@ struct UpstreamResult {
 };
 
 // An HTTP/2 cluster's request goes on a stream of a `h2pool` connection (upstream_h2.h). Otherwise
-// reuses an idle connection from `pool` when there is one; a reused connection that turns out
-// closed is replaced by a new one when the body can be sent again. kDownstreamReset: the client
+// reuses an idle connection from `pool` when there is one, else opens one or waits for one within
+// the cluster's circuit breakers (upstream_pool.h); a reused connection that turns out closed is
+// replaced when the body can be sent again. kDownstreamReset: the client
 // went away (or stalled past its idle timeout) while its body was being forwarded.
 Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, const RequestHead& head, RequestBody& body,
                               RouteTimeouts& timeouts, UpstreamPool& pool, h2::UpstreamPool& h2pool,

@@ -2,6 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/this_coro.hpp>
+
+#include <algorithm>
 #include <cerrno>
 
 namespace meshd::proxy {
@@ -19,39 +22,161 @@ bool stillUsable(Socket& s) {
 
 }  // namespace
 
-UpstreamPool::Stream UpstreamPool::take(std::string_view cluster, const tcp::endpoint& host) {
-  auto c = idle_.find(cluster);
-  if (c == idle_.end()) return nullptr;
-  auto it = c->second.find(host);
-  if (it == c->second.end()) return nullptr;
-  auto now = std::chrono::steady_clock::now();
-  while (!it->second.empty()) {
-    Idle idle = std::move(it->second.back());
-    it->second.pop_back();
-    auto idleFor = now - idle.since;
-    if (idleFor < kMaxIdleTime && (idleFor < kPeekAfter || stillUsable(idle.stream->socket()))) return std::move(idle.stream);
-    boost::system::error_code ec;
-    idle.stream->socket().close(ec);
+// A request waiting for a connection, in its host's list while it lives: woken by a connection
+// given back (`handed`) or closed (`freed`), or by its deadline.
+struct UpstreamPool::Waiter {
+  Waiter(const Executor& ex, std::shared_ptr<HostConnections> h) : timer(ex), host(std::move(h)) {
+    host->waiters.push_back(this);
   }
-  c->second.erase(it);
-  if (c->second.empty()) idle_.erase(c);
+  ~Waiter() { std::erase(host->waiters, this); }
+  Timer timer;
+  std::shared_ptr<HostConnections> host;
+  Stream handed;
+  bool freed = false;
+};
+
+UpstreamPool::Slot::Slot(std::shared_ptr<ClusterStats> cluster, std::shared_ptr<HostConnections> host)
+    : cluster_(std::move(cluster)), host_(std::move(host)) {
+  if (cluster_) cluster_->upstream_cx_active++;
+  if (host_) host_->open++;
+}
+
+UpstreamPool::Slot& UpstreamPool::Slot::operator=(Slot&& o) noexcept {
+  free();
+  cluster_ = std::move(o.cluster_);
+  host_ = std::move(o.host_);
+  return *this;
+}
+
+void UpstreamPool::Slot::free() {
+  if (cluster_) cluster_->upstream_cx_active--;
+  cluster_.reset();
+  if (!host_) return;
+  host_->open--;
+  if (!host_->waiters.empty()) {  // room for one more connection: the first waiting request may open it
+    Waiter* w = host_->waiters.front();
+    host_->waiters.pop_front();
+    w->freed = true;
+    w->timer.cancel();
+  }
+  host_.reset();
+}
+
+UpstreamPool::Pending::Pending(std::shared_ptr<ClusterStats> cluster) : cluster_(std::move(cluster)) {
+  cluster_->upstream_rq_pending_active++;
+  cluster_->upstream_rq_pending_total++;
+}
+
+void UpstreamPool::Pending::end() {
+  if (cluster_) cluster_->upstream_rq_pending_active--;
+  cluster_.reset();
+}
+
+std::shared_ptr<UpstreamPool::HostConnections>& UpstreamPool::host(std::string_view cluster, const tcp::endpoint& host) {
+  auto c = hosts_.find(cluster);
+  if (c == hosts_.end()) c = hosts_.emplace(std::string(cluster), Hosts{}).first;
+  auto& h = c->second[host];
+  if (!h) h = std::make_shared<HostConnections>();
+  return h;
+}
+
+Task<UpstreamPool::Acquired> UpstreamPool::acquire(std::string_view cluster, const std::shared_ptr<ClusterStats>& stats,
+                                                   const CircuitBreakers& limits, const tcp::endpoint& endpoint,
+                                                   std::chrono::steady_clock::time_point deadline) {
+  Acquired out;
+  out.stream = take(cluster, endpoint);
+  if (out.stream) {
+    out.kind = Acquired::kReused;
+    co_return out;
+  }
+  if (stats->upstream_rq_pending_active.load(std::memory_order_relaxed) >= limits.maxPendingRequests) {
+    stats->upstream_rq_pending_overflow++;
+    out.kind = Acquired::kOverflow;
+    co_return out;
+  }
+  out.pending = Pending(stats);
+  std::shared_ptr<HostConnections> h = host(cluster, endpoint);  // a copy: the map may change meanwhile
+  for (;;) {
+    bool room = stats->upstream_cx_active.load(std::memory_order_relaxed) < limits.maxConnections;
+    if (!room) stats->upstream_cx_overflow++;
+    if (room || h->open == 0) {
+      out.kind = Acquired::kConnect;
+      out.slot = Slot(stats, h);
+      co_return out;
+    }
+    Waiter w(co_await boost::asio::this_coro::executor, h);
+    w.timer.expires_at(deadline);
+    boost::system::error_code ignored;
+    co_await w.timer.async_wait(into(ignored));
+    if (w.handed) {
+      out.kind = Acquired::kHandedOver;
+      out.stream = std::move(w.handed);
+      out.pending.end();
+      co_return out;
+    }
+    if (!w.freed) {
+      out.kind = Acquired::kTimeout;
+      co_return out;
+    }
+  }
+}
+
+UpstreamPool::Stream UpstreamPool::take(std::string_view cluster, const tcp::endpoint& endpoint) {
+  auto c = hosts_.find(cluster);
+  if (c == hosts_.end()) return nullptr;
+  auto it = c->second.find(endpoint);
+  if (it == c->second.end()) return nullptr;
+  auto& idle = it->second->idle;
+  auto now = std::chrono::steady_clock::now();
+  while (!idle.empty()) {
+    Idle last = std::move(idle.back());
+    idle.pop_back();
+    auto idleFor = now - last.since;
+    if (idleFor < kMaxIdleTime && (idleFor < kPeekAfter || stillUsable(last.stream->socket()))) return std::move(last.stream);
+    boost::system::error_code ec;
+    last.stream->socket().close(ec);
+  }
   return nullptr;
 }
 
-void UpstreamPool::give(std::string_view cluster, const tcp::endpoint& host, Stream s) {
-  auto c = idle_.find(cluster);
-  if (c == idle_.end()) {
-    if (keep_ && !keep_(cluster)) return;  // a removed cluster's: `s` closes
-    c = idle_.emplace(std::string(cluster), Hosts{}).first;
+void UpstreamPool::give(std::string_view cluster, const tcp::endpoint& endpoint, Stream s) {
+  if (keep_ && !hosts_.contains(cluster) && !keep_(cluster)) return;  // a removed cluster's: `s` closes
+  auto& h = host(cluster, endpoint);
+  if (!h->waiters.empty()) {
+    Waiter* w = h->waiters.front();
+    h->waiters.pop_front();
+    w->handed = std::move(s);
+    w->timer.cancel();
+    return;
   }
-  auto& list = c->second[host];
-  if (list.size() >= kMaxIdlePerHost) return;  // `s` closes as it goes out of scope
-  list.push_back({std::move(s), std::chrono::steady_clock::now()});
+  if (h->idle.size() >= kMaxIdlePerHost) return;  // `s` closes as it goes out of scope
+  h->idle.push_back({std::move(s), std::chrono::steady_clock::now()});
+}
+
+UpstreamPool::~UpstreamPool() {
+  for (auto& [name, hosts] : hosts_) closeIdle(hosts);
+}
+
+void UpstreamPool::closeIdle(Hosts& hosts) {
+  // Moved out first: each closing stream's slot updates its host's counts as it goes.
+  for (auto& [endpoint, h] : hosts) std::vector<Idle> closing = std::move(h->idle);
 }
 
 void UpstreamPool::retain(std::function<bool(std::string_view cluster)> keep) {
   keep_ = std::move(keep);
-  std::erase_if(idle_, [&](const auto& c) { return !keep_(c.first); });  // their streams close
+  for (auto c = hosts_.begin(); c != hosts_.end();) {
+    if (keep_(c->first)) {
+      ++c;
+      continue;
+    }
+    closeIdle(c->second);
+    c = hosts_.erase(c);
+  }
+  // Hosts gone from a kept cluster (an endpoint update) leave nothing behind once their last
+  // connection closed.
+  for (auto& [name, hosts] : hosts_) {
+    std::erase_if(hosts, [](const auto& h) { return h.second->unused(); });
+  }
 }
 
 }  // namespace meshd::proxy

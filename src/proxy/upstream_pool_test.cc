@@ -21,7 +21,7 @@ class UpstreamPoolTest : public ::testing::Test {
     Socket s(io_.get_executor());
     s.connect(acceptor_.local_endpoint());
     peers_.push_back(acceptor_.accept());
-    return std::make_unique<TimedStream>(std::move(s));
+    return std::make_unique<UpstreamPool::Connection>(std::move(s));
   }
   // The upstream's end of connection `i` sees the pool's side closed (within a second: a test
   // that fails does not hang).
