@@ -113,9 +113,14 @@ TEST_F(ProxyE2eTest, ATcpProxyAtMaxConnectionsClosesNewConnections) {
   c.mutable_circuit_breakers()->add_thresholds()->mutable_max_connections()->set_value(1);
   set({c}, {tcpListener("t", port_, "app")}, {});
   ASSERT_EQ(await("/t", [](auto& r) { return r.status == 200; }).body, "tcp-app /t host=svc");
+  auto active = [&](int n) {
+    return admin("/stats").find("cluster.app.upstream_cx_active: " + std::to_string(n) + "\n") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually([&] { return active(0); }));  // the connection that waited has gone
+  int connections = app.connections();
   int held = connectLoopback(port_);
   ASSERT_GE(held, 0);
-  ASSERT_TRUE(eventually([&] { return admin("/stats").find("cluster.app.upstream_cx_active: 1\n") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] { return active(1) && app.connections() == connections + 1; }));
   int refused = connectLoopback(port_);
   ASSERT_GE(refused, 0);
   auto [got, took] = readToClose(refused);

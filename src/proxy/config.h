@@ -19,6 +19,7 @@
 
 #include "proxy/circuit_breakers.h"
 #include "proxy/duration.h"
+#include "proxy/response_headers.h"
 #include "proxy/h2/codec.h"
 #include "proxy/stats.h"
 
@@ -104,6 +105,7 @@ struct FilterChainView {
   std::vector<std::pair<std::string, uint32_t>> tcpClusters;  // tcp proxy: (cluster, weight)
   std::string statPrefix;
   std::shared_ptr<HttpStats> httpStats;  // http: http.<stat_prefix>.*
+  ServerHeader server;                   // http: server_name, server_header_transformation
   std::vector<std::shared_ptr<const AccessLog>> accessLogs;
 };
 

@@ -111,6 +111,12 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
         fc.http = true;
         fc.statPrefix = m.stat_prefix();
         fc.httpStats = stats_.http(m.stat_prefix());
+        if (!m.server_name().empty()) fc.server.name = m.server_name();
+        if (m.server_header_transformation() == hcm::HttpConnectionManager::APPEND_IF_ABSENT) {
+          fc.server.mode = ServerHeader::kAppendIfAbsent;
+        } else if (m.server_header_transformation() == hcm::HttpConnectionManager::PASS_THROUGH) {
+          fc.server.mode = ServerHeader::kPassThrough;
+        }
         auto logs = accessLogs(m.access_log());
         if (!logs.ok()) return badRequest("listener " + l.name() + ": " + logs.status().message());
         fc.accessLogs = std::move(*logs);

@@ -9,6 +9,7 @@
 #include "proxy/io.h"
 #include "proxy/local_reply.h"
 #include "proxy/request_body.h"
+#include "proxy/response_headers.h"
 #include "proxy/response_relay.h"
 #include "proxy/upstream.h"
 
@@ -20,7 +21,7 @@ inline constexpr std::chrono::seconds kIdleTimeout{300};
 
 class Downstream {
  public:
-  explicit Downstream(RequestLog& log) : log(log) {}
+  Downstream(RequestLog& log, const ServerHeader& server) : log(log), server(server) {}
   virtual ~Downstream() = default;
 
   // Answers with Envoy's local reply `r`, reading past what already arrived of the request's body.
@@ -35,6 +36,7 @@ class Downstream {
   virtual bool again() const = 0;
 
   RequestLog& log;
+  const ServerHeader& server;  // with date, on every response (response_headers.h)
 };
 
 }  // namespace meshd::proxy

@@ -52,6 +52,7 @@ class ProxyE2eTest : public ::testing::Test {
                                                               &b));
     proxy_ = std::make_unique<Proxy>(ProxyOptions{b, workers_});
     ASSERT_TRUE(proxy_->start().ok());
+    while (port_ == proxy_->adminPort()) port_ = freePort();  // the admin's ephemeral port may be the one picked
     thread_ = std::thread([this] { proxy_->run(); });
   }
 

@@ -55,6 +55,10 @@ TEST_F(H2E2eTest, RequestsOverOneConnectionReachAnHttp1Upstream) {
   EXPECT_EQ(count(out, ":status: 200"), 10u) << out;
   EXPECT_EQ(count(out, "app /h2 host=svc"), 10u) << out;
   EXPECT_EQ(count(out, "recv RST_STREAM"), 0u) << out;
+  // The connection manager's and the router's headers, as Envoy's.
+  EXPECT_EQ(count(out, "server: envoy"), 10u) << out;
+  EXPECT_EQ(count(out, "date: "), 10u) << out;
+  EXPECT_EQ(count(out, "x-envoy-upstream-service-time: "), 10u) << out;
 }
 
 TEST_F(H2E2eTest, RequestBodyGoesUpstreamAsChunkedHttp1) {
@@ -86,6 +90,8 @@ TEST_F(H2E2eTest, LocalRepliesAndTheirGrpcForm) {
   std::string grpc = nghttp("-H 'content-type: application/grpc' -H 'te: trailers' " + url("/pkg.Svc/Method"));
   EXPECT_NE(grpc.find(":status: 200"), std::string::npos) << grpc;
   EXPECT_NE(grpc.find("grpc-status: 14"), std::string::npos) << grpc;
+  EXPECT_EQ(count(plain, "server: envoy"), 1u) << plain;
+  EXPECT_EQ(count(grpc, "server: envoy"), 1u) << grpc;
   EXPECT_NE(grpc.find("grpc-message: upstream connect error or disconnect/reset before headers. reset reason: remote "
                       "connection failure"),
             std::string::npos) << grpc;

@@ -127,11 +127,16 @@ class H2Body final : public BodySource {
   std::string piece_;
 };
 
+// Appends (name, value) to `h`.
+auto append(h2::Headers& h) {
+  return [&h](std::string_view name, std::string_view value) { h.emplace_back(std::string(name), std::string(value)); };
+}
+
 // An HTTP/2 client's side of one request: the response goes into the stream's frames.
 class H2Downstream final : public Downstream {
  public:
-  H2Downstream(H2Connection& c, H2Stream& s, RequestLog& log, bool head, bool grpc)
-      : Downstream(log), c_(c), s_(s), head_(head), grpc_(grpc) {}
+  H2Downstream(H2Connection& c, H2Stream& s, RequestLog& log, const ServerHeader& server, bool head, bool grpc)
+      : Downstream(log, server), c_(c), s_(s), head_(head), grpc_(grpc) {}
 
   // A gRPC client gets Envoy's trailers-only reply (grpc-status from the HTTP status).
   Task<bool> reply(RequestBody&, const LocalReply& r) override {
@@ -139,6 +144,7 @@ class H2Downstream final : public Downstream {
     if (grpc_) {
       h2::Headers h = grpc::trailersOnlyReply(r.status, r.body);
       if (r.overloaded) h.insert(h.begin() + 1, {"x-envoy-overloaded", "true"});
+      addConnectionManagerHeaders(server, append(h));
       c_.codec().submitResponse(s_.id, h, true);
     } else {
       h2::Headers h{{":status", std::to_string(r.status)}};
@@ -147,6 +153,7 @@ class H2Downstream final : public Downstream {
         h.emplace_back("content-length", std::to_string(r.body.size()));
         h.emplace_back("content-type", "text/plain");
       }
+      addConnectionManagerHeaders(server, append(h));
       bool bodiless = r.body.empty() || head_;
       c_.codec().submitResponse(s_.id, h, bodiless);
       if (!bodiless) c_.codec().submitData(s_.id, r.body, true);
@@ -160,6 +167,7 @@ class H2Downstream final : public Downstream {
     RelayResult result;
     ResponseHead& res = up.head();
     res.eraseHopByHop();
+    addConnectionManagerHeaders(res, server);
     h2::Headers h{{":status", std::to_string(res.status())}};
     res.forEach([&h](const ResponseHead::Field& f) { h.emplace_back(std::string(f.name), std::string(f.value)); });
     {
@@ -344,7 +352,7 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   chain_.httpStats->downstream_rq_total++;
   RequestLog log = requestLog(chain_, req, "HTTP/2", stream_.socket(), local_);
   auto started = Clock::now();
-  H2Downstream d(*this, *s, log, req.method() == "HEAD", grpc::isGrpcRequest(s->head));
+  H2Downstream d(*this, *s, log, chain_.server, req.method() == "HEAD", grpc::isGrpcRequest(s->head));
   co_await forward(worker_, chain_, req, body, d);
   // A response that went out before the request's body ended: as Envoy, the rest of it is
   // refused (RST_STREAM NO_ERROR once the response is out, RFC 9113 §8.1).

@@ -37,13 +37,15 @@ Response localResponse(const LocalReply& r, unsigned version) {
 
 // Framing headers as Envoy writes them (lowercase names): content-length, and connection: close
 // when the connection ends after this response.
-void frame(Response& res, bool keepAlive, bool head) {
+// Then the connection manager's date and server.
+void frame(Response& res, bool keepAlive, bool head, const ServerHeader& server) {
   if (!head) res.erase(http::field::content_length);  // a HEAD reply keeps the length it announces
   res.erase(http::field::transfer_encoding);
   res.erase(http::field::connection);
   unsigned s = res.result_int();
   bool bodiless = s < 200 || s == 204 || s == 304;
   if (!bodiless && !head) res.set("content-length", std::to_string(res.body().size()));
+  addConnectionManagerHeaders(server, [&res](std::string_view name, std::string_view value) { res.set(boost::beast::string_view(name.data(), name.size()), boost::beast::string_view(value.data(), value.size())); });
   if (!keepAlive) res.set("connection", "close");
 }
 
@@ -72,8 +74,9 @@ Framing frameRelayed(ResponseHead& res, std::optional<uint64_t> length, bool& ke
 // An HTTP/1.1 client's side of one request.
 class Http1Downstream final : public Downstream {
  public:
-  Http1Downstream(TimedStream& stream, ListenerDrain& drain, RequestLog& log, unsigned version, bool head, bool keepAlive)
-      : Downstream(log), stream_(stream), drain_(drain), version_(version), head_(head), keepAlive_(keepAlive) {}
+  Http1Downstream(TimedStream& stream, ListenerDrain& drain, RequestLog& log, const ServerHeader& server, unsigned version,
+                  bool head, bool keepAlive)
+      : Downstream(log, server), stream_(stream), drain_(drain), version_(version), head_(head), keepAlive_(keepAlive) {}
 
   // Not when draining, and not when the client's body was not all read (as Envoy, which closes
   // rather than read what is left of it as a next request).
@@ -82,7 +85,7 @@ class Http1Downstream final : public Downstream {
     while (!body.done() && body.ready() && !ec) co_await body.next(ec);
     Response res = localResponse(r, version_);
     bool keepAlive = keepAlive_ && body.done() && !ec && !drain_.draining();
-    frame(res, keepAlive, head_);
+    frame(res, keepAlive, head_, server);
     stream_.expiresAfter(kIdleTimeout);
     std::string head;
     co_await writeMessage(stream_, res, head, ec);
@@ -97,6 +100,7 @@ class Http1Downstream final : public Downstream {
     res.eraseHopByHop();
     res.version(version_);
     again_ = keepAlive_ && body.done() && !drain_.draining();
+    addConnectionManagerHeaders(res, server);
     Framing framing = frameRelayed(res, response.length(), again_, head_);
     std::string head;
     head.reserve(512);
@@ -188,7 +192,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     if (parsed.failed()) {
       // A request the codec cannot take: Envoy answers and closes (response flag DPE).
       Response res = localResponse(parsed.kind == Http1HeadParse::kTooLarge ? requestHeadersTooLarge() : badRequest(), 11);
-      frame(res, false, false);
+      frame(res, false, false, chain.server);
       std::string head;
       co_await writeMessage(stream, res, head, ec);
       break;
@@ -206,7 +210,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     stream.expiresNever();
     RequestLog log = requestLog(chain, req, req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1", stream.socket(), downstreamLocal);
     auto started = std::chrono::steady_clock::now();
-    Http1Downstream d(stream, *drain, log, req.version(), req.method() == "HEAD", parsed.keepAlive);
+    Http1Downstream d(stream, *drain, log, chain.server, req.version(), req.method() == "HEAD", parsed.keepAlive);
     bool again = co_await forward(worker, chain, req, body, d);  // edits req into the upstream request
     if (!chain.accessLogs.empty()) {
       log.bytesReceived = body.bytes();

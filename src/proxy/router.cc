@@ -54,6 +54,23 @@ std::string uuid4(uint64_t hi, uint64_t lo) {
   return out;
 }
 
+int64_t msSince(RouteTimeouts::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(RouteTimeouts::Clock::now() - t).count();
+}
+
+// x-envoy-expected-rq-timeout-ms, as Envoy's router writes it for an attempt `elapsed` ms after the
+// request's end: the per-try timeout, else the route's, but no more than what is left of the
+// route's (at least 1); none when neither is set.
+void setExpectedTimeout(RequestHead& up, const RouteTimeouts& t, int64_t elapsed) {
+  int64_t global = t.route.count();
+  int64_t expected = t.perTry.count() > 0 ? t.perTry.count() : global;
+  if (expected <= 0) return;
+  if (global > 0) expected = elapsed >= global ? 1 : std::min(expected, global - elapsed);
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, expected).ptr;
+  up.set("x-envoy-expected-rq-timeout-ms", std::string_view(digits, end - digits));
+}
+
 // The attempt as the retry policy sees it.
 AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
   AttemptOutcome o;
@@ -175,6 +192,8 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     timeouts.idle = toMillis(action.idle_timeout());
     body.idleTimeout(timeouts.idle);  // the client's silence while its body comes counts too
   }
+  // As Envoy's router (no suppress_envoy_headers): the upstream learns how long it has.
+  setExpectedTimeout(up, timeouts, 0);
   UpstreamResponse response;
   InFlight inFlight;
   UpstreamResult result;
@@ -216,6 +235,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
         beast::error_code ignored;
         co_await backOff.async_wait(into(ignored));
       }
+      if (timeouts.deadline) setExpectedTimeout(up, timeouts, msSince(timeouts.started));
       continue;
     }
     bool retried = attempt > 0;
@@ -258,6 +278,10 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
 
   // The response: its head now, its body as it arrives. From here only the route's deadline bounds
   // the upstream (as Envoy, a per-try timeout no longer applies once the response has started).
+  // As Envoy's router: how long the upstream took, from the request's end to the response's head.
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, msSince(timeouts.started)).ptr;
+  response.head().set("x-envoy-upstream-service-time", std::string_view(digits, end - digits));
   response.idle = timeouts.idle;
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
   log.responseCode = result.status;

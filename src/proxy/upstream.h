@@ -46,6 +46,7 @@ struct RouteTimeouts {
   // end and the response's head (retries are not downstream activity). 0: none.
   std::chrono::milliseconds idle{0};
   std::optional<Clock::time_point> deadline;  // the route's, once the request was sent whole
+  Clock::time_point started;                  // then: when the request was whole
   Clock::time_point idleDeadline = Clock::time_point::max();  // likewise
   Clock::time_point tryDeadline;              // this attempt's: the earliest of the three
 
@@ -54,6 +55,7 @@ struct RouteTimeouts {
   void start() {
     auto now = Clock::now();
     if (!deadline) {
+      started = now;
       deadline = route.count() == 0 ? now + std::chrono::hours(24 * 365) : now + route;
       if (idle.count() > 0) idleDeadline = now + idle;
     }

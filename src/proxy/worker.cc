@@ -8,6 +8,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <random>
+
 #include "proxy/filter_chain_match.h"
 #include "proxy/listener_filters.h"
 #include "proxy/sessions.h"
@@ -42,7 +44,14 @@ Task<void> inspectThenServe(Worker& worker, Socket s, std::shared_ptr<const List
 }  // namespace
 
 Worker::Worker(size_t index, OnOutlier onOutlier, Coalescing coalescing)
-    : index_(index), onOutlier_(std::move(onOutlier)), coalescing_(coalescing), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {}
+    : index_(index), onOutlier_(std::move(onOutlier)), coalescing_(coalescing) {
+  // Seeded afresh by each process, as Envoy's random generator: request ids must not repeat across
+  // proxies or restarts, nor load balancing draws follow one fixed sequence.
+  std::random_device seed;
+  do {
+    rng_ = (uint64_t{seed()} << 32) ^ seed();
+  } while (rng_ == 0);  // xorshift's one fixed point
+}
 
 Worker::~Worker() { stop(); }
 

@@ -1,0 +1,34 @@
+#pragma once
+// What Envoy's HTTP connection manager writes on every response it sends, proxied or local: `date`
+// when the response has none, and `server` as server_header_transformation says (by default
+// overwritten with server_name, "envoy"). Worker thread only (the date is cached per thread).
+
+#include <string>
+#include <string_view>
+
+#include "proxy/response_head.h"
+
+namespace meshd::proxy {
+
+struct ServerHeader {
+  enum Mode { kOverwrite, kAppendIfAbsent, kPassThrough };
+  std::string name = "envoy";
+  Mode mode = kOverwrite;
+};
+
+// Now as an HTTP date (RFC 9110's IMF-fixdate, "Thu, 03 Dec 2026 16:55:00 GMT"), formatted once a
+// second per thread.
+std::string_view httpDate();
+
+// A proxied response's head: date when it has none, server per `server`. (Envoy overwrites a
+// server field in place; here it moves to the end.)
+void addConnectionManagerHeaders(ResponseHead& head, const ServerHeader& server);
+
+// A local reply has neither: `add(name, value)` is called for each to write.
+template <typename Add>
+void addConnectionManagerHeaders(const ServerHeader& server, Add add) {
+  add(std::string_view("date"), httpDate());
+  if (server.mode != ServerHeader::kPassThrough) add(std::string_view("server"), std::string_view(server.name));
+}
+
+}  // namespace meshd::proxy
