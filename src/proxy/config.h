@@ -106,6 +106,9 @@ struct FilterChainView {
   std::string statPrefix;
   std::shared_ptr<HttpStats> httpStats;  // http: http.<stat_prefix>.*
   ServerHeader server;                   // http: server_name, server_header_transformation
+  // http: common_http_protocol_options.idle_timeout, how long a connection may have no request
+  // (Envoy's default: an hour; 0 in the configuration: no limit).
+  std::chrono::milliseconds connectionIdleTimeout{std::chrono::hours(1)};
   std::vector<std::shared_ptr<const AccessLog>> accessLogs;
 };
 

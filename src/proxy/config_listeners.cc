@@ -112,6 +112,10 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
         fc.statPrefix = m.stat_prefix();
         fc.httpStats = stats_.http(m.stat_prefix());
         if (!m.server_name().empty()) fc.server.name = m.server_name();
+        if (m.common_http_protocol_options().has_idle_timeout()) {
+          fc.connectionIdleTimeout = toMillis(m.common_http_protocol_options().idle_timeout());
+          if (fc.connectionIdleTimeout.count() == 0) fc.connectionIdleTimeout = std::chrono::hours(24 * 365);
+        }
         if (m.server_header_transformation() == hcm::HttpConnectionManager::APPEND_IF_ABSENT) {
           fc.server.mode = ServerHeader::kAppendIfAbsent;
         } else if (m.server_header_transformation() == hcm::HttpConnectionManager::PASS_THROUGH) {

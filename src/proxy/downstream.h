@@ -15,9 +15,10 @@
 
 namespace meshd::proxy {
 
-// How long a client may stay silent (between requests, or while its body or our response is on
-// the way) before its connection is closed.
+// How long a client may stay silent while a request is under way (its head or body arriving, or our
+// response on the way) before its connection is closed: Envoy's stream_idle_timeout.
 inline constexpr std::chrono::seconds kIdleTimeout{300};
+
 
 class Downstream {
  public:

@@ -219,6 +219,7 @@ HeadFields::Parsed HeadFields::parseFields(const char* base, size_t limit, bool 
           eachToken(value, [&](std::string_view t) {
             facts.close = facts.close || iequals(t, "close");
             facts.keepAliveToken = facts.keepAliveToken || iequals(t, "keep-alive");
+            facts.upgradeToken = facts.upgradeToken || iequals(t, "upgrade");
           });
         }
         break;

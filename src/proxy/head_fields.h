@@ -93,6 +93,7 @@ class HeadFields {
     bool chunked = false;  // chunked is the last transfer coding
     bool close = false;
     bool keepAliveToken = false;
+    bool upgradeToken = false;
   };
   enum class Parsed { kNeedMore, kDone, kInvalid, kTooLarge };
 

@@ -164,7 +164,10 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
   std::optional<BodyReader<true>> reader;
   for (;;) {
     if (drain->draining()) break;
-    stream.expiresAfter(kIdleTimeout);
+    // Until the next request's first byte the connection is idle; from there its stream is.
+    using Duration = std::chrono::steady_clock::duration;
+    bool noRequest = buffer.size() == 0;
+    stream.expiresAfter(noRequest ? Duration(chain.connectionIdleTimeout) : Duration(kIdleTimeout));
     Http1HeadParse parsed;
     {
       ListenerDrain::Idle idle(*drain, stream);
@@ -175,9 +178,11 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
         }
         size_t n = co_await stream.async_read_some(buffer.prepare(kHeadReadSize), into(ec));
         if (ec) break;
+        if (buffer.size() == 0) stream.expiresAfter(kIdleTimeout);
         buffer.commit(n);
       }
     }
+    if (ec == beast::error::timeout && noRequest && buffer.size() == 0) chain.httpStats->downstream_cx_idle_timeout++;
     if (ec) break;  // closed, reset or idle before a whole head
     if (parsed.kind == Http1HeadParse::kDone && parsed.framing == BodyFraming::kChunked) {
       // Beast takes the head again (it was checked already) and then decodes the chunks.

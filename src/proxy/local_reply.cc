@@ -8,6 +8,8 @@ namespace meshd::proxy {
 
 LocalReply badRequest() { return {400, "Bad Request"}; }
 LocalReply requestHeadersTooLarge() { return {431, "Request Header Fields Too Large"}; }
+LocalReply upgradeFailed() { return {403, ""}; }
+
 LocalReply noRoute() { return {404, ""}; }
 LocalReply clusterNotFound() { return {503, ""}; }
 LocalReply noHealthyUpstream() { return {503, std::string(kNoHealthyUpstream)}; }

@@ -33,6 +33,7 @@ struct LocalReply {
 LocalReply badRequest();                    // 400 "Bad Request"
 LocalReply requestHeadersTooLarge();        // 431 "Request Header Fields Too Large" (over 60 KiB)
 LocalReply noRoute();           // 404, empty (NR)
+LocalReply upgradeFailed();     // 403, empty: an upgrade no upgrade_configs allows
 LocalReply clusterNotFound();   // 503, empty (NC)
 LocalReply noHealthyUpstream(); // 503 (UH)
 LocalReply upstreamTimeout();   // 504 (UT)

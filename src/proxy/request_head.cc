@@ -21,6 +21,7 @@ void RequestHead::clear() {
   method_ = {};
   target_ = {};
   version_ = 11;
+  upgrade_ = false;
 }
 
 void RequestHead::serialize(std::string& out) const {
@@ -67,6 +68,7 @@ Http1HeadParse Http1HeadParse::run(std::string_view in, RequestHead& head, size_
     return r;
   }
   r.keepAlive = !facts.close && (head.version_ == 11 || facts.keepAliveToken);
+  head.upgrade_ = facts.upgradeToken;
   r.framing = BodyFraming::kNone;
   if (facts.chunked) {
     r.framing = BodyFraming::kChunked;

@@ -18,6 +18,9 @@ class RequestHead : public HeadFields {
   void version(unsigned v) { version_ = v; }
   // The Host field ("" without one).
   std::string_view host() const { return find("host").value_or(std::string_view()); }
+  // What an HTTP/1.1 client asks to upgrade the connection to (its Connection field names upgrade
+  // and its Upgrade field says to what); empty when it asks nothing.
+  std::string_view upgrade() const { return upgrade_ ? find("upgrade").value_or(std::string_view()) : std::string_view(); }
 
   // Empty, HTTP/1.1; keeps its memory for the next head.
   void clear();
@@ -28,6 +31,7 @@ class RequestHead : public HeadFields {
   friend struct Http1HeadParse;
   Span method_, target_;
   unsigned version_ = 11;
+  bool upgrade_ = false;
 };
 
 }  // namespace meshd::proxy

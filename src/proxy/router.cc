@@ -136,6 +136,16 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     if (!chain.accessLogs.empty()) log.requestId = std::move(id);
   }
   if (!req.find("x-forwarded-proto")) req.add("x-forwarded-proto", "http");
+  // As Envoy's connection manager without upgrade_configs (meshd writes none): an HTTP/1.1 client
+  // asking to upgrade its connection (WebSocket, ...) is refused 403. An h2c upgrade is not one:
+  // Envoy's HTTP/1 codec drops it and the request goes on as HTTP/1.1.
+  if (std::string_view to = req.upgrade(); !to.empty()) {
+    if (!head_parse::iequals(to, "h2c")) {
+      chain.httpStats->downstream_rq_ws_on_non_ws_route++;
+      co_return co_await d.reply(body, upgradeFailed());
+    }
+    req.erase("http2-settings");  // upgrade and connection go with the other hop-by-hop fields
+  }
   auto rc = config->routes.find(chain.routeConfigName);
   if (rc == config->routes.end()) {
     log.addFlag("NR");

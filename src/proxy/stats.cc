@@ -27,9 +27,11 @@ std::vector<std::pair<std::string, uint64_t>> ClusterStats::values() const {
 }
 
 std::vector<std::pair<std::string, uint64_t>> HttpStats::values() const {
-  return {{"downstream_cx_total", downstream_cx_total.load()},
+  return {{"downstream_cx_idle_timeout", downstream_cx_idle_timeout.load()},
+          {"downstream_cx_total", downstream_cx_total.load()},
           {"downstream_rq_idle_timeout", downstream_rq_idle_timeout.load()},
           {"downstream_rq_total", downstream_rq_total.load()},
+          {"downstream_rq_ws_on_non_ws_route", downstream_rq_ws_on_non_ws_route.load()},
           {"no_route", no_route.load()}};
 }
 

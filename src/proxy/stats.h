@@ -43,7 +43,9 @@ struct HttpStats {
   std::atomic<uint64_t> downstream_rq_total{0};
   std::atomic<uint64_t> downstream_rq_idle_timeout{0};
   std::atomic<uint64_t> downstream_cx_total{0};
+  std::atomic<uint64_t> downstream_cx_idle_timeout{0};
   std::atomic<uint64_t> no_route{0};
+  std::atomic<uint64_t> downstream_rq_ws_on_non_ws_route{0};
   std::vector<std::pair<std::string, uint64_t>> values() const;
 };
 

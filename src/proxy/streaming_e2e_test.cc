@@ -1,7 +1,10 @@
 // meshproxy streams bodies as Envoy does: a chunked request reaches the upstream as it arrives, a
 // chunked response reaches the client as the upstream produces it, a body bigger than any buffer
-// passes with bounded memory, and retries still resend a small body. Also least request balancing.
+// passes with bounded memory, and retries still resend a small body. Also least request balancing,
+// and the connection manager's headers, upgrades and idle timeout.
 #include <gtest/gtest.h>
+
+#include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 
 #include <regex>
 
@@ -305,6 +308,66 @@ TEST_F(StreamingE2eTest, EnvoysHeadersOnResponsesAndOnTheUpstreamRequest) {
   EXPECT_EQ(bad.substr(0, 12), "HTTP/1.1 400") << bad;
   EXPECT_TRUE(std::regex_search(bad, date)) << bad;
   EXPECT_NE(bad.find("\r\nserver: envoy\r\n"), std::string::npos) << bad;
+}
+
+// As Envoy without upgrade_configs (meshd writes none): a WebSocket upgrade is refused 403 and
+// never reaches the upstream; an h2c upgrade is dropped and the request goes on as HTTP/1.1.
+TEST_F(StreamingE2eTest, UpgradesAreRefusedButAnH2cUpgradeIsIgnored) {
+  StreamingUpstream up({.chunks = 1});
+  serve({up.port()});
+  await("/", [](auto& r) { return r.status == 200; });
+  int before = up.requests();
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "GET /ws HTTP/1.1\r\nhost: svc\r\nconnection: Upgrade\r\nupgrade: websocket\r\n"
+              "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n");
+  std::string in;
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("\r\n\r\n") != std::string::npos; })) << in;
+  EXPECT_EQ(in.substr(0, 23), "HTTP/1.1 403 Forbidden\r") << in;
+  EXPECT_EQ(up.requests(), before);
+  EXPECT_NE(admin("/stats").find("downstream_rq_ws_on_non_ws_route: 1\n"), std::string::npos);
+  in.clear();
+  sendAll(fd, "GET /h2c HTTP/1.1\r\nhost: svc\r\nconnection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\n"
+              "http2-settings: AAMAAABkAAQAAP__\r\n\r\n");
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("0\r\n\r\n") != std::string::npos; })) << in;
+  ::close(fd);
+  EXPECT_EQ(in.substr(0, 12), "HTTP/1.1 200") << in;
+  std::string head = up.lastHead();
+  EXPECT_EQ(head.find("upgrade"), std::string::npos) << head;
+  EXPECT_EQ(head.find("http2-settings"), std::string::npos) << head;
+}
+
+// A connection with no request for the connection manager's idle_timeout (Envoy's default is an
+// hour; here 300 ms) is closed; one whose next request has begun is not (its stream's timeout runs).
+TEST_F(StreamingE2eTest, AConnectionWithNoRequestClosesAtTheIdleTimeout) {
+  StreamingUpstream up({.chunks = 1});
+  auto l = httpListener("l", port_, "rc");
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
+  m.mutable_common_http_protocol_options()->mutable_idle_timeout()->set_nanos(300000000);
+  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
+  set({staticCluster("c", {up.port()})}, {l}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "GET / HTTP/1.1\r\nhost: svc\r\n\r\n");
+  std::string in;
+  ASSERT_TRUE(readUntil(fd, in, [&] { return in.find("0\r\n\r\n") != std::string::npos; })) << in;
+  auto [rest, took] = readToClose(fd);
+  ::close(fd);
+  EXPECT_EQ(rest, "");
+  EXPECT_GT(took, 200ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_NE(admin("/stats").find("http.ingress.downstream_cx_idle_timeout: 1\n"), std::string::npos);
+  fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "GET /slow HTTP/1.1\r\n");
+  std::this_thread::sleep_for(600ms);
+  sendAll(fd, "host: svc\r\n\r\n");
+  in.clear();
+  EXPECT_TRUE(readUntil(fd, in, [&] { return in.find("0\r\n\r\n") != std::string::npos; })) << in;
+  ::close(fd);
+  EXPECT_EQ(in.substr(0, 12), "HTTP/1.1 200") << in;
 }
 
 }  // namespace
