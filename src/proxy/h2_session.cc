@@ -167,7 +167,7 @@ class H2Downstream final : public Downstream {
     RelayResult result;
     ResponseHead& res = up.head();
     res.eraseHopByHop();
-    addConnectionManagerHeaders(res, server);
+    addProxiedResponseHeaders(res, server, up.serviceTime, false);
     h2::Headers h{{":status", std::to_string(res.status())}};
     res.forEach([&h](const ResponseHead::Field& f) { h.emplace_back(std::string(f.name), std::string(f.value)); });
     {

@@ -100,6 +100,26 @@ void HeadFields::erase(std::string_view name) {
   }
 }
 
+uint32_t HeadFields::sweep(std::span<const std::string_view> names, uint32_t eraseMask) {
+  uint32_t present = 0;
+  uint64_t lengths = 0;  // the names' lengths, as bits: most fields are of none of them
+  for (std::string_view n : names) lengths |= n.size() < 64 ? uint64_t{1} << n.size() : 0;
+  for (Slot& s : fields_) {
+    if (s.erased || s.name.size >= 64 || !(lengths >> s.name.size & 1)) continue;
+    std::string_view n = view(s.name);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!iequals(n, names[i])) continue;
+      present |= 1u << i;
+      if (eraseMask >> i & 1) {
+        s.erased = true;
+        --live_;
+      }
+      break;
+    }
+  }
+  return present;
+}
+
 void HeadFields::eraseHopByHop() {
   for (Slot& s : fields_) {
     if (s.erased) continue;

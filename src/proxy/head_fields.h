@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <span>
 #include <string_view>
 
 namespace meshd::proxy {
@@ -62,6 +63,10 @@ class HeadFields {
   void add(std::string_view name, std::string_view value);
   // erase(name), then add(name, value): the field moves to the end.
   void set(std::string_view name, std::string_view value);
+  // One pass for several names (lowercase, at most 32), where one find() or erase() each would
+  // take a pass apiece: returns which are present (bit i for names[i]) and erases those whose bit
+  // `eraseMask` sets.
+  uint32_t sweep(std::span<const std::string_view> names, uint32_t eraseMask);
   // Removes the hop-by-hop fields (connection, keep-alive, proxy-connection, te but `te: trailers`,
   // trailer, transfer-encoding, upgrade) in one pass. As Envoy, `te: trailers` stays: gRPC servers
   // require it.

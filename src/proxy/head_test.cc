@@ -60,6 +60,17 @@ void parseBefore5ByteBody(const std::string& in, Head& head) {
   EXPECT_EQ(head.raw(), in);
 }
 
+// One pass finds several fields in any case and erases those asked, every copy of them.
+TEST(HeadTest, SweepFindsAndErasesInOnePass) {
+  RequestHead head;
+  ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nX-Drop: 1\r\nkeep: 2\r\nx-drop: 3\r\n\r\n", head).kind, Http1HeadParse::kDone);
+  static constexpr std::string_view kNames[] = {"absent", "x-drop", "host"};
+  EXPECT_EQ(head.sweep(kNames, 0b011), 0b110u);
+  EXPECT_EQ(serialized(head), "GET / HTTP/1.1\r\nHost: a\r\nkeep: 2\r\n\r\n");
+  EXPECT_EQ(head.size(), 2u);
+  EXPECT_EQ(head.sweep(kNames, 0), 0b100u);
+}
+
 TEST(HeadTest, AnIncompleteHeadNeedsMore) {
   ResponseHead response;
   for (const char* in : {"", "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n", "HTTP/1.1 200 OK\r\n\r"}) {

@@ -53,7 +53,6 @@ void frame(Response& res, bool keepAlive, bool head, const ServerHeader& server)
 // when the upstream said it, else chunked (or, to an HTTP/1.0 client, the connection's close).
 // `res` is past eraseHopByHop(): transfer-encoding and connection are gone already.
 Framing frameRelayed(ResponseHead& res, std::optional<uint64_t> length, bool& keepAlive, bool head) {
-  if (!head) res.erase("content-length");  // a HEAD reply keeps the length it announces
   unsigned s = res.status();
   bool bodiless = head || s < 200 || s == 204 || s == 304;
   Framing framing = Framing::kRaw;
@@ -100,7 +99,8 @@ class Http1Downstream final : public Downstream {
     res.eraseHopByHop();
     res.version(version_);
     again_ = keepAlive_ && body.done() && !drain_.draining();
-    addConnectionManagerHeaders(res, server);
+    // A HEAD reply keeps the length it announces; any other's is written again by the framing.
+    addProxiedResponseHeaders(res, server, response.serviceTime, !head_);
     Framing framing = frameRelayed(res, response.length(), again_, head_);
     std::string head;
     head.reserve(512);

@@ -1,7 +1,8 @@
 #pragma once
 // What Envoy's HTTP connection manager writes on every response it sends, proxied or local: `date`
 // when the response has none, and `server` as server_header_transformation says (by default
-// overwritten with server_name, "envoy"). Worker thread only (the date is cached per thread).
+// overwritten with server_name, "envoy"); and what its router writes on a proxied one,
+// x-envoy-upstream-service-time. Worker thread only (the date is cached per thread).
 
 #include <string>
 #include <string_view>
@@ -20,9 +21,11 @@ struct ServerHeader {
 // second per thread.
 std::string_view httpDate();
 
-// A proxied response's head: date when it has none, server per `server`. (Envoy overwrites a
-// server field in place; here it moves to the end.)
-void addConnectionManagerHeaders(ResponseHead& head, const ServerHeader& server);
+// A proxied response's head, in one pass over its fields: x-envoy-upstream-service-time
+// `serviceMs` (the upstream's own value replaced), date when it has none, server per `server`
+// (Envoy overwrites a server field in place; here it moves to the end); and, when `eraseLength`,
+// content-length erased for the framing to write again.
+void addProxiedResponseHeaders(ResponseHead& head, const ServerHeader& server, uint64_t serviceMs, bool eraseLength);
 
 // A local reply has neither: `add(name, value)` is called for each to write.
 template <typename Add>

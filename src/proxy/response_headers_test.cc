@@ -1,4 +1,5 @@
-// The connection manager's date and server on a proxied response, per server_header_transformation.
+// The connection manager's date and server and the router's x-envoy-upstream-service-time on a
+// proxied response, per server_header_transformation.
 #include "proxy/response_headers.h"
 
 #include <gtest/gtest.h>
@@ -28,25 +29,34 @@ TEST(ResponseHeadersTest, DateIsAddedOnlyWhenMissing) {
                                std::regex("(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT")))
       << httpDate();
   ResponseHead kept = upstreamHead("Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n");
-  addConnectionManagerHeaders(kept, ServerHeader{});
-  EXPECT_EQ(serialized(kept), "HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nserver: envoy\r\n\r\n");
+  addProxiedResponseHeaders(kept, ServerHeader{}, 7, false);
+  EXPECT_EQ(serialized(kept), "HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nx-envoy-upstream-service-time: 7\r\nserver: envoy\r\n\r\n");
   ResponseHead added = upstreamHead("");
-  addConnectionManagerHeaders(added, ServerHeader{});
+  addProxiedResponseHeaders(added, ServerHeader{}, 7, false);
   EXPECT_EQ(added.find("date"), httpDate());
 }
 
 TEST(ResponseHeadersTest, ServerAsTheTransformationSays) {
   auto server = [](ServerHeader::Mode mode, const std::string& fields) {
-    ResponseHead head = upstreamHead("date: x\r\n" + fields);
-    addConnectionManagerHeaders(head, ServerHeader{"mesh", mode});
+    ResponseHead head = upstreamHead("date: x\r\nx-envoy-upstream-service-time: 99\r\n" + fields);
+    addProxiedResponseHeaders(head, ServerHeader{"mesh", mode}, 7, false);
     return serialized(head);
   };
-  EXPECT_EQ(server(ServerHeader::kOverwrite, "Server: app\r\n"), "HTTP/1.1 200 OK\r\ndate: x\r\nserver: mesh\r\n\r\n");
-  EXPECT_EQ(server(ServerHeader::kOverwrite, ""), "HTTP/1.1 200 OK\r\ndate: x\r\nserver: mesh\r\n\r\n");
-  EXPECT_EQ(server(ServerHeader::kAppendIfAbsent, "Server: app\r\n"), "HTTP/1.1 200 OK\r\ndate: x\r\nServer: app\r\n\r\n");
-  EXPECT_EQ(server(ServerHeader::kAppendIfAbsent, ""), "HTTP/1.1 200 OK\r\ndate: x\r\nserver: mesh\r\n\r\n");
-  EXPECT_EQ(server(ServerHeader::kPassThrough, "Server: app\r\n"), "HTTP/1.1 200 OK\r\ndate: x\r\nServer: app\r\n\r\n");
-  EXPECT_EQ(server(ServerHeader::kPassThrough, ""), "HTTP/1.1 200 OK\r\ndate: x\r\n\r\n");
+  EXPECT_EQ(server(ServerHeader::kOverwrite, "Server: app\r\n"), "HTTP/1.1 200 OK\r\ndate: x\r\nx-envoy-upstream-service-time: 7\r\nserver: mesh\r\n\r\n");
+  EXPECT_EQ(server(ServerHeader::kOverwrite, ""), "HTTP/1.1 200 OK\r\ndate: x\r\nx-envoy-upstream-service-time: 7\r\nserver: mesh\r\n\r\n");
+  EXPECT_EQ(server(ServerHeader::kAppendIfAbsent, "Server: app\r\n"), "HTTP/1.1 200 OK\r\ndate: x\r\nServer: app\r\nx-envoy-upstream-service-time: 7\r\n\r\n");
+  EXPECT_EQ(server(ServerHeader::kAppendIfAbsent, ""), "HTTP/1.1 200 OK\r\ndate: x\r\nx-envoy-upstream-service-time: 7\r\nserver: mesh\r\n\r\n");
+  EXPECT_EQ(server(ServerHeader::kPassThrough, "Server: app\r\n"), "HTTP/1.1 200 OK\r\ndate: x\r\nServer: app\r\nx-envoy-upstream-service-time: 7\r\n\r\n");
+  EXPECT_EQ(server(ServerHeader::kPassThrough, ""), "HTTP/1.1 200 OK\r\ndate: x\r\nx-envoy-upstream-service-time: 7\r\n\r\n");
+}
+
+TEST(ResponseHeadersTest, ContentLengthIsErasedOnlyWhenAsked) {
+  ResponseHead head = upstreamHead("date: x\r\ncontent-length: 5\r\n");
+  addProxiedResponseHeaders(head, ServerHeader{}, 0, false);
+  EXPECT_EQ(head.find("content-length"), "5");
+  addProxiedResponseHeaders(head, ServerHeader{}, 0, true);
+  EXPECT_FALSE(head.find("content-length"));
+  EXPECT_EQ(serialized(head), "HTTP/1.1 200 OK\r\ndate: x\r\nx-envoy-upstream-service-time: 0\r\nserver: envoy\r\n\r\n");
 }
 
 }  // namespace

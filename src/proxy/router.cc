@@ -60,15 +60,17 @@ int64_t msSince(RouteTimeouts::Clock::time_point t) {
 
 // x-envoy-expected-rq-timeout-ms, as Envoy's router writes it for an attempt `elapsed` ms after the
 // request's end: the per-try timeout, else the route's, but no more than what is left of the
-// route's (at least 1); none when neither is set.
-void setExpectedTimeout(RequestHead& up, const RouteTimeouts& t, int64_t elapsed) {
+// route's (at least 1); none when neither is set. Added for the first attempt (forward() erased
+// any the client sent), set again for a retry.
+void setExpectedTimeout(RequestHead& up, const RouteTimeouts& t, int64_t elapsed, bool retry) {
   int64_t global = t.route.count();
   int64_t expected = t.perTry.count() > 0 ? t.perTry.count() : global;
   if (expected <= 0) return;
   if (global > 0) expected = elapsed >= global ? 1 : std::min(expected, global - elapsed);
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof digits, expected).ptr;
-  up.set("x-envoy-expected-rq-timeout-ms", std::string_view(digits, end - digits));
+  std::string_view value(digits, end - digits);
+  retry ? up.set("x-envoy-expected-rq-timeout-ms", value) : up.add("x-envoy-expected-rq-timeout-ms", value);
 }
 
 // The attempt as the retry policy sees it.
@@ -130,12 +132,16 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   RequestLog& log = d.log;
   // As Envoy's connection manager (generate_request_id, and no TLS downstream): a request without
   // an x-request-id gets one, and one without x-forwarded-proto says http.
-  if (!req.find("x-request-id")) {
+  // One pass over the fields finds those two and drops a client's x-envoy-expected-rq-timeout-ms
+  // (the router writes its own).
+  static constexpr std::string_view kFields[] = {"x-request-id", "x-forwarded-proto", "x-envoy-expected-rq-timeout-ms"};
+  uint32_t present = req.sweep(kFields, 4);
+  if (!(present & 1)) {
     std::string id = uuid4(worker.random(), worker.random());
     req.add("x-request-id", id);
     if (!chain.accessLogs.empty()) log.requestId = std::move(id);
   }
-  if (!req.find("x-forwarded-proto")) req.add("x-forwarded-proto", "http");
+  if (!(present & 2)) req.add("x-forwarded-proto", "http");
   // As Envoy's connection manager without upgrade_configs (meshd writes none): an HTTP/1.1 client
   // asking to upgrade its connection (WebSocket, ...) is refused 403. An h2c upgrade is not one:
   // Envoy's HTTP/1 codec drops it and the request goes on as HTTP/1.1.
@@ -203,7 +209,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     body.idleTimeout(timeouts.idle);  // the client's silence while its body comes counts too
   }
   // As Envoy's router (no suppress_envoy_headers): the upstream learns how long it has.
-  setExpectedTimeout(up, timeouts, 0);
+  setExpectedTimeout(up, timeouts, 0, false);
   UpstreamResponse response;
   InFlight inFlight;
   UpstreamResult result;
@@ -245,7 +251,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
         beast::error_code ignored;
         co_await backOff.async_wait(into(ignored));
       }
-      if (timeouts.deadline) setExpectedTimeout(up, timeouts, msSince(timeouts.started));
+      if (timeouts.deadline) setExpectedTimeout(up, timeouts, msSince(timeouts.started), true);
       continue;
     }
     bool retried = attempt > 0;
@@ -288,10 +294,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
 
   // The response: its head now, its body as it arrives. From here only the route's deadline bounds
   // the upstream (as Envoy, a per-try timeout no longer applies once the response has started).
-  // As Envoy's router: how long the upstream took, from the request's end to the response's head.
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, msSince(timeouts.started)).ptr;
-  response.head().set("x-envoy-upstream-service-time", std::string_view(digits, end - digits));
+  response.serviceTime = msSince(timeouts.started);
   response.idle = timeouts.idle;
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
   log.responseCode = result.status;
