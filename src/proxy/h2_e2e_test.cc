@@ -294,13 +294,14 @@ TEST_F(H2E2eTest, Http2HealthChecksSpeakHttp2) {
 }
 
 // As Envoy, an answer that fails (here NOT_SERVING) takes a host out at the first such check;
-// unhealthy_threshold (10 here, 10 s at this interval) counts only network failures.
+// unhealthy_threshold (10 here, 10 s at this interval) counts only network failures. (A cluster
+// without traffic is checked every no_traffic_interval: 1 s here too.)
 TEST_F(H2E2eTest, AFailingAnswerTakesAHostOutAtOnce) {
   h2::testing::UpstreamTestServer up;
   auto c = http2Cluster("c", up.endpoint().port());
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
-      "timeout { seconds: 1 } interval { seconds: 1 } unhealthy_threshold { value: 10 } healthy_threshold { value: 1 } "
-      "grpc_health_check {}", c.add_health_checks()));
+      "timeout { seconds: 1 } interval { seconds: 1 } no_traffic_interval { seconds: 1 } unhealthy_threshold { value: 10 } "
+      "healthy_threshold { value: 1 } grpc_health_check {}", c.add_health_checks()));
   set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
   ASSERT_TRUE(healthSettles({{"c", up.endpoint().port(), "healthy"}}));
   up.healthStatus(2);

@@ -10,6 +10,27 @@
 
 namespace meshd::proxy {
 
+namespace {
+
+using std::chrono::milliseconds;
+
+milliseconds orElse(bool has, const google::protobuf::Duration& d, milliseconds fallback) {
+  return has && toMillis(d).count() > 0 ? toMillis(d) : fallback;
+}
+
+}  // namespace
+
+milliseconds healthCheckInterval(const envoy::config::core::v3::HealthCheck& hc, bool hadTraffic, bool failed,
+                                 bool changePending) {
+  milliseconds interval = orElse(hc.has_interval(), hc.interval(), milliseconds(5000));
+  if (!hadTraffic) return orElse(hc.has_no_traffic_interval(), hc.no_traffic_interval(), milliseconds(60000));
+  if (failed) {
+    milliseconds unhealthy = orElse(hc.has_unhealthy_interval(), hc.unhealthy_interval(), interval);
+    return changePending ? orElse(hc.has_unhealthy_edge_interval(), hc.unhealthy_edge_interval(), unhealthy) : unhealthy;
+  }
+  return changePending ? orElse(hc.has_healthy_edge_interval(), hc.healthy_edge_interval(), interval) : interval;
+}
+
 struct HealthChecker::Check {
   std::string cluster;
   std::string hostKey;
@@ -41,9 +62,12 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
     auto view = config.clusters.find(c->name());
     if (view == config.clusters.end()) continue;
     const auto& hc = c->health_checks(0);
+    // As Envoy, which builds a changed cluster anew, with fresh health checkers: a check lives as
+    // long as its host and its cluster's definition.
+    std::string definition = c->SerializeAsString();
     for (const Host& h : view->second->hosts) {
       std::string hostKey = h.address + ":" + std::to_string(h.port);
-      std::string key = c->name() + "|" + hostKey + "|" + hc.SerializeAsString();
+      std::string key = c->name() + "|" + hostKey + "|" + definition;
       if (auto it = checks_.find(key); it != checks_.end()) {
         next[key] = it->second;
         checks_.erase(it);
@@ -62,8 +86,6 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
         bool failed = check->host.failedActiveHc;  // a verdict that outlived an earlier check
         uint32_t unhealthy = check->hc.has_unhealthy_threshold() ? check->hc.unhealthy_threshold().value() : 1;
         uint32_t healthy = check->hc.has_healthy_threshold() ? check->hc.healthy_threshold().value() : 1;
-        auto interval = toMillis(check->hc.interval());
-        if (interval.count() <= 0) interval = std::chrono::milliseconds(5000);
         while (!check->stopped) {
           check->stats->health_check_attempt++;
           ProbeResult result = co_await probeHealth(check->host, check->hc, check->cluster);
@@ -91,7 +113,9 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
             }
           }
           boost::system::error_code ec;
-          check->timer->expires_after(interval);
+          bool pending = failed ? passes > 0 : fails > 0;  // a change under way, short of its threshold
+          bool hadTraffic = check->stats->upstream_cx_total.load(std::memory_order_relaxed) > 0;
+          check->timer->expires_after(healthCheckInterval(check->hc, hadTraffic, failed, pending));
           co_await check->timer->async_wait(into(ec));
         }
       }, boost::asio::detached);

@@ -4,7 +4,7 @@
 // check, which alone decides; then a failing answer (an HTTP status but 200, a gRPC status but
 // SERVING) marks it failed_active_hc at once, `unhealthy_threshold` consecutive network failures
 // (no connection, a reset, the timeout) do too, and `healthy_threshold` consecutive passes clear
-// it. Verdicts go to the callback; counters to the cluster's stats (health_check.attempt/success/
+// it. Checks come at Envoy's intervals (healthCheckInterval). Verdicts go to the callback; counters to the cluster's stats (health_check.attempt/success/
 // failure).
 // Thread-safety: main thread only.
 
@@ -12,6 +12,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,6 +21,14 @@
 #include "proxy/config.h"
 
 namespace meshd::proxy {
+
+// When a host's next check comes, as Envoy's HealthCheckerImplBase::interval(): while its cluster
+// never opened a connection, every no_traffic_interval (60 s by default); then, by the host's state
+// and whether a change is under way short of its threshold, unhealthy_edge_interval,
+// unhealthy_interval, healthy_edge_interval or interval (unset ones fall back to unhealthy_interval,
+// and that to interval, 5 s here when unset). Pure.
+std::chrono::milliseconds healthCheckInterval(const envoy::config::core::v3::HealthCheck& hc, bool hadTraffic,
+                                              bool failed, bool changePending);
 
 class HealthChecker {
  public:
@@ -37,7 +46,7 @@ class HealthChecker {
   struct Check;
   boost::asio::io_context& main_;
   OnVerdict onVerdict_;
-  std::map<std::string, std::shared_ptr<Check>> checks_;  // "cluster|host:port|hc hash" -> running check
+  std::map<std::string, std::shared_ptr<Check>> checks_;  // "cluster|host:port|cluster proto" -> running check
 };
 
 }  // namespace meshd::proxy

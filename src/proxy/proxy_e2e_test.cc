@@ -217,6 +217,16 @@ TEST_F(ProxyE2eTest, TheFirstHealthCheckAloneDecides) {
   EXPECT_NE(admin("/stats").find("cluster.c.health_check.attempt: 2"), std::string::npos) << admin("/stats");
 }
 
+// As Envoy: until its cluster has carried traffic, a host is checked every no_traffic_interval
+// (60 s by default), not every interval.
+TEST_F(ProxyE2eTest, AClusterWithoutTrafficIsCheckedAtTheNoTrafficInterval) {
+  Upstream good("good");
+  serveCheckedCluster({good.port()}, "interval { nanos: 50000000 } unhealthy_threshold { value: 1 } healthy_threshold { value: 1 }");
+  ASSERT_TRUE(healthSettles({{"c", good.port(), "healthy"}}, 3s));
+  std::this_thread::sleep_for(500ms);  // ten intervals
+  EXPECT_NE(admin("/stats").find("cluster.c.health_check.attempt: 1\n"), std::string::npos) << admin("/stats");
+}
+
 TEST_F(ProxyE2eTest, FilterChainByDestinationPortFallsBackToTheLocalPort) {
   Upstream a("a"), b("b");
   auto l = httpListener("l", port_, "ra");

@@ -40,6 +40,10 @@ envoy::config::core::v3::HealthCheck healthCheck(const json& hc, const std::stri
   envoy::config::core::v3::HealthCheck out;
   *out.mutable_timeout() = millis(hc["timeoutMillis"].get<int64_t>());
   *out.mutable_interval() = millis(hc["intervalMillis"].get<int64_t>());
+  // Envoy checks a cluster that has carried no traffic only every no_traffic_interval (60 s by
+  // default). meshctl status and diagnose read the verdicts, which would then lag a change by up to a
+  // minute, traffic or not yet: checks run at the virtual node's interval from the start.
+  *out.mutable_no_traffic_interval() = out.interval();
   out.mutable_unhealthy_threshold()->set_value(hc["unhealthyThreshold"].get<uint32_t>());
   out.mutable_healthy_threshold()->set_value(hc["healthyThreshold"].get<uint32_t>());
   std::string protocol = hc.value("protocol", listenerProtocol);
