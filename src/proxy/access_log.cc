@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -16,6 +17,11 @@ namespace {
 
 std::string upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -106,10 +112,31 @@ std::string AccessLogFormat::render(const std::vector<Piece>& pieces, const Requ
         if (value.empty()) value = header(r, p.arg.substr(q + 1));
       }
       out += orDash(value);
+    } else if (c == "RESP") {
+      std::string name = lower(p.arg);
+      std::string value;
+      for (const auto& [n, v] : r.responseFields) {
+        if (n == name) value = v;
+      }
+      out += orDash(value);
     } else {
-      out += "-";  // RESP(...) and operators meshproxy does not track
+      out += "-";  // operators meshproxy does not track
     }
   }
+  return out;
+}
+
+std::vector<std::string> AccessLogFormat::responseFields() const {
+  std::vector<std::string> out;
+  auto collect = [&out](const std::vector<Piece>& pieces) {
+    for (const Piece& p : pieces) {
+      if (!p.literal && p.text == "RESP" && std::find(out.begin(), out.end(), lower(p.arg)) == out.end()) {
+        out.push_back(lower(p.arg));
+      }
+    }
+  };
+  collect(text_);
+  for (const auto& [key, pieces] : json_) collect(pieces);
   return out;
 }
 

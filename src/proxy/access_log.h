@@ -25,6 +25,9 @@ struct RequestLog {
   uint64_t bytesReceived = 0, bytesSent = 0;
   std::chrono::milliseconds duration{0};
   std::string upstreamHost, upstreamCluster, downstreamRemote;
+  // The proxied response's fields that RESP(...) operators name (lowercase name, value): copied
+  // only when a log asks for them (FilterChainView::loggedResponseFields).
+  std::vector<std::pair<std::string, std::string>> responseFields;
   // Envoy's DOWNSTREAM_LOCAL_ADDRESS: the original destination when the connection was redirected
   // (always set: an ORIGINAL_DST cluster's requests go there).
   boost::asio::ip::tcp::endpoint downstreamLocal;
@@ -46,6 +49,8 @@ class AccessLogFormat {
   static AccessLogFormat json(const std::map<std::string, std::string>& fields);
 
   std::string format(const RequestLog& r) const;
+  // The response fields its RESP(...) operators name, lowercase.
+  std::vector<std::string> responseFields() const;
 
  private:
   struct Piece {
@@ -67,6 +72,7 @@ class AccessLog {
   static StatusOr<std::shared_ptr<const AccessLog>> open(const std::string& path, AccessLogFormat format);
   ~AccessLog();
   void write(const RequestLog& r) const;
+  const AccessLogFormat& format() const { return format_; }
 
  private:
   AccessLog(int fd, AccessLogFormat format) : fd_(fd), format_(std::move(format)) {}

@@ -41,5 +41,16 @@ TEST(AccessLogTest, JsonFormatIsOneObjectPerLine) {
   EXPECT_EQ(nlohmann::json::parse(line), (nlohmann::json{{"code", "503"}, {"flags", "UF,URX"}}));
 }
 
+// RESP(...) reads the response fields the router copied for it, in any case; "-" when absent.
+TEST(AccessLogTest, RespReadsTheCopiedResponseFields) {
+  RequestLog r = sample();
+  r.responseFields = {{"x-envoy-upstream-service-time", "12"}, {"content-type", "text/plain"}};
+  auto f = AccessLogFormat::text("%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% %RESP(Content-Type)% %RESP(x-nope)%\n");
+  EXPECT_EQ(f.format(r), "12 text/plain -\n");
+  EXPECT_EQ(f.responseFields(), (std::vector<std::string>{"x-envoy-upstream-service-time", "content-type", "x-nope"}));
+  EXPECT_EQ(AccessLogFormat::text("").responseFields(), std::vector<std::string>{"x-envoy-upstream-service-time"});
+  EXPECT_EQ(AccessLogFormat::json({{"t", "%RESP(server)%"}}).responseFields(), std::vector<std::string>{"server"});
+}
+
 }  // namespace
 }  // namespace meshd::proxy

@@ -122,6 +122,13 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
           fc.server.mode = ServerHeader::kPassThrough;
         }
         auto logs = accessLogs(m.access_log());
+        for (const auto& log : logs.ok() ? *logs : std::vector<std::shared_ptr<const AccessLog>>{}) {
+          for (std::string& name : log->format().responseFields()) {
+            if (std::find(fc.loggedResponseFields.begin(), fc.loggedResponseFields.end(), name) == fc.loggedResponseFields.end()) {
+              fc.loggedResponseFields.push_back(std::move(name));
+            }
+          }
+        }
         if (!logs.ok()) return badRequest("listener " + l.name() + ": " + logs.status().message());
         fc.accessLogs = std::move(*logs);
         if (m.has_rds()) {

@@ -4,6 +4,8 @@
 // overwritten with server_name, "envoy"); and what its router writes on a proxied one,
 // x-envoy-upstream-service-time. Worker thread only (the date is cached per thread).
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,10 +24,11 @@ struct ServerHeader {
 std::string_view httpDate();
 
 // A proxied response's head, in one pass over its fields: x-envoy-upstream-service-time
-// `serviceMs` (the upstream's own value replaced), date when it has none, server per `server`
+// `serviceMs` when there is one (the upstream's own value replaced), date when it has none, server per `server`
 // (Envoy overwrites a server field in place; here it moves to the end); and, when `eraseLength`,
 // content-length erased for the framing to write again.
-void addProxiedResponseHeaders(ResponseHead& head, const ServerHeader& server, uint64_t serviceMs, bool eraseLength);
+void addProxiedResponseHeaders(ResponseHead& head, const ServerHeader& server, std::optional<uint64_t> serviceMs,
+                               bool eraseLength);
 
 // A local reply has neither: `add(name, value)` is called for each to write.
 template <typename Add>

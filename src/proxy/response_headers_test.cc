@@ -59,5 +59,13 @@ TEST(ResponseHeadersTest, ContentLengthIsErasedOnlyWhenAsked) {
   EXPECT_EQ(serialized(head), "HTTP/1.1 200 OK\r\ndate: x\r\nx-envoy-upstream-service-time: 0\r\nserver: envoy\r\n\r\n");
 }
 
+// As Envoy: a response that came before the request's end says no service time (an upstream's own
+// stays).
+TEST(ResponseHeadersTest, NoServiceTimeBeforeTheRequestsEnd) {
+  ResponseHead head = upstreamHead("date: x\r\nx-envoy-upstream-service-time: 99\r\n");
+  addProxiedResponseHeaders(head, ServerHeader{}, std::nullopt, false);
+  EXPECT_EQ(serialized(head), "HTTP/1.1 200 OK\r\ndate: x\r\nx-envoy-upstream-service-time: 99\r\nserver: envoy\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace meshd::proxy

@@ -294,7 +294,14 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
 
   // The response: its head now, its body as it arrives. From here only the route's deadline bounds
   // the upstream (as Envoy, a per-try timeout no longer applies once the response has started).
-  response.serviceTime = msSince(timeouts.started);
+  if (timeouts.deadline) response.serviceTime = msSince(timeouts.started);
+  for (const std::string& name : chain.loggedResponseFields) {  // empty unless a log names some
+    if (name == "x-envoy-upstream-service-time" && response.serviceTime) {  // written on the way out
+      log.responseFields.emplace_back(name, std::to_string(*response.serviceTime));
+    } else if (auto v = response.head().find(name)) {
+      log.responseFields.emplace_back(name, std::string(*v));
+    }
+  }
   response.idle = timeouts.idle;
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
   log.responseCode = result.status;

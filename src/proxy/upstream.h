@@ -79,8 +79,9 @@ struct UpstreamResponse {
   // The route's idle_timeout (0: none): once the head went downstream, the upstream may be silent
   // this long between pieces of the body (Envoy's stream idle timer, reset by what reaches the client).
   std::chrono::milliseconds idle{0};
-  // From the request's end to this response's head, in ms: x-envoy-upstream-service-time.
-  uint64_t serviceTime = 0;
+  // From the request's end to this response's head, in ms: x-envoy-upstream-service-time (none,
+  // as in Envoy, when the response came before the request's end).
+  std::optional<uint64_t> serviceTime;
 
   // The response's head, from HTTP/1.1 or HTTP/2 alike.
   ResponseHead& head() { return head_; }
