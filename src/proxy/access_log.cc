@@ -47,7 +47,18 @@ std::string header(const RequestLog& r, const std::string& name) {
   if (n == "USER-AGENT") return r.userAgent;
   if (n == "X-FORWARDED-FOR") return r.forwardedFor;
   if (n == "X-REQUEST-ID") return r.requestId;
+  for (const auto& [field, value] : r.requestFields) {
+    if (field == lower(name)) return value;
+  }
   return "";
+}
+
+// The fields RequestLog keeps of its own (see header()).
+bool ownField(const std::string& lowerName) {
+  for (const char* own : {":method", ":path", ":authority", "host", "user-agent", "x-forwarded-for", "x-request-id"}) {
+    if (lowerName == own) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -126,19 +137,31 @@ std::string AccessLogFormat::render(const std::vector<Piece>& pieces, const Requ
   return out;
 }
 
-std::vector<std::string> AccessLogFormat::responseFields() const {
+std::vector<std::string> AccessLogFormat::arguments(const std::string& op) const {
   std::vector<std::string> out;
-  auto collect = [&out](const std::vector<Piece>& pieces) {
+  auto add = [&out](const std::string& name) {
+    if (!name.empty() && std::find(out.begin(), out.end(), lower(name)) == out.end()) out.push_back(lower(name));
+  };
+  auto collect = [&](const std::vector<Piece>& pieces) {
     for (const Piece& p : pieces) {
-      if (!p.literal && p.text == "RESP" && std::find(out.begin(), out.end(), lower(p.arg)) == out.end()) {
-        out.push_back(lower(p.arg));
-      }
+      if (p.literal || p.text != op) continue;
+      size_t q = p.arg.find('?');
+      add(p.arg.substr(0, q));
+      if (q != std::string::npos) add(p.arg.substr(q + 1));
     }
   };
   collect(text_);
   for (const auto& [key, pieces] : json_) collect(pieces);
   return out;
 }
+
+std::vector<std::string> AccessLogFormat::requestFields() const {
+  std::vector<std::string> out = arguments("REQ");
+  std::erase_if(out, ownField);
+  return out;
+}
+
+std::vector<std::string> AccessLogFormat::responseFields() const { return arguments("RESP"); }
 
 AccessLogFormat AccessLogFormat::text(const std::string& format) {
   AccessLogFormat f;

@@ -25,9 +25,10 @@ struct RequestLog {
   uint64_t bytesReceived = 0, bytesSent = 0;
   std::chrono::milliseconds duration{0};
   std::string upstreamHost, upstreamCluster, downstreamRemote;
-  // The proxied response's fields that RESP(...) operators name (lowercase name, value): copied
-  // only when a log asks for them (FilterChainView::loggedResponseFields).
-  std::vector<std::pair<std::string, std::string>> responseFields;
+  // The request's other fields that REQ(...) operators name, and the proxied response's fields that
+  // RESP(...) operators name (lowercase name, value): copied only when a log asks for them
+  // (FilterChainView::loggedRequestFields, loggedResponseFields).
+  std::vector<std::pair<std::string, std::string>> requestFields, responseFields;
   // Envoy's DOWNSTREAM_LOCAL_ADDRESS: the original destination when the connection was redirected
   // (always set: an ORIGINAL_DST cluster's requests go there).
   boost::asio::ip::tcp::endpoint downstreamLocal;
@@ -49,7 +50,9 @@ class AccessLogFormat {
   static AccessLogFormat json(const std::map<std::string, std::string>& fields);
 
   std::string format(const RequestLog& r) const;
-  // The response fields its RESP(...) operators name, lowercase.
+  // The request fields its REQ(...) operators name (but those RequestLog has fields of its own for),
+  // and the response fields its RESP(...) operators name; lowercase.
+  std::vector<std::string> requestFields() const;
   std::vector<std::string> responseFields() const;
 
  private:
@@ -59,6 +62,8 @@ class AccessLogFormat {
     std::string arg;      // REQ(...) / START_TIME(...) argument
   };
   static std::vector<Piece> parse(const std::string& f);
+  // The lowercase arguments of its `op` operators, each once; REQ's alternatives (A?B) apart.
+  std::vector<std::string> arguments(const std::string& op) const;
   static std::string render(const std::vector<Piece>& pieces, const RequestLog& r);
 
   std::vector<Piece> text_;

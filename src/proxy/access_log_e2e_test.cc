@@ -5,6 +5,7 @@
 #include <envoy/extensions/access_loggers/file/v3/file.pb.h>
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 #include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -119,6 +120,38 @@ TEST_F(ProxyE2eTest, TheDefaultFormatLogsTheUpstreamServiceTime) {
     std::ifstream in(path);
     text.assign(std::istreambuf_iterator<char>(in), {});
     return std::regex_search(text, line);
+  })) << text;
+  std::filesystem::remove_all(dir);
+}
+
+// REQ(...) of any request field, with an alternative (A?B), as Envoy's formatter.
+TEST_F(ProxyE2eTest, RequestFieldsOfAnyNameAreLogged) {
+  char dir[] = "/tmp/meshproxy-log-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/access.log";
+  Upstream app("app");
+  auto l = httpListener("l", port_, "rc");
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
+  envoy::extensions::access_loggers::file::v3::FileAccessLog file;
+  file.set_path(path);
+  file.mutable_log_format()->mutable_text_format_source()->set_inline_string(
+      "%REQ(X-B3-TRACEID)% %REQ(X-NONE?X-TENANT)% %REQ(X-NONE)% %REQ(:PATH)%\n");
+  m.add_access_log()->mutable_typed_config()->PackFrom(file);
+  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
+  set({staticCluster("app", {app.port()})}, {l}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  std::string request = "GET /traced HTTP/1.1\r\nhost: svc\r\nX-B3-TraceId: abc123\r\nx-tenant: t1\r\nconnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+  readToClose(fd);
+  ::close(fd);
+  std::string text;
+  EXPECT_TRUE(eventually([&] {
+    std::ifstream in(path);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+    return text.find("abc123 t1 - /traced\n") != std::string::npos;
   })) << text;
   std::filesystem::remove_all(dir);
 }

@@ -52,5 +52,16 @@ TEST(AccessLogTest, RespReadsTheCopiedResponseFields) {
   EXPECT_EQ(AccessLogFormat::json({{"t", "%RESP(server)%"}}).responseFields(), std::vector<std::string>{"server"});
 }
 
+// REQ(...) of a field RequestLog has no member for reads the fields copied for it; the format says
+// which to copy (both sides of A?B, not those RequestLog keeps anyway).
+TEST(AccessLogTest, ReqOfAnyFieldReadsTheCopiedRequestFields) {
+  RequestLog r = sample();
+  r.requestFields = {{"x-b3-traceid", "abc"}};
+  auto f = AccessLogFormat::text("%REQ(X-B3-TRACEID)% %REQ(X-NONE?X-B3-TRACEID)% %REQ(USER-AGENT)% %REQ(X-NONE)%\n");
+  EXPECT_EQ(f.format(r), "abc abc curl/7.88.1 -\n");
+  EXPECT_EQ(f.requestFields(), (std::vector<std::string>{"x-b3-traceid", "x-none"}));
+  EXPECT_EQ(AccessLogFormat::text("").requestFields(), std::vector<std::string>{"x-envoy-original-path"});
+}
+
 }  // namespace
 }  // namespace meshd::proxy

@@ -110,7 +110,8 @@ struct FilterChainView {
   // (Envoy's default: an hour; 0 in the configuration: no limit).
   std::chrono::milliseconds connectionIdleTimeout{std::chrono::hours(1)};
   std::vector<std::shared_ptr<const AccessLog>> accessLogs;
-  std::vector<std::string> loggedResponseFields;  // what the logs' RESP(...) name, lowercase
+  // What the logs' REQ(...) (beyond RequestLog's own fields) and RESP(...) name, lowercase.
+  std::vector<std::string> loggedRequestFields, loggedResponseFields;
 };
 
 struct ListenerView {

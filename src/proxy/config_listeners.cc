@@ -122,12 +122,14 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
           fc.server.mode = ServerHeader::kPassThrough;
         }
         auto logs = accessLogs(m.access_log());
-        for (const auto& log : logs.ok() ? *logs : std::vector<std::shared_ptr<const AccessLog>>{}) {
-          for (std::string& name : log->format().responseFields()) {
-            if (std::find(fc.loggedResponseFields.begin(), fc.loggedResponseFields.end(), name) == fc.loggedResponseFields.end()) {
-              fc.loggedResponseFields.push_back(std::move(name));
-            }
+        auto addAll = [](std::vector<std::string>& to, std::vector<std::string> names) {
+          for (std::string& name : names) {
+            if (std::find(to.begin(), to.end(), name) == to.end()) to.push_back(std::move(name));
           }
+        };
+        for (const auto& log : logs.ok() ? *logs : std::vector<std::shared_ptr<const AccessLog>>{}) {
+          addAll(fc.loggedRequestFields, log->format().requestFields());
+          addAll(fc.loggedResponseFields, log->format().responseFields());
         }
         if (!logs.ok()) return badRequest("listener " + l.name() + ": " + logs.status().message());
         fc.accessLogs = std::move(*logs);

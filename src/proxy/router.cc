@@ -118,6 +118,9 @@ RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std:
   log.userAgent = field("user-agent");
   log.forwardedFor = field("x-forwarded-for");
   log.requestId = field("x-request-id");
+  for (const std::string& name : chain.loggedRequestFields) {  // empty unless a log names others
+    if (auto v = req.find(name)) log.requestFields.emplace_back(name, std::string(*v));
+  }
   boost::system::error_code ignored;
   auto remote = socket.remote_endpoint(ignored);
   if (!ignored) {
@@ -195,7 +198,11 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   RequestHead& up = req;
   up.eraseHopByHop();
   up.version(11);
-  if (target != up.target()) up.target(target);
+  if (target != up.target()) {
+    std::string original(up.target());  // a copy: adding a field may move the head's bytes
+    up.set("x-envoy-original-path", original);  // as Envoy's router, for a rewritten path
+    up.target(target);
+  }
   mutateRequestHeaders(up, *route, *vh, *rc->second);  // before the host rewrite, as Envoy
   if (!action.host_rewrite_literal().empty()) up.set("host", action.host_rewrite_literal());
   if (body.framing() == Framing::kChunked) up.add("transfer-encoding", "chunked");

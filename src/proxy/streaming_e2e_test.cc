@@ -299,6 +299,7 @@ TEST_F(StreamingE2eTest, EnvoysHeadersOnResponsesAndOnTheUpstreamRequest) {
   EXPECT_NE(r.head.find("\r\nserver: envoy\r\n"), std::string::npos) << r.head;
   EXPECT_TRUE(std::regex_search(r.head, std::regex("\r\nx-envoy-upstream-service-time: [0-9]+\r\n"))) << r.head;
   EXPECT_NE(up.lastHead().find("\r\nx-envoy-expected-rq-timeout-ms: 2000\r\n"), std::string::npos) << up.lastHead();
+  EXPECT_EQ(up.lastHead().find("x-envoy-original-path"), std::string::npos);  // only for a rewritten path
   // The codec's own reply to a request it cannot parse has them too.
   int fd = connectLoopback(port_);
   ASSERT_GE(fd, 0);
@@ -308,6 +309,16 @@ TEST_F(StreamingE2eTest, EnvoysHeadersOnResponsesAndOnTheUpstreamRequest) {
   EXPECT_EQ(bad.substr(0, 12), "HTTP/1.1 400") << bad;
   EXPECT_TRUE(std::regex_search(bad, date)) << bad;
   EXPECT_NE(bad.find("\r\nserver: envoy\r\n"), std::string::npos) << bad;
+}
+
+// As Envoy's router: a rewritten path goes upstream with the original in x-envoy-original-path.
+TEST_F(StreamingE2eTest, ARewrittenPathCarriesTheOriginal) {
+  StreamingUpstream up({.chunks = 1});
+  serve({up.port()}, "prefix_rewrite: \"/in/\"");
+  await("/x?y=1", [](auto& r) { return r.status == 200; });
+  std::string head = up.lastHead();
+  EXPECT_EQ(head.substr(0, 12), "get /in/x?y=") << head;  // lastHead() is lowercase
+  EXPECT_NE(head.find("\r\nx-envoy-original-path: /x?y=1\r\n"), std::string::npos) << head;
 }
 
 // As Envoy without upgrade_configs (meshd writes none): a WebSocket upgrade is refused 403 and
