@@ -22,40 +22,60 @@ namespace {
 using namespace std::chrono_literals;
 using namespace testing;
 
-TEST_F(ProxyE2eTest, AccessLogCarriesResponseFlags) {
-  char dir[] = "/tmp/meshproxy-log-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  std::string path = std::string(dir) + "/access.log";
-  auto l = httpListener("l", port_, "rc");
-  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
-  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
-  envoy::extensions::access_loggers::file::v3::FileAccessLog file;
-  file.set_path(path);
-  file.mutable_log_format()->mutable_text_format_source()->set_inline_string("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)%\n");
-  m.add_access_log()->mutable_typed_config()->PackFrom(file);
-  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
-  set({staticCluster("dead", {freePort()})}, {l},
+// Each test's log in a directory of its own, removed afterwards.
+class AccessLogE2eTest : public ProxyE2eTest {
+ protected:
+  void SetUp() override {
+    ProxyE2eTest::SetUp();
+    ASSERT_NE(mkdtemp(dir_), nullptr);
+    path_ = std::string(dir_) + "/access.log";
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(dir_);
+    ProxyE2eTest::TearDown();
+  }
+  // An HTTP listener on port_ routed by "rc", logging to path_ in `format` (empty: Envoy's default).
+  envoy::config::listener::v3::Listener loggedListener(const std::string& format) {
+    auto l = httpListener("l", port_, "rc");
+    envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+    l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
+    envoy::extensions::access_loggers::file::v3::FileAccessLog file;
+    file.set_path(path_);
+    if (!format.empty()) file.mutable_log_format()->mutable_text_format_source()->set_inline_string(format);
+    m.add_access_log()->mutable_typed_config()->PackFrom(file);
+    l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
+    return l;
+  }
+  // The log once `ok` holds for it (or what it has after 10 s).
+  template <typename F>
+  std::string logWhen(F ok) {
+    std::string text;
+    eventually([&] {
+      std::ifstream in(path_);
+      text.assign(std::istreambuf_iterator<char>(in), {});
+      return ok(text);
+    });
+    return text;
+  }
+
+  char dir_[32] = "/tmp/meshproxy-log-XXXXXX";
+  std::string path_;
+};
+
+TEST_F(AccessLogE2eTest, AccessLogCarriesResponseFlags) {
+  set({staticCluster("dead", {freePort()})}, {loggedListener("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)%\n")},
       {routeConfig("rc", R"(routes { match { prefix: "/dead" } route { cluster: "dead"
          retry_policy { retry_on: "connect-failure" num_retries { value: 1 } } } })")});
   await("/dead", [](auto& r) { return r.status == 503; });
   EXPECT_EQ(httpGet("127.0.0.1", port_, "/none").status, 404);
-  std::string text;
-  eventually([&] {
-    std::ifstream in(path);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-    return text.find("404 NR /none\n") != std::string::npos;
-  });
+  std::string text = logWhen([](const std::string& t) { return t.find("404 NR /none\n") != std::string::npos; });
   EXPECT_NE(text.find("503 UF,URX /dead\n"), std::string::npos) << text;
   EXPECT_NE(text.find("404 NR /none\n"), std::string::npos) << text;
-  std::filesystem::remove_all(dir);
 }
 
 // A tcp_proxy's access log (App Mesh logging on a TCP listener): one line per connection once both
 // directions ended, with no HTTP fields, as Envoy's; a connection no host took says why (UF).
-TEST_F(ProxyE2eTest, TcpProxyWritesItsAccessLog) {
-  char dir[] = "/tmp/meshproxy-log-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  std::string path = std::string(dir) + "/tcp.log";
+TEST_F(AccessLogE2eTest, TcpProxyWritesItsAccessLog) {
   Upstream app("tcp-app");
   int dead = freePort();
   auto logged = [&](const std::string& name, int port, const std::string& cluster) {
@@ -63,7 +83,7 @@ TEST_F(ProxyE2eTest, TcpProxyWritesItsAccessLog) {
     envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
     l.filter_chains(0).filters(0).typed_config().UnpackTo(&t);
     envoy::extensions::access_loggers::file::v3::FileAccessLog file;
-    file.set_path(path);
+    file.set_path(path_);
     file.mutable_log_format()->mutable_text_format_source()->set_inline_string(
         "%PROTOCOL% %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT%\n");
     t.add_access_log()->mutable_typed_config()->PackFrom(file);
@@ -80,12 +100,11 @@ TEST_F(ProxyE2eTest, TcpProxyWritesItsAccessLog) {
   readToClose(fd);  // the proxy closes it: no upstream
   ::close(fd);
   std::string upstream = "- 0 - app 127.0.0.1:" + std::to_string(app.port()) + " ";
-  std::string text;
-  EXPECT_TRUE(eventually([&] {
-    std::ifstream in(path);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-    return text.find(upstream) != std::string::npos && text.find("- 0 UF dead 127.0.0.1:" + std::to_string(dead) + " 0 0\n") != std::string::npos;
-  })) << text;
+  std::string refused = "- 0 UF dead 127.0.0.1:" + std::to_string(dead) + " 0 0\n";
+  std::string text = logWhen([&](const std::string& t) {
+    return t.find(upstream) != std::string::npos && t.find(refused) != std::string::npos;
+  });
+  EXPECT_NE(text.find(refused), std::string::npos) << text;
   // The bytes each way: the request went up, the reply came down.
   size_t at = text.find(upstream);
   ASSERT_NE(at, std::string::npos);
@@ -94,52 +113,26 @@ TEST_F(ProxyE2eTest, TcpProxyWritesItsAccessLog) {
   counts >> received >> sent;
   EXPECT_GT(received, 20u);
   EXPECT_GT(sent, r.body.size());
-  std::filesystem::remove_all(dir);
 }
 
 // Envoy's default format (no format given, as App Mesh's logging writes it) logs the upstream's
 // service time from the response: %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%.
-TEST_F(ProxyE2eTest, TheDefaultFormatLogsTheUpstreamServiceTime) {
-  char dir[] = "/tmp/meshproxy-log-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  std::string path = std::string(dir) + "/access.log";
+TEST_F(AccessLogE2eTest, TheDefaultFormatLogsTheUpstreamServiceTime) {
   Upstream app("app");
-  auto l = httpListener("l", port_, "rc");
-  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
-  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
-  envoy::extensions::access_loggers::file::v3::FileAccessLog file;
-  file.set_path(path);
-  m.add_access_log()->mutable_typed_config()->PackFrom(file);
-  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
-  set({staticCluster("app", {app.port()})}, {l}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  set({staticCluster("app", {app.port()})}, {loggedListener("")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
   await("/", [](auto& r) { return r.status == 200; });
-  std::string text;
   std::regex line("\\] \"GET / HTTP/1.1\" 200 - 0 [0-9]+ [0-9]+ [0-9]+ \"-\" \"-\" \"[0-9a-f-]{36}\" \"svc\" \"127.0.0.1:" +
                   std::to_string(app.port()) + "\"\n");
-  EXPECT_TRUE(eventually([&] {
-    std::ifstream in(path);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-    return std::regex_search(text, line);
-  })) << text;
-  std::filesystem::remove_all(dir);
+  std::string text = logWhen([&](const std::string& t) { return std::regex_search(t, line); });
+  EXPECT_TRUE(std::regex_search(text, line)) << text;
 }
 
 // REQ(...) of any request field, with an alternative (A?B), as Envoy's formatter.
-TEST_F(ProxyE2eTest, RequestFieldsOfAnyNameAreLogged) {
-  char dir[] = "/tmp/meshproxy-log-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  std::string path = std::string(dir) + "/access.log";
+TEST_F(AccessLogE2eTest, RequestFieldsOfAnyNameAreLogged) {
   Upstream app("app");
-  auto l = httpListener("l", port_, "rc");
-  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
-  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
-  envoy::extensions::access_loggers::file::v3::FileAccessLog file;
-  file.set_path(path);
-  file.mutable_log_format()->mutable_text_format_source()->set_inline_string(
-      "%REQ(X-B3-TRACEID)% %REQ(X-NONE?X-TENANT)% %REQ(X-NONE)% %REQ(:PATH)%\n");
-  m.add_access_log()->mutable_typed_config()->PackFrom(file);
-  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
-  set({staticCluster("app", {app.port()})}, {l}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  set({staticCluster("app", {app.port()})}, {loggedListener("%REQ(X-B3-TRACEID)% %REQ(X-NONE?X-TENANT)% %REQ(X-NONE)% %REQ(:PATH)%\n")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
   await("/", [](auto& r) { return r.status == 200; });
   int fd = connectLoopback(port_);
   ASSERT_GE(fd, 0);
@@ -147,13 +140,8 @@ TEST_F(ProxyE2eTest, RequestFieldsOfAnyNameAreLogged) {
   ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
   readToClose(fd);
   ::close(fd);
-  std::string text;
-  EXPECT_TRUE(eventually([&] {
-    std::ifstream in(path);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-    return text.find("abc123 t1 - /traced\n") != std::string::npos;
-  })) << text;
-  std::filesystem::remove_all(dir);
+  std::string text = logWhen([](const std::string& t) { return t.find("abc123 t1 - /traced\n") != std::string::npos; });
+  EXPECT_NE(text.find("abc123 t1 - /traced\n"), std::string::npos) << text;
 }
 
 }  // namespace
