@@ -95,45 +95,36 @@ std::vector<AccessLogFormat::Piece> AccessLogFormat::parse(const std::string& f)
   return out;
 }
 
-std::string AccessLogFormat::render(const std::vector<Piece>& pieces, const RequestLog& r) {
-  std::string out;
-  for (const Piece& p : pieces) {
-    if (p.literal) {
-      out += p.text;
-      continue;
-    }
-    const std::string& c = p.text;
-    if (c == "START_TIME") out += startTime(r.start);
-    else if (c == "PROTOCOL") out += orDash(r.protocol);
-    else if (c == "RESPONSE_CODE") out += std::to_string(r.responseCode);
-    else if (c == "RESPONSE_FLAGS") out += orDash(r.responseFlags);
-    else if (c == "BYTES_RECEIVED") out += std::to_string(r.bytesReceived);
-    else if (c == "BYTES_SENT") out += std::to_string(r.bytesSent);
-    else if (c == "DURATION") out += std::to_string(r.duration.count());
-    else if (c == "UPSTREAM_HOST") out += orDash(r.upstreamHost);
-    else if (c == "UPSTREAM_CLUSTER") out += orDash(r.upstreamCluster);
-    else if (c == "DOWNSTREAM_REMOTE_ADDRESS") out += orDash(r.downstreamRemote);
-    else if (c == "REQ") {
-      std::string value;
-      size_t q = p.arg.find('?');
-      if (q == std::string::npos) {
-        value = header(r, p.arg);
-      } else {
-        value = header(r, p.arg.substr(0, q));
-        if (value.empty()) value = header(r, p.arg.substr(q + 1));
-      }
-      out += orDash(value);
-    } else if (c == "RESP") {
-      std::string name = lower(p.arg);
-      std::string value;
-      for (const auto& [n, v] : r.responseFields) {
-        if (n == name) value = v;
-      }
-      out += orDash(value);
-    } else {
-      out += "-";  // operators meshproxy does not track
+std::string AccessLogFormat::value(const Piece& p, const RequestLog& r) {
+  const std::string& c = p.text;
+  if (c == "START_TIME") return startTime(r.start);
+  if (c == "PROTOCOL") return r.protocol;
+  if (c == "RESPONSE_CODE") return std::to_string(r.responseCode);
+  if (c == "RESPONSE_FLAGS") return orDash(r.responseFlags);  // "-" is the value for none
+  if (c == "BYTES_RECEIVED") return std::to_string(r.bytesReceived);
+  if (c == "BYTES_SENT") return std::to_string(r.bytesSent);
+  if (c == "DURATION") return std::to_string(r.duration.count());
+  if (c == "UPSTREAM_HOST") return r.upstreamHost;
+  if (c == "UPSTREAM_CLUSTER") return r.upstreamCluster;
+  if (c == "DOWNSTREAM_REMOTE_ADDRESS") return r.downstreamRemote;
+  if (c == "REQ") {
+    size_t q = p.arg.find('?');
+    if (q == std::string::npos) return header(r, p.arg);
+    std::string v = header(r, p.arg.substr(0, q));
+    return v.empty() ? header(r, p.arg.substr(q + 1)) : v;
+  }
+  if (c == "RESP") {
+    std::string name = lower(p.arg);
+    for (const auto& [n, v] : r.responseFields) {
+      if (n == name) return v;
     }
   }
+  return "";  // none, or an operator meshproxy does not track
+}
+
+std::string AccessLogFormat::render(const std::vector<Piece>& pieces, const RequestLog& r) {
+  std::string out;
+  for (const Piece& p : pieces) out += p.literal ? p.text : orDash(value(p, r));
   return out;
 }
 
@@ -178,8 +169,24 @@ AccessLogFormat AccessLogFormat::json(const std::map<std::string, std::string>& 
 
 std::string AccessLogFormat::format(const RequestLog& r) const {
   if (!isJson_) return render(text_, r);
+  // As Envoy's json_format: a value that is one operator alone is typed (a number for the counts
+  // and the code, null when there is none); any other is a string.
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, pieces] : json_) j[k] = render(pieces, r);
+  for (const auto& [k, pieces] : json_) {
+    if (pieces.size() != 1 || pieces[0].literal) {
+      j[k] = render(pieces, r);
+      continue;
+    }
+    const std::string& op = pieces[0].text;
+    std::string v = value(pieces[0], r);
+    if (op == "RESPONSE_CODE" || op == "BYTES_RECEIVED" || op == "BYTES_SENT" || op == "DURATION") {
+      j[k] = std::stoull(v);
+    } else if (v.empty()) {
+      j[k] = nullptr;
+    } else {
+      j[k] = v;
+    }
+  }
   return j.dump() + "\n";
 }
 

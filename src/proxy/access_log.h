@@ -65,6 +65,8 @@ class AccessLogFormat {
   // The lowercase arguments of its `op` operators, each once; REQ's alternatives (A?B) apart.
   std::vector<std::string> arguments(const std::string& op) const;
   static std::string render(const std::vector<Piece>& pieces, const RequestLog& r);
+  // An operator's value; empty when there is none (text shows "-", typed JSON null).
+  static std::string value(const Piece& p, const RequestLog& r);
 
   std::vector<Piece> text_;
   std::vector<std::pair<std::string, std::vector<Piece>>> json_;

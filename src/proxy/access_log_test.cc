@@ -35,10 +35,17 @@ TEST(AccessLogTest, TextOperatorsAndFallbacks) {
             "- /red curl/7.88.1 100% -\n");
 }
 
-TEST(AccessLogTest, JsonFormatIsOneObjectPerLine) {
-  auto line = AccessLogFormat::json({{"code", "%RESPONSE_CODE%"}, {"flags", "%RESPONSE_FLAGS%"}}).format(sample());
+// As Envoy's json_format: a value that is one operator alone is typed (numbers for the code, counts
+// and duration; null for what there is none of); any other value is a string.
+TEST(AccessLogTest, JsonFormatIsOneTypedObjectPerLine) {
+  auto line = AccessLogFormat::json({{"code", "%RESPONSE_CODE%"}, {"flags", "%RESPONSE_FLAGS%"}, {"ms", "%DURATION%"},
+                                     {"sent", "%BYTES_SENT%"}, {"host", "%UPSTREAM_HOST%"}, {"xff", "%REQ(X-FORWARDED-FOR)%"},
+                                     {"text", "code %RESPONSE_CODE%"}, {"mixed", "%REQ(X-FORWARDED-FOR)% x"}})
+                  .format(sample());
   ASSERT_EQ(line.back(), '\n');
-  EXPECT_EQ(nlohmann::json::parse(line), (nlohmann::json{{"code", "503"}, {"flags", "UF,URX"}}));
+  EXPECT_EQ(nlohmann::json::parse(line),
+            (nlohmann::json{{"code", 503}, {"flags", "UF,URX"}, {"ms", 7}, {"sent", 19}, {"host", "127.0.0.1:15000"},
+                            {"xff", nullptr}, {"text", "code 503"}, {"mixed", "- x"}}));
 }
 
 // RESP(...) reads the response fields the router copied for it, in any case; "-" when absent.
