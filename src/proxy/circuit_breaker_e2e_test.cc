@@ -1,5 +1,6 @@
 // A cluster's circuit breakers end to end, as Envoy's: max_requests, max_connections with requests
-// pending for a connection, max_pending_requests, and max_connections of a TCP proxy.
+// pending for a connection, max_pending_requests, and max_connections of a TCP proxy; and the limits
+// of each connection its common_http_protocol_options set.
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -7,6 +8,8 @@
 
 #include <future>
 #include <vector>
+
+#include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
 
 #include "proxy/e2e_fixture.h"
 #include "proxy/test_util.h"
@@ -29,9 +32,13 @@ class OneWorkerE2eTest : public ProxyE2eTest {
   void serveSlow(int slowPort, int readyPort, const std::string& breakers) {
     auto c = staticCluster("slow", {slowPort});
     ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(breakers, c.mutable_circuit_breakers()->add_thresholds()));
+    serve(c, readyPort);
+  }
+  // Cluster `c` behind "/", as serveSlow().
+  void serve(const envoy::config::cluster::v3::Cluster& c, int readyPort) {
     set({c, staticCluster("ready", {readyPort})}, {httpListener("l", port_, "rc")},
         {routeConfig("rc", R"(routes { match { prefix: "/ready" } route { cluster: "ready" } }
-                              routes { match { prefix: "/" } route { cluster: "slow" } })")});
+                              routes { match { prefix: "/" } route { cluster: ")" + c.name() + R"(" } })")});
     await("/ready", [](auto& r) { return r.status == 200; });
   }
   std::future<HttpReply> getLater(const std::string& target) {
@@ -130,6 +137,26 @@ TEST_F(ProxyE2eTest, ATcpProxyAtMaxConnectionsClosesNewConnections) {
   EXPECT_NE(admin("/stats").find("cluster.app.upstream_cx_overflow: 1\n"), std::string::npos);
   ::close(held);
   EXPECT_TRUE(eventually([&] { return httpGet("127.0.0.1", port_, "/again").body == "tcp-app /again host=svc"; }));
+}
+
+// The cluster's HttpProtocolOptions.common_http_protocol_options, as Envoy's: a connection carries
+// max_requests_per_connection requests and then closes; one idle past idle_timeout closes.
+TEST_F(OneWorkerE2eTest, ClusterProtocolOptionsLimitEachConnection) {
+  Upstream app("app", 200, 0ms, /*keepAlive=*/true), ready("ready");
+  auto c = staticCluster("app", {app.port()});
+  envoy::extensions::upstreams::http::v3::HttpProtocolOptions o;
+  o.mutable_common_http_protocol_options()->mutable_max_requests_per_connection()->set_value(2);
+  o.mutable_common_http_protocol_options()->mutable_idle_timeout()->set_nanos(300000000);
+  o.mutable_explicit_http_config()->mutable_http_protocol_options();
+  (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].PackFrom(o);
+  serve(c, ready.port());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/" + std::to_string(i)).status, 200);
+  EXPECT_EQ(app.connections(), 2);
+  EXPECT_TRUE(stat("cluster.app.upstream_cx_max_requests: 2")) << admin("/stats");
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+  EXPECT_TRUE(eventually([&] { return stat("cluster.app.upstream_cx_idle_timeout: 1"); })) << admin("/stats");
+  EXPECT_TRUE(stat("cluster.app.upstream_cx_active: 0"));
+  EXPECT_EQ(app.connections(), 3);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "proxy/response_headers.h"
 #include "proxy/h2/codec.h"
 #include "proxy/stats.h"
+#include "proxy/upstream_options.h"
 
 namespace meshd::proxy {
 
@@ -78,6 +79,7 @@ struct ClusterView {
   // Envoy's defaults otherwise).
   bool http2 = false;
   h2::Settings http2Settings;
+  UpstreamOptions options;  // common_http_protocol_options: each connection's idle timeout and requests
 };
 
 // Listening sockets bound on the main thread, one per worker (SO_REUSEPORT); closed when the last
@@ -109,6 +111,10 @@ struct FilterChainView {
   // http: common_http_protocol_options.idle_timeout, how long a connection may have no request
   // (Envoy's default: an hour; 0 in the configuration: no limit).
   std::chrono::milliseconds connectionIdleTimeout{std::chrono::hours(1)};
+  // http: drain_timeout. A connection that has had a request does not close at its idle timeout
+  // but drains, as Envoy's connection manager: it closes this much later (HTTP/2: after a GOAWAY
+  // notice, then the final GOAWAY), and a request meanwhile is its last.
+  std::chrono::milliseconds drainTimeout{5000};
   std::vector<std::shared_ptr<const AccessLog>> accessLogs;
   // What the logs' REQ(...) (beyond RequestLog's own fields) and RESP(...) name, lowercase.
   std::vector<std::string> loggedRequestFields, loggedResponseFields;

@@ -116,6 +116,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
           fc.connectionIdleTimeout = toMillis(m.common_http_protocol_options().idle_timeout());
           if (fc.connectionIdleTimeout.count() == 0) fc.connectionIdleTimeout = std::chrono::hours(24 * 365);
         }
+        if (m.has_drain_timeout()) fc.drainTimeout = toMillis(m.drain_timeout());
         if (m.server_header_transformation() == hcm::HttpConnectionManager::APPEND_IF_ABSENT) {
           fc.server.mode = ServerHeader::kAppendIfAbsent;
         } else if (m.server_header_transformation() == hcm::HttpConnectionManager::PASS_THROUGH) {

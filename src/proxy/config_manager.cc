@@ -1,11 +1,10 @@
 #include "proxy/config_manager.h"
 
-#include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
-
 #include <boost/asio/ip/address.hpp>
 #include <google/protobuf/util/message_differencer.h>
 #include <spdlog/spdlog.h>
 
+#include "proxy/cluster_protocol.h"
 #include "proxy/original_dst.h"
 #include "proxy/xds_types.h"
 
@@ -35,59 +34,6 @@ bool isIp(const std::string& s) {
 
 std::string hostKey(const Host& h) { return h.address + ":" + std::to_string(h.port); }
 
-constexpr const char* kHttpProtocolOptions = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-
-// The HTTP/2 settings of a cluster whose hosts speak HTTP/2 (what Settings has of its
-// Http2ProtocolOptions), nullopt for HTTP/1.1; an error for options Envoy would refuse (an entry
-// that is not HttpProtocolOptions, values out of the proto's ranges). auto_config needs ALPN (TLS)
-// and use_downstream_protocol_config a downstream HTTP/2 codec, neither of which meshproxy has:
-// both mean HTTP/1.1 here.
-StatusOr<std::optional<h2::Settings>> http2Of(const Cluster& c) {
-  const envoy::config::core::v3::Http2ProtocolOptions* options = nullptr;
-  envoy::extensions::upstreams::http::v3::HttpProtocolOptions typed;
-  if (auto it = c.typed_extension_protocol_options().find(kHttpProtocolOptions);
-      it != c.typed_extension_protocol_options().end()) {
-    if (!it->second.UnpackTo(&typed)) {
-      return badRequest(std::string("cannot unpack ") + kHttpProtocolOptions + " from " + it->second.type_url());
-    }
-    if (typed.has_explicit_http_config() && typed.explicit_http_config().has_http2_protocol_options()) {
-      options = &typed.explicit_http_config().http2_protocol_options();
-    }
-  } else {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // Envoy still honours the v3 field
-    if (c.has_http2_protocol_options()) options = &c.http2_protocol_options();
-#pragma GCC diagnostic pop
-  }
-  if (!options) return std::optional<h2::Settings>();
-  h2::Settings s;
-  // Envoy's proto constraints (protocol.proto's validate rules).
-  Status invalid;
-  auto take = [&](bool has, const google::protobuf::UInt32Value& v, uint32_t min, const std::string& name,
-                  uint32_t& out) {
-    if (!has) return true;
-    if (v.value() < min || v.value() > 2147483647) {
-      invalid = badRequest("http2_protocol_options." + name + " must be in [" + std::to_string(min) + ", 2147483647]");
-      return false;
-    }
-    out = v.value();
-    return true;
-  };
-  if (!take(options->has_max_concurrent_streams(), options->max_concurrent_streams(), 1, "max_concurrent_streams",
-            s.maxConcurrentStreams) ||
-      !take(options->has_initial_stream_window_size(), options->initial_stream_window_size(), 65535,
-            "initial_stream_window_size", s.initialStreamWindow) ||
-      !take(options->has_initial_connection_window_size(), options->initial_connection_window_size(), 65535,
-            "initial_connection_window_size", s.initialConnectionWindow)) {
-    return invalid;
-  }
-  if (options->has_hpack_table_size()) s.hpackTableSize = options->hpack_table_size().value();
-  if (options->has_override_stream_error_on_invalid_http_message()) {
-    s.streamErrorOnInvalidHttpMessage = options->override_stream_error_on_invalid_http_message().value();
-  }
-  return std::optional<h2::Settings>(s);
-}
-
 }  // namespace
 
 ConfigManager::ConfigManager(size_t workers, StatsRegistry& stats, Publish publish, StartDns startDns)
@@ -115,7 +61,7 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
     auto c = std::make_shared<Cluster>();
     if (!any.UnpackTo(c.get())) return badRequest("cannot unpack a Cluster");
     if (next.count(c->name())) return badRequest("duplicate cluster " + c->name());
-    if (auto http2 = http2Of(*c); !http2.ok()) return badRequest("cluster " + c->name() + ": " + http2.status().message());
+    if (auto p = protocolOf(*c); !p.ok()) return badRequest("cluster " + c->name() + ": " + p.status().message());
     auto old = clusters_.find(c->name());
     if (old != clusters_.end() && google::protobuf::util::MessageDifferencer::Equals(*old->second.proto, *c)) {
       next[c->name()] = old->second;
@@ -357,9 +303,10 @@ void ConfigManager::publish() {
     v->stats = e.stats;
     v->originalDst = e.originalDstHosts != nullptr;
     v->originalDstHosts = e.originalDstHosts;
-    if (auto http2 = http2Of(*e.proto); http2.ok() && http2->has_value()) {  // checked when the cluster came
-      v->http2 = true;
-      v->http2Settings = **http2;
+    if (auto p = protocolOf(*e.proto); p.ok()) {  // checked when the cluster came
+      v->http2 = p->http2.has_value();
+      if (p->http2) v->http2Settings = *p->http2;
+      v->options = p->options;
     }
     if (e.proto->lb_policy() == Cluster::LEAST_REQUEST) v->lbPolicy = LbPolicy::kLeastRequest;
     if (e.proto->has_outlier_detection()) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 
+#include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 #include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
 #include <google/protobuf/text_format.h>
 
@@ -35,6 +36,47 @@ size_t count(const std::string& s, const std::string& what) {
   for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
   return n;
 }
+
+// An HTTP/2 client spoken frame by frame with our codec, for what nghttp cannot show: timing, a
+// stalled body, GOAWAYs.
+class FrameClient {
+ public:
+  explicit FrameClient(int port) : fd_(connectLoopback(port)), codec_(events) {
+    timeval bound{5, 0};  // a proxy that never answers must not hang the test
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+    events.attach(codec_);
+  }
+  ~FrameClient() { ::close(fd_); }
+  bool connected() const { return fd_ >= 0; }
+  h2::ClientCodec& codec() { return codec_; }
+  // Sends what the codec has framed.
+  bool flush() {
+    std::string out;
+    codec_.drainOutput(out);
+    return out.empty() || ::send(fd_, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
+  }
+  // Reads once, feeds the codec and answers it; false at the end of the connection (closed() then
+  // says whether the proxy closed it) or on an error.
+  bool pump() {
+    char buf[16384];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) {
+      closed_ = n == 0;
+      return false;
+    }
+    raw.append(buf, static_cast<size_t>(n));
+    return codec_.feed(std::string_view(buf, static_cast<size_t>(n))).ok() && flush();
+  }
+  bool closed() const { return closed_; }
+
+  h2::testing::Recorder events;
+  std::string raw;  // every byte received (the codec reads no more after a GOAWAY with no stream open)
+
+ private:
+  int fd_;
+  h2::ClientCodec codec_;
+  bool closed_ = false;
+};
 
 class H2E2eTest : public ProxyE2eTest {
  protected:
@@ -207,33 +249,18 @@ TEST_F(H2E2eTest, AStalledRequestBodyIs408StreamTimeout) {
   set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
       {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" idle_timeout { nanos: 300000000 } } })")});
   ASSERT_TRUE(eventually([&] { return httpGet("127.0.0.1", port_, "/").status == 200; }));
-  int fd = connectLoopback(port_);
-  ASSERT_GE(fd, 0);
-  timeval bound{5, 0};  // a proxy that never answers must not hang the test
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
-  h2::testing::Recorder events;
-  h2::ClientCodec codec(events);
-  events.attach(codec);
+  FrameClient client(port_);
+  ASSERT_TRUE(client.connected());
   auto start = std::chrono::steady_clock::now();
-  h2::StreamId id = codec.submitRequest(
+  h2::StreamId id = client.codec().submitRequest(
       {{":method", "POST"}, {":scheme", "http"}, {":authority", "svc"}, {":path", "/upload"}, {"content-length", "10"}},
       false);
   ASSERT_NE(id, 0);
-  codec.submitData(id, "abc", false);  // three bytes of ten, then silence
-  auto flush = [&] {
-    std::string out;
-    codec.drainOutput(out);
-    if (!out.empty()) ASSERT_EQ(::send(fd, out.data(), out.size(), MSG_NOSIGNAL), static_cast<ssize_t>(out.size()));
-  };
-  flush();
-  char buf[16384];
-  while (!events.streams[id].ended && !events.streams[id].reset) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    ASSERT_TRUE(codec.feed(std::string_view(buf, static_cast<size_t>(n))).ok());
-    flush();
+  client.codec().submitData(id, "abc", false);  // three bytes of ten, then silence
+  ASSERT_TRUE(client.flush());
+  auto& events = client.events;
+  while (!events.streams[id].ended && !events.streams[id].reset && client.pump()) {
   }
-  ::close(fd);
   auto took = std::chrono::steady_clock::now() - start;
   const auto& s = events.streams[id];
   ASSERT_FALSE(s.heads.empty());
@@ -242,6 +269,43 @@ TEST_F(H2E2eTest, AStalledRequestBodyIs408StreamTimeout) {
   EXPECT_GT(took, 250ms);
   EXPECT_LT(took, 2s);
   EXPECT_NE(admin("/stats").find("downstream_rq_idle_timeout: 1"), std::string::npos);
+}
+
+
+// An HTTP/2 connection without streams for the connection manager's idle_timeout drains, as Envoy's:
+// a GOAWAY notice, then after drain_timeout the final GOAWAY, and it closes.
+TEST_F(H2E2eTest, AConnectionWithoutStreamsDrainsAtTheIdleTimeout) {
+  Upstream app("app", 200, 0ms, /*keepAlive=*/true);
+  auto l = httpListener("l", port_, "rc");
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
+  m.mutable_common_http_protocol_options()->mutable_idle_timeout()->set_nanos(300000000);
+  m.mutable_drain_timeout()->set_nanos(500000000);
+  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
+  set({staticCluster("c", {app.port()})}, {l}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  ASSERT_TRUE(eventually([&] { return httpGet("127.0.0.1", port_, "/").status == 200; }));
+  FrameClient client(port_);
+  ASSERT_TRUE(client.connected());
+  h2::StreamId id =
+      client.codec().submitRequest({{":method", "GET"}, {":scheme", "http"}, {":authority", "svc"}, {":path", "/"}}, true);
+  ASSERT_NE(id, 0);
+  ASSERT_TRUE(client.flush());
+  auto& events = client.events;
+  std::optional<std::chrono::steady_clock::time_point> answered;
+  while (client.pump()) {
+    if (!answered && events.streams[id].ended) answered = std::chrono::steady_clock::now();
+  }
+  ASSERT_TRUE(answered);
+  auto idleFor = std::chrono::steady_clock::now() - *answered;
+  EXPECT_TRUE(client.closed());
+  EXPECT_EQ(events.streams[id].heads.front().front(), (std::pair<std::string, std::string>{":status", "200"}));
+  ASSERT_TRUE(events.goAway);
+  EXPECT_EQ(events.goAway->lastStreamId, 0x7fffffffu);  // the notice
+  // The final GOAWAY (NO_ERROR) names the last stream served.
+  EXPECT_NE(client.raw.find(std::string("\0\0\x08\x07\0\0\0\0\0\0\0\0\x01\0\0\0\0", 17)), std::string::npos);
+  EXPECT_GT(idleFor, 750ms);
+  EXPECT_LT(idleFor, 3s);
+  EXPECT_NE(admin("/stats").find("http.ingress.downstream_cx_idle_timeout: 1\n"), std::string::npos);
 }
 
 

@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "proxy/downstream.h"
@@ -52,7 +53,9 @@ class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H
         drain_(std::move(drain)),
         local_(local),
         codec_(*this),
-        writable_(stream_.get_executor()) {}
+        writable_(stream_.get_executor()) {
+    stream_.cancelOnTimeout();  // an idle timeout still has GOAWAYs to send
+  }
 
   Task<void> run(std::string preread);
 
@@ -74,6 +77,10 @@ class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H
  private:
   Task<void> writeLoop(std::shared_ptr<H2Connection> self);
   Task<void> serveStream(std::shared_ptr<H2Connection> self, std::shared_ptr<H2Stream> s);
+  // When a connection without streams stops waiting: its idle timeout, or its drain's end.
+  Clock::time_point idleDeadline() const {
+    return drainEnds_ ? *drainEnds_ : Clock::now() + chain_.connectionIdleTimeout;
+  }
   H2Stream* find(h2::StreamId id) {
     auto it = streams_.find(id);
     return it == streams_.end() ? nullptr : it->second.get();
@@ -88,6 +95,8 @@ class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H
   Signal writable_;
   bool closed_ = false;  // the reader stopped: no more input, streams failed
   bool writerDone_ = false;
+  std::optional<Clock::time_point> drainEnds_;  // the idle timeout fired: drain_timeout runs
+  bool closing_ = false;                        // ... and ran out: the final GOAWAY, then close
   std::unordered_map<h2::StreamId, std::shared_ptr<H2Stream>> streams_;
 };
 
@@ -248,22 +257,36 @@ Task<void> H2Connection::run(std::string preread) {
   std::string buf(kReadSize, '\0');
   while (fed.ok() && !codec_.done()) {
     flush();
-    if (drain_->draining()) {
+    if (drain_->draining() || closing_) {
       codec_.goAway();
       flush();
       if (streams_.empty()) break;
     }
-    // Envoy's connection idle timeout counts only while no stream is open.
-    if (streams_.empty()) {
-      stream_.expiresAfter(kIdleTimeout);
+    // Envoy's connection idle timeout (the connection manager's common_http_protocol_options) counts
+    // only while no stream is open. When it fires the connection drains: a GOAWAY notice (new
+    // streams are still taken), then after drain_timeout the final GOAWAY, and it closes.
+    bool noStream = streams_.empty();
+    if (noStream) {
+      stream_.expiresAt(idleDeadline());
     } else {
       stream_.expiresNever();
     }
     size_t n;
     {
       std::optional<ListenerDrain::Idle> idle;
-      if (streams_.empty()) idle.emplace(*drain_, stream_);
+      if (noStream) idle.emplace(*drain_, stream_);
       n = co_await stream_.async_read_some(boost::asio::buffer(buf), into(ec));
+    }
+    if (ec == beast::error::timeout && streams_.empty()) {  // idle since the read began, or since done()
+      ec = {};
+      if (drainEnds_) {
+        closing_ = true;  // the loop's top sends the final GOAWAY
+      } else {
+        chain_.httpStats->downstream_cx_idle_timeout++;
+        drainEnds_ = Clock::now() + chain_.drainTimeout;
+        codec_.shutdownNotice();
+      }
+      continue;
     }
     if (ec) break;
     fed = codec_.feed(std::string_view(buf.data(), n));
@@ -274,7 +297,10 @@ Task<void> H2Connection::run(std::string preread) {
     s->arrived.notify();
     s->drained.notify();
   }
-  flush();  // the writer sends what is left (a GOAWAY) and ends
+  // The writer sends what is left (a GOAWAY) and ends, within a deadline of its own: a timed-out
+  // stream fails every operation until it has a new one.
+  stream_.expiresAfter(kIdleTimeout);
+  flush();
 }
 
 Task<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self) {
@@ -288,7 +314,9 @@ Task<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self) {
       co_await writable_.wait();
       continue;
     }
-    stream_.expiresAfter(kIdleTimeout);
+    // Without streams the reader's idle deadline stands: a PING's acknowledgement does not make an
+    // idle connection busy, in Envoy either.
+    if (!streams_.empty()) stream_.expiresAfter(kIdleTimeout);
     co_await boost::asio::async_write(stream_, boost::asio::buffer(out), into(ec));
     if (ec) break;
   }
@@ -340,6 +368,8 @@ void H2Connection::onClose(h2::StreamId id) {
 
 void H2Connection::done(h2::StreamId id) {
   streams_.erase(id);
+  // The reader waits with no deadline while streams are open: the idle timeout starts now.
+  if (streams_.empty()) stream_.expiresAt(idleDeadline());
   flush();
 }
 

@@ -100,7 +100,8 @@ void HeadFields::erase(std::string_view name) {
   }
 }
 
-uint32_t HeadFields::sweep(std::span<const std::string_view> names, uint32_t eraseMask) {
+uint32_t HeadFields::sweep(std::span<const std::string_view> names, uint32_t eraseMask, uint32_t replaceMask,
+                           std::span<const std::string_view> values) {
   uint32_t present = 0;
   uint64_t lengths = 0;  // the names' lengths, as bits: most fields are of none of them
   for (std::string_view n : names) lengths |= n.size() < 64 ? uint64_t{1} << n.size() : 0;
@@ -109,8 +110,11 @@ uint32_t HeadFields::sweep(std::span<const std::string_view> names, uint32_t era
     std::string_view n = view(s.name);
     for (size_t i = 0; i < names.size(); ++i) {
       if (!iequals(n, names[i])) continue;
+      bool first = !(present >> i & 1);
       present |= 1u << i;
-      if (eraseMask >> i & 1) {
+      if (replaceMask >> i & 1 && first) {
+        s.value = append(values[i]);
+      } else if ((eraseMask | replaceMask) >> i & 1) {
         s.erased = true;
         --live_;
       }
@@ -180,8 +184,9 @@ char* HeadFields::putFields(char* p) const {
     std::memcpy(p, s.data(), s.size());
     p += s.size();
   };
-  forEach([&put](const Field& f) {
-    put(f.name);
+  forEach([&put, &p](const Field& f) {
+    // Lowercase, as Envoy's HTTP/1 codec writes every name (header_key_format unset).
+    for (char c : f.name) *p++ = (c >= 'A' && c <= 'Z') ? char(c | 0x20) : c;
     put(": ");
     put(f.value);
     put("\r\n");

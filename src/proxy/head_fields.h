@@ -64,9 +64,11 @@ class HeadFields {
   // erase(name), then add(name, value): the field moves to the end.
   void set(std::string_view name, std::string_view value);
   // One pass for several names (lowercase, at most 32), where one find() or erase() each would
-  // take a pass apiece: returns which are present (bit i for names[i]) and erases those whose bit
-  // `eraseMask` sets.
-  uint32_t sweep(std::span<const std::string_view> names, uint32_t eraseMask);
+  // take a pass apiece: returns which are present (bit i for names[i]), erases those whose bit
+  // `eraseMask` sets, and gives those whose bit `replaceMask` sets the value values[i] in place (the
+  // first field of that name; later ones are erased), as Envoy overwrites a header it knows.
+  uint32_t sweep(std::span<const std::string_view> names, uint32_t eraseMask, uint32_t replaceMask = 0,
+                 std::span<const std::string_view> values = {});
   // Removes the hop-by-hop fields (connection, keep-alive, proxy-connection, te but `te: trailers`,
   // trailer, transfer-encoding, upgrade) in one pass. As Envoy, `te: trailers` stays: gRPC servers
   // require it.
@@ -105,7 +107,7 @@ class HeadFields {
   std::string_view view(Span s) const { return std::string_view(bytes_.data() + s.offset, s.size); }
   Span append(std::string_view s);
   void clearFields();
-  // The field lines and the empty line as HTTP/1.x writes them: their size, and writing them at `p`
+  // The field lines (names in lowercase) and the empty line as HTTP/1.x writes them: their size, and writing them at `p`
   // (which returns the end).
   size_t fieldsSize() const;
   char* putFields(char* p) const;

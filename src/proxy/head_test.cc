@@ -66,9 +66,19 @@ TEST(HeadTest, SweepFindsAndErasesInOnePass) {
   ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nX-Drop: 1\r\nkeep: 2\r\nx-drop: 3\r\n\r\n", head).kind, Http1HeadParse::kDone);
   static constexpr std::string_view kNames[] = {"absent", "x-drop", "host"};
   EXPECT_EQ(head.sweep(kNames, 0b011), 0b110u);
-  EXPECT_EQ(serialized(head), "GET / HTTP/1.1\r\nHost: a\r\nkeep: 2\r\n\r\n");
+  EXPECT_EQ(serialized(head), "GET / HTTP/1.1\r\nhost: a\r\nkeep: 2\r\n\r\n");  // names go out lowercase, as Envoy's
   EXPECT_EQ(head.size(), 2u);
   EXPECT_EQ(head.sweep(kNames, 0), 0b100u);
+}
+
+TEST(HeadTest, SweepReplacesTheFirstFieldOfANameInPlace) {
+  RequestHead head;
+  ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nX-R: 1\r\nkeep: 2\r\nx-r: 3\r\n\r\n", head).kind, Http1HeadParse::kDone);
+  static constexpr std::string_view kNames[] = {"x-r", "absent"};
+  const std::string_view values[] = {"new", "unused"};
+  EXPECT_EQ(head.sweep(kNames, 0, 0b11, values), 0b01u);
+  EXPECT_EQ(serialized(head), "GET / HTTP/1.1\r\nhost: a\r\nx-r: new\r\nkeep: 2\r\n\r\n");
+  EXPECT_EQ(head.find("x-r"), "new");
 }
 
 TEST(HeadTest, AnIncompleteHeadNeedsMore) {
@@ -190,7 +200,7 @@ TEST(ResponseHeadTest, EditedHeadIsWrittenInOrderWithItsReason) {
   head.add("content-length", "12");
   head.version(10);
   EXPECT_EQ(head.size(), 3u);
-  EXPECT_EQ(serialized(head), "HTTP/1.0 503 Busy Now\r\nA: 1\r\nB: 2\r\ncontent-length: 12\r\n\r\n");
+  EXPECT_EQ(serialized(head), "HTTP/1.0 503 Busy Now\r\na: 1\r\nb: 2\r\ncontent-length: 12\r\n\r\n");
 }
 
 TEST(ResponseHeadTest, HopByHopFieldsGoTeTrailersStays) {
@@ -199,7 +209,7 @@ TEST(ResponseHeadTest, HopByHopFieldsGoTeTrailersStays) {
                   "te: trailers\r\nTrailer: t\r\nTransfer-Encoding: chunked\r\nUpgrade: h2c\r\nTEX: 1\r\n\r\n", head).kind,
             Http1HeadParse::kDone);
   head.eraseHopByHop();
-  EXPECT_EQ(serialized(head), "HTTP/1.1 200 OK\r\nte: trailers\r\nTEX: 1\r\n\r\n");
+  EXPECT_EQ(serialized(head), "HTTP/1.1 200 OK\r\nte: trailers\r\ntex: 1\r\n\r\n");
   EXPECT_EQ(head.size(), 2u);
 }
 
@@ -263,7 +273,7 @@ TEST(RequestHeadTest, EditedHeadIsWrittenAsTheUpstreamRequest) {
   head.version(11);
   head.target("/new/path");
   head.set("host", head.find("x").value());  // a value from this very head
-  EXPECT_EQ(serialized(head), "GET /new/path HTTP/1.1\r\nX: 1\r\nhost: 1\r\n\r\n");
+  EXPECT_EQ(serialized(head), "GET /new/path HTTP/1.1\r\nx: 1\r\nhost: 1\r\n\r\n");
 }
 
 TEST(RequestHeadTest, BuiltFromPartsAsAnHttp2RequestIs) {

@@ -20,15 +20,42 @@ milliseconds orElse(bool has, const google::protobuf::Duration& d, milliseconds 
 
 }  // namespace
 
-milliseconds healthCheckInterval(const envoy::config::core::v3::HealthCheck& hc, bool hadTraffic, bool failed,
-                                 bool changePending) {
+namespace {
+
+// Envoy's intervalWithJitter().
+milliseconds withJitter(uint64_t baseMs, const envoy::config::core::v3::HealthCheck& hc, milliseconds jitter,
+                        const std::function<uint64_t()>& random) {
+  uint64_t percentMod = uint64_t(hc.interval_jitter_percent()) * baseMs / 100;
+  if (percentMod > 0) baseMs += random() % percentMod;
+  if (jitter.count() > 0) baseMs += random() % uint64_t(jitter.count());
+  return milliseconds(std::max<uint64_t>(baseMs, 1));  // never 0: no live lock
+}
+
+}  // namespace
+
+milliseconds healthCheckInterval(const envoy::config::core::v3::HealthCheck& hc, bool hadTraffic, bool passed,
+                                 bool changePending, const std::function<uint64_t()>& random) {
   milliseconds interval = orElse(hc.has_interval(), hc.interval(), milliseconds(5000));
-  if (!hadTraffic) return orElse(hc.has_no_traffic_interval(), hc.no_traffic_interval(), milliseconds(60000));
-  if (failed) {
+  milliseconds base;
+  if (!hadTraffic) {
+    milliseconds noTraffic = orElse(hc.has_no_traffic_interval(), hc.no_traffic_interval(), milliseconds(60000));
+    base = passed && !changePending
+               ? orElse(hc.has_no_traffic_healthy_interval(), hc.no_traffic_healthy_interval(), noTraffic)
+               : noTraffic;
+  } else if (!passed) {
     milliseconds unhealthy = orElse(hc.has_unhealthy_interval(), hc.unhealthy_interval(), interval);
-    return changePending ? orElse(hc.has_unhealthy_edge_interval(), hc.unhealthy_edge_interval(), unhealthy) : unhealthy;
+    base = changePending ? orElse(hc.has_unhealthy_edge_interval(), hc.unhealthy_edge_interval(), unhealthy) : unhealthy;
+  } else {
+    base = changePending ? orElse(hc.has_healthy_edge_interval(), hc.healthy_edge_interval(), interval) : interval;
   }
-  return changePending ? orElse(hc.has_healthy_edge_interval(), hc.healthy_edge_interval(), interval) : interval;
+  return withJitter(uint64_t(base.count()), hc, toMillis(hc.interval_jitter()), random);
+}
+
+milliseconds healthCheckInitialDelay(const envoy::config::core::v3::HealthCheck& hc,
+                                     const std::function<uint64_t()>& random) {
+  milliseconds jitter = toMillis(hc.initial_jitter());
+  if (jitter.count() <= 0) return milliseconds(0);
+  return withJitter(0, hc, jitter, random);
 }
 
 struct HealthChecker::Check {
@@ -86,6 +113,12 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
         bool failed = check->host.failedActiveHc;  // a verdict that outlived an earlier check
         uint32_t unhealthy = check->hc.has_unhealthy_threshold() ? check->hc.unhealthy_threshold().value() : 1;
         uint32_t healthy = check->hc.has_healthy_threshold() ? check->hc.healthy_threshold().value() : 1;
+        auto random = [this] { return random_(); };
+        if (milliseconds delay = healthCheckInitialDelay(check->hc, random); delay.count() > 0) {
+          boost::system::error_code ec;
+          check->timer->expires_after(delay);
+          co_await check->timer->async_wait(into(ec));
+        }
         while (!check->stopped) {
           check->stats->health_check_attempt++;
           ProbeResult result = co_await probeHealth(check->host, check->hc, check->cluster);
@@ -115,7 +148,7 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
           boost::system::error_code ec;
           bool pending = failed ? passes > 0 : fails > 0;  // a change under way, short of its threshold
           bool hadTraffic = check->stats->upstream_cx_total.load(std::memory_order_relaxed) > 0;
-          check->timer->expires_after(healthCheckInterval(check->hc, hadTraffic, failed, pending));
+          check->timer->expires_after(healthCheckInterval(check->hc, hadTraffic, ok, pending, random));
           co_await check->timer->async_wait(into(ec));
         }
       }, boost::asio::detached);

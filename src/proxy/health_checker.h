@@ -4,8 +4,8 @@
 // check, which alone decides; then a failing answer (an HTTP status but 200, a gRPC status but
 // SERVING) marks it failed_active_hc at once, `unhealthy_threshold` consecutive network failures
 // (no connection, a reset, the timeout) do too, and `healthy_threshold` consecutive passes clear
-// it. Checks come at Envoy's intervals (healthCheckInterval). Verdicts go to the callback; counters to the cluster's stats (health_check.attempt/success/
-// failure).
+// it. Checks come at Envoy's intervals, with its jitter (healthCheckInterval). Verdicts go to the
+// callback; counters to the cluster's stats (health_check.attempt/success/failure).
 // Thread-safety: main thread only.
 
 #include <envoy/config/cluster/v3/cluster.pb.h>
@@ -16,19 +16,27 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "proxy/config.h"
 
 namespace meshd::proxy {
 
-// When a host's next check comes, as Envoy's HealthCheckerImplBase::interval(): while its cluster
-// never opened a connection, every no_traffic_interval (60 s by default); then, by the host's state
-// and whether a change is under way short of its threshold, unhealthy_edge_interval,
-// unhealthy_interval, healthy_edge_interval or interval (unset ones fall back to unhealthy_interval,
-// and that to interval, 5 s here when unset). Pure.
+// When a host's next check comes, as Envoy's HealthCheckerImplBase::interval(), by the result of
+// the check just made (`passed`) and whether it moves the host toward a change short of the
+// threshold (`changePending`: a healthy host failing, an unhealthy one passing). While the cluster
+// never opened a connection: no_traffic_healthy_interval after a pass that changes nothing, else
+// no_traffic_interval (60 s by default). Then: a failure waits unhealthy_edge_interval when pending,
+// else unhealthy_interval; a pass waits healthy_edge_interval when pending, else interval (unset
+// edges fall back to unhealthy_interval or interval, unhealthy_interval to interval, 5 s here when
+// unset). Then the jitter: random() % (interval_jitter_percent of it), and random() % interval_jitter.
+// Pure but for `random`.
 std::chrono::milliseconds healthCheckInterval(const envoy::config::core::v3::HealthCheck& hc, bool hadTraffic,
-                                              bool failed, bool changePending);
+                                              bool passed, bool changePending, const std::function<uint64_t()>& random);
+// Before a host's first check: random() % initial_jitter (at least 1 ms when set), 0 without one.
+std::chrono::milliseconds healthCheckInitialDelay(const envoy::config::core::v3::HealthCheck& hc,
+                                                  const std::function<uint64_t()>& random);
 
 class HealthChecker {
  public:
@@ -46,6 +54,7 @@ class HealthChecker {
   struct Check;
   boost::asio::io_context& main_;
   OnVerdict onVerdict_;
+  std::mt19937_64 random_{std::random_device{}()};  // the jitter's
   std::map<std::string, std::shared_ptr<Check>> checks_;  // "cluster|host:port|cluster proto" -> running check
 };
 

@@ -149,10 +149,13 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
   // HTTP/2 with prior knowledge: Envoy's AUTO codec knows it by the connection preface.
   static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   auto bytes = [&buffer] { return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()); };
-  stream.expiresAfter(kIdleTimeout);
+  // A connection that never sends a byte closes at the idle timeout (Envoy has no codec for it yet).
+  stream.expiresAfter(chain.connectionIdleTimeout);
   while (buffer.size() < kPreface.size() && kPreface.starts_with(bytes())) {
     size_t n = co_await stream.async_read_some(buffer.prepare(4096), into(ec));
+    if (ec == beast::error::timeout && buffer.size() == 0) chain.httpStats->downstream_cx_idle_timeout++;
     if (ec) co_return;
+    if (buffer.size() == 0) stream.expiresAfter(kIdleTimeout);
     buffer.commit(n);
   }
   if (bytes().starts_with(kPreface)) {
@@ -162,12 +165,15 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
   RequestHead req;  // one per connection: its buffers are reused request after request
   std::optional<http::request_parser<http::buffer_body>> chunkParser;
   std::optional<BodyReader<true>> reader;
+  bool served = false;    // a request came (Envoy's codec exists): the idle timeout drains the connection
+  bool draining = false;  // it did: the connection closes at drain_timeout, a request meanwhile is its last
   for (;;) {
     if (drain->draining()) break;
     // Until the next request's first byte the connection is idle; from there its stream is.
     using Duration = std::chrono::steady_clock::duration;
     bool noRequest = buffer.size() == 0;
-    stream.expiresAfter(noRequest ? Duration(chain.connectionIdleTimeout) : Duration(kIdleTimeout));
+    stream.expiresAfter(noRequest ? Duration(draining ? chain.drainTimeout : chain.connectionIdleTimeout)
+                                  : Duration(kIdleTimeout));
     Http1HeadParse parsed;
     {
       ListenerDrain::Idle idle(*drain, stream);
@@ -182,7 +188,14 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
         buffer.commit(n);
       }
     }
-    if (ec == beast::error::timeout && noRequest && buffer.size() == 0) chain.httpStats->downstream_cx_idle_timeout++;
+    if (ec == beast::error::timeout && noRequest && buffer.size() == 0 && !draining) {
+      chain.httpStats->downstream_cx_idle_timeout++;
+      if (served) {
+        draining = true;
+        ec = {};
+        continue;
+      }
+    }
     if (ec) break;  // closed, reset or idle before a whole head
     if (parsed.kind == Http1HeadParse::kDone && parsed.framing == BodyFraming::kChunked) {
       // Beast takes the head again (it was checked already) and then decodes the chunks.
@@ -215,7 +228,8 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     stream.expiresNever();
     RequestLog log = requestLog(chain, req, req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1", stream.socket(), downstreamLocal);
     auto started = std::chrono::steady_clock::now();
-    Http1Downstream d(stream, *drain, log, chain.server, req.version(), req.method() == "HEAD", parsed.keepAlive);
+    served = true;
+    Http1Downstream d(stream, *drain, log, chain.server, req.version(), req.method() == "HEAD", parsed.keepAlive && !draining);
     bool again = co_await forward(worker, chain, req, body, d);  // edits req into the upstream request
     if (!chain.accessLogs.empty()) {
       log.bytesReceived = body.bytes();

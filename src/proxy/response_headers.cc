@@ -22,20 +22,19 @@ std::string_view httpDate() {
 
 void addProxiedResponseHeaders(ResponseHead& head, const ServerHeader& server, std::optional<uint64_t> serviceMs,
                                bool eraseLength) {
-  enum : uint32_t { kServiceTime = 1, kDate = 2, kServer = 4, kLength = 8 };
+  constexpr uint32_t kServiceTime = 1, kDate = 2, kServer = 4, kLength = 8;
   static constexpr std::string_view kNames[] = {"x-envoy-upstream-service-time", "date", "server", "content-length"};
-  uint32_t erase = (serviceMs ? kServiceTime : 0) | (server.mode == ServerHeader::kOverwrite ? kServer : 0) |
-                   (eraseLength ? kLength : 0);
-  uint32_t present = head.sweep(kNames, erase);
+  uint32_t erase = (serviceMs ? kServiceTime : 0) | (eraseLength ? kLength : 0);
+  uint32_t replace = server.mode == ServerHeader::kOverwrite ? kServer : 0;  // in place, as Envoy's setServer()
+  const std::string_view values[] = {{}, {}, server.name, {}};
+  uint32_t present = head.sweep(kNames, erase, replace, values);
   if (serviceMs) {
     char digits[24];
     auto end = std::to_chars(digits, digits + sizeof digits, *serviceMs).ptr;
     head.add(kNames[0], std::string_view(digits, end - digits));
   }
   if (!(present & kDate)) head.add("date", httpDate());
-  if (server.mode == ServerHeader::kOverwrite || (server.mode == ServerHeader::kAppendIfAbsent && !(present & kServer))) {
-    head.add("server", server.name);
-  }
+  if (server.mode != ServerHeader::kPassThrough && !(present & kServer)) head.add("server", server.name);
 }
 
 }  // namespace meshd::proxy

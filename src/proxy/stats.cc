@@ -14,6 +14,8 @@ std::vector<std::pair<std::string, uint64_t>> ClusterStats::values() const {
           {"upstream_cx_connect_timeout", upstream_cx_connect_timeout.load()},
           {"upstream_cx_none_healthy", upstream_cx_none_healthy.load()},
           {"upstream_cx_overflow", upstream_cx_overflow.load()},
+          {"upstream_cx_idle_timeout", upstream_cx_idle_timeout.load()},
+          {"upstream_cx_max_requests", upstream_cx_max_requests.load()},
           {"upstream_cx_total", upstream_cx_total.load()},
           {"upstream_cx_http1_total", upstream_cx_http1_total.load()},
           {"upstream_cx_http2_total", upstream_cx_http2_total.load()},

@@ -33,6 +33,9 @@ struct ClusterStats {
   std::atomic<uint64_t> upstream_cx_overflow{0};
   std::atomic<uint64_t> upstream_rq_pending_active{0};  // a gauge: requests waiting for a connection
   std::atomic<uint64_t> upstream_rq_pending_total{0};
+  // Connections closed by their cluster's common_http_protocol_options (upstream_options.h).
+  std::atomic<uint64_t> upstream_cx_idle_timeout{0};
+  std::atomic<uint64_t> upstream_cx_max_requests{0};
 
   // (stat suffix, value) in Envoy's naming, e.g. ("upstream_cx_connect_fail", 3).
   std::vector<std::pair<std::string, uint64_t>> values() const;

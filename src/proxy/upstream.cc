@@ -88,7 +88,8 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
                              UpstreamPool::Slot& slot, UpstreamResponse& out) {
   UpstreamResult result;
   beast::error_code ec;
-  out.stream = std::make_unique<UpstreamPool::Connection>(Socket(co_await boost::asio::this_coro::executor), std::move(slot));
+  out.stream = std::make_unique<UpstreamPool::Connection>(Socket(co_await boost::asio::this_coro::executor), std::move(slot),
+                                                        cluster.options);
   TimedStream& stream = *out.stream;
   cluster.stats->upstream_cx_total++;
   cluster.stats->upstream_cx_http1_total++;

@@ -70,7 +70,9 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
   bool bodiless = body.done() && body.kept().empty();
   bool connected = false;  // this request made a connection attempt (others may share it)
   out.h2 = co_await pool.open(cluster.name, host.endpoint, cluster.http2Settings, requestHeaders(head), bodiless,
-                              deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec, &connected);
+                              deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec, &connected,
+                              cluster.options);
+  if (out.h2 && out.h2->lastOnItsConnection()) cluster.stats->upstream_cx_max_requests++;
   if (connected) {
     cluster.stats->upstream_cx_total++;
     cluster.stats->upstream_cx_http2_total++;

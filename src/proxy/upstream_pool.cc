@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
@@ -131,16 +133,26 @@ UpstreamPool::Stream UpstreamPool::take(std::string_view cluster, const tcp::end
   while (!idle.empty()) {
     Idle last = std::move(idle.back());
     idle.pop_back();
-    auto idleFor = now - last.since;
-    if (idleFor < kMaxIdleTime && (idleFor < kPeekAfter || stillUsable(last.stream->socket()))) return std::move(last.stream);
-    boost::system::error_code ec;
-    last.stream->socket().close(ec);
-  }
+    if (usable(last, now)) return std::move(last.stream);
+  }  // each one not usable closes as it goes
   return nullptr;
+}
+
+bool UpstreamPool::usable(const Idle& idle, std::chrono::steady_clock::time_point now) {
+  auto idleFor = now - idle.since;
+  if (idleFor >= idle.stream->options().idleTimeout) {
+    if (ClusterStats* stats = idle.stream->stats()) stats->upstream_cx_idle_timeout++;
+    return false;
+  }
+  return idleFor < kPeekAfter || stillUsable(idle.stream->socket());
 }
 
 void UpstreamPool::give(std::string_view cluster, const tcp::endpoint& endpoint, Stream s) {
   if (keep_ && !hosts_.contains(cluster) && !keep_(cluster)) return;  // a removed cluster's: `s` closes
+  if (s->carriedLast()) {  // it drains (closes) now: Envoy's max_requests_per_connection
+    if (ClusterStats* stats = s->stats()) stats->upstream_cx_max_requests++;
+    return;
+  }
   auto& h = host(cluster, endpoint);
   if (!h->waiters.empty()) {
     Waiter* w = h->waiters.front();
@@ -150,10 +162,49 @@ void UpstreamPool::give(std::string_view cluster, const tcp::endpoint& endpoint,
     return;
   }
   if (h->idle.size() >= kMaxIdlePerHost) return;  // `s` closes as it goes out of scope
+  if (!sweeper_) {
+    sweeper_ = std::make_shared<Sweeper>(s->get_executor());
+    boost::asio::co_spawn(s->get_executor(), sweep(this, sweeper_), boost::asio::detached);
+  }
   h->idle.push_back({std::move(s), std::chrono::steady_clock::now()});
 }
 
+struct UpstreamPool::Sweeper {
+  explicit Sweeper(const Executor& ex) : timer(ex) {}
+  Timer timer;
+  bool stopped = false;  // the pool is gone
+};
+
+Task<> UpstreamPool::sweep(UpstreamPool* pool, std::shared_ptr<Sweeper> sweeper) {
+  for (;;) {
+    sweeper->timer.expires_after(kSweepEvery);
+    boost::system::error_code ignored;
+    co_await sweeper->timer.async_wait(into(ignored));
+    if (sweeper->stopped) co_return;
+    if (!pool->sweepOnce()) break;
+  }
+  pool->sweeper_.reset();  // the next connection given back starts another
+}
+
+bool UpstreamPool::sweepOnce() {
+  auto now = std::chrono::steady_clock::now();
+  bool anyLeft = false;
+  for (auto& [name, hosts] : hosts_) {
+    for (auto& [endpoint, h] : hosts) {
+      std::vector<Idle> kept, closing;  // closing ones go after the list is whole again (their slots update `h`)
+      for (Idle& i : h->idle) (usable(i, now) ? kept : closing).push_back(std::move(i));
+      h->idle = std::move(kept);
+      anyLeft = anyLeft || !h->idle.empty();
+    }
+  }
+  return anyLeft;
+}
+
 UpstreamPool::~UpstreamPool() {
+  if (sweeper_) {
+    sweeper_->stopped = true;
+    sweeper_->timer.cancel();
+  }
   for (auto& [name, hosts] : hosts_) closeIdle(hosts);
 }
 

@@ -3,10 +3,15 @@
 // cluster's connections count in its own stats and never serve another cluster that happens to name
 // the same address.
 //
-// Reuse: an idle keep-alive connection is taken again if it has been idle under a minute and, once
-// idle for kPeekAfter or more, the peer has not closed it or sent anything since (a non-blocking
-// peek; a connection given back moments ago skips that system call, and a peer that closed it
-// meanwhile anyway shows as a reset before any response, which exchange() retries on a new one).
+// Reuse: an idle keep-alive connection is taken again if it has been idle less than its cluster's
+// idle_timeout and, once idle for kPeekAfter or more, the peer has not closed it or sent anything
+// since (a non-blocking peek; a connection given back moments ago skips that system call, and a
+// peer that closed it meanwhile anyway shows as a reset before any response, which exchange()
+// retries on a new one). A connection that has carried its cluster's max_requests_per_connection
+// closes when given back. While there are idle connections, a sweep every kSweepEvery closes those
+// the peer closed (Envoy reads every connection and notices at once; a closed one would otherwise
+// count in upstream_cx_active until taken) and those idle past the timeout: one timer per pool,
+// nothing armed per request.
 //
 // Circuit breaking, as Envoy's connection pool: a request that finds no idle connection is pending
 // until it has one, and overflows if max_pending_requests requests of its cluster already are. A
@@ -31,6 +36,7 @@
 #include "proxy/circuit_breakers.h"
 #include "proxy/stats.h"
 #include "proxy/timed_stream.h"
+#include "proxy/upstream_options.h"
 
 namespace meshd::proxy {
 
@@ -47,6 +53,7 @@ class UpstreamPool {
     Slot(Slot&& o) noexcept = default;
     Slot& operator=(Slot&& o) noexcept;
     ~Slot() { free(); }
+    ClusterStats* cluster() const { return cluster_.get(); }
 
    private:
     void free();
@@ -57,11 +64,18 @@ class UpstreamPool {
   // An upstream connection: its stream and its slot, which it frees as it closes.
   class Connection : public TimedStream {
    public:
-    Connection(Socket socket, Slot slot) : TimedStream(std::move(socket)), slot_(std::move(slot)) {}
+    Connection(Socket socket, Slot slot, UpstreamOptions options)
+        : TimedStream(std::move(socket)), slot_(std::move(slot)), options_(options) {}
     explicit Connection(Socket socket) : TimedStream(std::move(socket)) {}
+    const UpstreamOptions& options() const { return options_; }
+    ClusterStats* stats() const { return slot_.cluster(); }
+    // One more request done on it: true when that was the last it may carry.
+    bool carriedLast() { return ++requests_ == options_.maxRequestsPerConnection; }
 
    private:
     Slot slot_;
+    UpstreamOptions options_;
+    uint32_t requests_ = 0;
   };
   // Streams, not bare sockets: a Beast stream made per request (its state and timer) cost as much as
   // a header's parsing.
@@ -115,8 +129,8 @@ class UpstreamPool {
   UpstreamPool& operator=(const UpstreamPool&) = delete;
 
   static constexpr size_t kMaxIdlePerHost = 64;
-  static constexpr std::chrono::seconds kMaxIdleTime{60};
   static constexpr std::chrono::milliseconds kPeekAfter{100};
+  static constexpr std::chrono::seconds kSweepEvery{1};
 
  private:
   struct Idle {
@@ -136,9 +150,16 @@ class UpstreamPool {
   std::shared_ptr<HostConnections>& host(std::string_view cluster, const boost::asio::ip::tcp::endpoint& host);
   // An idle stream's slot holds its host's record, which holds the stream: this breaks the cycle.
   static void closeIdle(Hosts& hosts);
+  // Whether an idle connection may still be used, `now`; counts upstream_cx_idle_timeout when not.
+  static bool usable(const Idle& idle, std::chrono::steady_clock::time_point now);
+  // Closes the idle connections no longer usable; false when none is left idle.
+  bool sweepOnce();
+  struct Sweeper;
+  static Task<> sweep(UpstreamPool* pool, std::shared_ptr<Sweeper> sweeper);
 
   std::map<std::string, Hosts, std::less<>> hosts_;  // by cluster: looked up without a copy of its name
   std::function<bool(std::string_view cluster)> keep_;
+  std::shared_ptr<Sweeper> sweeper_;  // while there are idle connections
 };
 
 }  // namespace meshd::proxy

@@ -23,6 +23,13 @@ class UpstreamPoolTest : public ::testing::Test {
     peers_.push_back(acceptor_.accept());
     return std::make_unique<UpstreamPool::Connection>(std::move(s));
   }
+  // The same, counted in `stats_` and with a cluster's `options`.
+  UpstreamPool::Stream connect(UpstreamOptions options) {
+    Socket s(io_.get_executor());
+    s.connect(acceptor_.local_endpoint());
+    peers_.push_back(acceptor_.accept());
+    return std::make_unique<UpstreamPool::Connection>(std::move(s), UpstreamPool::Slot(stats_, nullptr), options);
+  }
   // The upstream's end of connection `i` sees the pool's side closed (within a second: a test
   // that fails does not hang).
   bool closedByPool(size_t i) {
@@ -38,6 +45,7 @@ class UpstreamPoolTest : public ::testing::Test {
   Acceptor acceptor_{io_.get_executor(), tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0)};
   tcp::endpoint host_{boost::asio::ip::address_v4::loopback(), 9};
   std::vector<Socket> peers_;
+  std::shared_ptr<ClusterStats> stats_ = std::make_shared<ClusterStats>();
   UpstreamPool pool_;
 };
 
@@ -70,6 +78,33 @@ TEST_F(UpstreamPoolTest, ARemovedClustersBusyConnectionClosesWhenGivenBack) {
   EXPECT_EQ(pool_.take("a", host_), nullptr);
   pool_.give("b", host_, connect());  // the others are pooled as before
   EXPECT_NE(pool_.take("b", host_), nullptr);
+}
+
+// max_requests_per_connection: given back after its last request, a connection closes.
+TEST_F(UpstreamPoolTest, AConnectionClosesAfterItsMaxRequests) {
+  pool_.give("a", host_, connect(UpstreamOptions{.maxRequestsPerConnection = 2}));
+  auto again = pool_.take("a", host_);
+  ASSERT_NE(again, nullptr);
+  pool_.give("a", host_, std::move(again));
+  EXPECT_TRUE(closedByPool(0));
+  EXPECT_EQ(pool_.take("a", host_), nullptr);
+  EXPECT_EQ(stats_->upstream_cx_max_requests.load(), 1u);
+  EXPECT_EQ(stats_->upstream_cx_active.load(), 0u);
+}
+
+// Idle connections close without being taken again: past their idle timeout, or once the peer
+// closed them (as Envoy sees the close at once), within a sweep.
+TEST_F(UpstreamPoolTest, TheSweepClosesIdleConnectionsPastTheTimeoutOrClosedByThePeer) {
+  pool_.give("a", host_, connect(UpstreamOptions{.idleTimeout = std::chrono::milliseconds(300)}));
+  pool_.give("a", host_, connect(UpstreamOptions{}));
+  pool_.give("a", host_, connect(UpstreamOptions{}));
+  peers_[1].close();
+  EXPECT_EQ(stats_->upstream_cx_active.load(), 3u);
+  io_.run_for(UpstreamPool::kSweepEvery + std::chrono::milliseconds(500));
+  EXPECT_TRUE(closedByPool(0));
+  EXPECT_EQ(stats_->upstream_cx_idle_timeout.load(), 1u);
+  EXPECT_EQ(stats_->upstream_cx_active.load(), 1u);  // the third one, still open and quiet
+  EXPECT_NE(pool_.take("a", host_), nullptr);
 }
 
 }  // namespace

@@ -129,8 +129,10 @@ void UpstreamStream::reset(ErrorCode code) {
 
 // ---- UpstreamConnection ----
 
-UpstreamConnection::UpstreamConnection(Executor ex, tcp::endpoint host, const Settings& settings)
+UpstreamConnection::UpstreamConnection(Executor ex, tcp::endpoint host, const Settings& settings,
+                                       const UpstreamOptions& options)
     : settings_(settings),
+      options_(options),
       host_(std::move(host)),
       socket_(ex),
       codec_(*this, settings_),
@@ -142,8 +144,9 @@ UpstreamConnection::~UpstreamConnection() = default;
 Task<std::shared_ptr<UpstreamConnection>> UpstreamConnection::connect(Executor ex, tcp::endpoint host,
                                                                       Settings settings,
                                                                       Clock::time_point connectDeadline,
-                                                                      boost::system::error_code& ec) {
-  std::shared_ptr<UpstreamConnection> c(new UpstreamConnection(ex, host, settings));
+                                                                      boost::system::error_code& ec,
+                                                                      UpstreamOptions options) {
+  std::shared_ptr<UpstreamConnection> c(new UpstreamConnection(ex, host, settings, options));
   c->socket_.expiresAt(connectDeadline);
   co_await c->socket_.async_connect(host, into(ec));
   if (ec) co_return nullptr;
@@ -172,6 +175,10 @@ std::unique_ptr<UpstreamStream> UpstreamConnection::open(const Headers& head, bo
   s->localEnded_ = endStream;
   streams_.emplace(id, s.get());
   idleSince_ = Clock::time_point::max();
+  if (++streamsOpened_ == options_.maxRequestsPerConnection) {  // Envoy drains the connection
+    s->last_ = true;
+    closeWhenIdle_ = true;
+  }
   wakeWriter();
   return s;
 }

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "proxy/h2/codec.h"
+#include "proxy/upstream_options.h"
 #include "proxy/signal.h"
 #include "proxy/timed_stream.h"
 
@@ -58,6 +59,8 @@ class UpstreamStream {
   UpstreamStream& operator=(const UpstreamStream&) = delete;
 
   StreamId id() const { return id_; }
+  // The last stream its connection takes (max_requests_per_connection): the connection drains.
+  bool lastOnItsConnection() const { return last_; }
 
   // Submits a request body piece (`endStream`: the last) and returns once the codec has framed it,
   // which the server's flow-control windows pace: a caller holding one piece at a time thus holds
@@ -107,6 +110,7 @@ class UpstreamStream {
   bool localEnded_ = false;
   bool sendPending_ = false;  // a send() waits for its piece to be framed
   bool ending_ = false;       // ... and that piece is the last (the codec reports no drain for it)
+  bool last_ = false;
   Headers head_;
   std::optional<Headers> trailers_;
   std::string pending_;  // body received, not handed out yet
@@ -124,7 +128,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   // (beast::error::timeout at the deadline).
   static Task<std::shared_ptr<UpstreamConnection>> connect(Executor ex, tcp::endpoint host, Settings settings,
                                                            Clock::time_point connectDeadline,
-                                                           boost::system::error_code& ec);
+                                                           boost::system::error_code& ec, UpstreamOptions options = {});
   ~UpstreamConnection() override;
 
   // A new stream may start here: open, no GOAWAY received, fewer streams than the server's
@@ -149,10 +153,11 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   // Since when no stream has been open (Clock::time_point::max() while some are).
   Clock::time_point idleSince() const { return idleSince_; }
   const tcp::endpoint& host() const { return host_; }
+  const UpstreamOptions& options() const { return options_; }
 
  private:
   friend class UpstreamStream;
-  UpstreamConnection(Executor ex, tcp::endpoint host, const Settings& settings);
+  UpstreamConnection(Executor ex, tcp::endpoint host, const Settings& settings, const UpstreamOptions& options);
 
   Task<> readLoop(std::shared_ptr<UpstreamConnection> self);
   Task<> writeLoop(std::shared_ptr<UpstreamConnection> self);
@@ -178,6 +183,8 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   void onSendDrained(StreamId id) override;
 
   const Settings settings_;
+  const UpstreamOptions options_;
+  uint32_t streamsOpened_ = 0;
   const tcp::endpoint host_;
   TimedStream socket_;
   ClientCodec codec_;

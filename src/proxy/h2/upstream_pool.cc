@@ -29,8 +29,7 @@ std::unique_ptr<UpstreamStream> refusedHeadIsAnError(std::unique_ptr<UpstreamStr
 
 }  // namespace
 
-UpstreamPool::UpstreamPool(Executor ex, Clock::duration idleTimeout)
-    : state_(std::make_shared<State>(ex, idleTimeout)) {}
+UpstreamPool::UpstreamPool(Executor ex) : state_(std::make_shared<State>(ex)) {}
 
 UpstreamPool::~UpstreamPool() {
   state_->closed = true;
@@ -45,8 +44,9 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::open(std::string_view cluste
                                                          const Settings& settings,
                                                          const Headers& head, bool endStream,
                                                          Clock::time_point connectDeadline,
-                                                         boost::system::error_code& ec, bool* connected) {
-  return openOn(state_, Key(cluster, host), settings, head, endStream, connectDeadline, ec, connected);
+                                                         boost::system::error_code& ec, bool* connected,
+                                                         const UpstreamOptions& options) {
+  return openOn(state_, Key(cluster, host), settings, options, head, endStream, connectDeadline, ec, connected);
 }
 
 void UpstreamPool::retain(const std::function<bool(std::string_view cluster)>& keep) {
@@ -65,7 +65,8 @@ size_t UpstreamPool::connections(std::string_view cluster, const tcp::endpoint& 
 }
 
 Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State> st, Key key,
-                                                           Settings settings, const Headers& head, bool endStream,
+                                                           Settings settings, UpstreamOptions options,
+                                                           const Headers& head, bool endStream,
                                                            Clock::time_point connectDeadline,
                                                            boost::system::error_code& ec, bool* connected) {
   ec = {};
@@ -95,7 +96,7 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State
     auto pending = std::make_shared<Connecting>(st->ex);
     h.connecting = pending;
     if (connected) *connected = true;
-    auto c = co_await UpstreamConnection::connect(st->ex, key.second, settings, connectDeadline, ec);
+    auto c = co_await UpstreamConnection::connect(st->ex, key.second, settings, connectDeadline, ec, options);
     pending->ec = ec;
     pending->done.cancel();
     if (st->closed) {
@@ -118,17 +119,21 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State
 Task<> UpstreamPool::sweep(std::shared_ptr<State> st) {
   while (!st->closed) {
     auto now = Clock::now();
-    auto next = now + st->idleTimeout;  // a busy connection may be idle by then
+    auto next = Clock::time_point::max();
     for (auto it = st->hosts.begin(); it != st->hosts.end();) {
       std::erase_if(it->second.open, [&](const std::shared_ptr<UpstreamConnection>& c) {
         if (c->closed()) return true;
+        auto idleTimeout = Clock::duration(c->options().idleTimeout);
         auto since = c->idleSince();
-        if (since == Clock::time_point::max()) return false;
-        if (now - since >= st->idleTimeout) {
+        if (since == Clock::time_point::max()) {
+          next = std::min(next, now + idleTimeout);  // a busy connection may be idle by then
+          return false;
+        }
+        if (now - since >= idleTimeout) {
           c->close();
           return true;
         }
-        next = std::min(next, since + st->idleTimeout);
+        next = std::min(next, since + idleTimeout);
         return false;
       });
       bool empty = it->second.open.empty() && !it->second.connecting;

@@ -5,7 +5,9 @@
 // connection lost). Requests arriving while a connection is being made wait for it rather than
 // each making their own. Connections without a stream for the idle timeout (Envoy's
 // common_http_protocol_options.idle_timeout, one hour by default for upstream connections) close
-// with a GOAWAY, checked by one lazily re-armed timer per pool: nothing is armed per request.
+// with a GOAWAY, checked by one lazily re-armed timer per pool: nothing is armed per request. A
+// connection that opened its cluster's max_requests_per_connection streams takes no more and
+// closes after the last, as Envoy drains it.
 // Worker thread only. As Envoy's, pools are per cluster: a cluster's connections count in its own
 // stats and never carry another cluster's requests, even to the same address.
 
@@ -29,9 +31,7 @@ class UpstreamPool {
  public:
   using Clock = std::chrono::steady_clock;
   using tcp = boost::asio::ip::tcp;
-  static constexpr std::chrono::hours kDefaultIdleTimeout{1};
-
-  explicit UpstreamPool(Executor ex, Clock::duration idleTimeout = kDefaultIdleTimeout);
+  explicit UpstreamPool(Executor ex);
   // Closes every connection (their open streams fail).
   ~UpstreamPool();
   UpstreamPool(const UpstreamPool&) = delete;
@@ -43,10 +43,12 @@ class UpstreamPool {
   // asio::error::operation_aborted when the pool went away meanwhile; asio::error::invalid_argument
   // when nghttp2 refused the head. `connected`, when given, is set when this call made a connection
   // attempt (for the cluster's upstream_cx_* counters: one per attempt, not per waiting request).
+  // A new connection takes `options` (its idle timeout and requests).
   Task<std::unique_ptr<UpstreamStream>> open(std::string_view cluster, const tcp::endpoint& host,
                                              const Settings& settings, const Headers& head,
                                              bool endStream, Clock::time_point connectDeadline,
-                                             boost::system::error_code& ec, bool* connected = nullptr);
+                                             boost::system::error_code& ec, bool* connected = nullptr,
+                                             const UpstreamOptions& options = {});
 
   // Drains the connections of clusters `keep` does not name (removed ones): idle ones close now,
   // busy ones take no new stream and close after their last one.
@@ -63,9 +65,8 @@ class UpstreamPool {
   };
   // Shared with the pool's coroutines, which may outlive the pool.
   struct State {
-    State(Executor ex, Clock::duration idle) : ex(ex), idleTimeout(idle), sweepTimer(ex) {}
+    explicit State(Executor ex) : ex(ex), sweepTimer(ex) {}
     Executor ex;
-    Clock::duration idleTimeout;
     std::map<std::pair<std::string, tcp::endpoint>, Host> hosts;  // by cluster and endpoint
     Timer sweepTimer;
     bool sweeping = false;
@@ -74,7 +75,8 @@ class UpstreamPool {
 
   using Key = std::pair<std::string, tcp::endpoint>;
   static Task<std::unique_ptr<UpstreamStream>> openOn(std::shared_ptr<State> st, Key key,
-                                                      Settings settings, const Headers& head, bool endStream,
+                                                      Settings settings, UpstreamOptions options,
+                                                      const Headers& head, bool endStream,
                                                       Clock::time_point connectDeadline,
                                                       boost::system::error_code& ec, bool* connected);
   // Closes the connections idle past the timeout and forgets closed ones; runs while there are any.

@@ -18,10 +18,10 @@ class UpstreamPoolTest : public ::testing::Test {
  protected:
   // A GET of `path` through the pool: responseBody().
   Task<std::string> get(UpstreamPool& pool, const UpstreamTestServer& server, std::string path,
-                        std::string cluster = "c") {
+                        std::string cluster = "c", UpstreamOptions options = {}) {
     boost::system::error_code ec;
     auto head = request(std::move(path));
-    auto s = co_await pool.open(cluster, server.endpoint(), {}, head, true, in(5s), ec);
+    auto s = co_await pool.open(cluster, server.endpoint(), {}, head, true, in(5s), ec, nullptr, options);
     EXPECT_FALSE(ec) << ec.message();
     if (!s) co_return "<" + ec.message() + ">";
     co_return co_await responseBody(*s);
@@ -157,18 +157,33 @@ TEST_F(UpstreamPoolTest, ConnectFailureReachesEveryRequestWaitingForTheConnectio
 
 TEST_F(UpstreamPoolTest, IdleConnectionsCloseAfterTheIdleTimeout) {
   runTest(io_, [&]() -> Task<> {
-    UpstreamPool pool(io_.get_executor(), 300ms);
-    EXPECT_EQ(co_await get(pool, server_, "/"), "hello");
+    UpstreamPool pool(io_.get_executor());
+    UpstreamOptions options{.idleTimeout = 300ms};
+    EXPECT_EQ(co_await get(pool, server_, "/", "c", options), "hello");
     EXPECT_EQ(pool.connections("c", server_.endpoint()), 1u);
     // Busy past the timeout: not idle, kept.
-    EXPECT_EQ(co_await get(pool, server_, "/slow/500"), "slow");
+    EXPECT_EQ(co_await get(pool, server_, "/slow/500", "c", options), "slow");
     EXPECT_EQ(pool.connections("c", server_.endpoint()), 1u);
-    EXPECT_EQ(co_await get(pool, server_, "/"), "hello");
+    EXPECT_EQ(co_await get(pool, server_, "/", "c", options), "hello");
     Timer wait(io_.get_executor(), 800ms);
     co_await wait.async_wait(kAwait);
     EXPECT_EQ(pool.connections("c", server_.endpoint()), 0u);
   });
   EXPECT_EQ(server_.connections(), 1);
+}
+
+// max_requests_per_connection: a connection takes that many streams, then drains; the next request
+// opens another.
+TEST_F(UpstreamPoolTest, AConnectionCarriesMaxRequestsPerConnectionStreams) {
+  runTest(io_, [&]() -> Task<> {
+    UpstreamPool pool(io_.get_executor());
+    UpstreamOptions two{.maxRequestsPerConnection = 2};
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(co_await get(pool, server_, "/", "c", two), "hello");
+    Timer settle(io_.get_executor(), 100ms);  // the drained connections close after their last stream
+    co_await settle.async_wait(kAwait);
+    EXPECT_EQ(pool.connections("c", server_.endpoint()), 1u);
+  });
+  EXPECT_EQ(server_.connections(), 3);
 }
 
 }  // namespace
