@@ -76,7 +76,7 @@ std::string prometheus(const StatsRegistry& stats, const ConfigManager& config) 
       // The name between the kind and the stat may contain dots (App Mesh names do not, but be safe
       // for the stat part: it is one of ours).
       std::string rest = name.substr(std::string(kind).size());
-      for (const char* stat : {".health_check.", ".upstream_", ".downstream_", ".no_route"}) {
+      for (const char* stat : {".health_check.", ".outlier_detection.", ".upstream_", ".downstream_", ".no_route"}) {
         size_t at = rest.find(stat);
         if (at == std::string::npos) continue;
         std::string who = rest.substr(0, at);

@@ -30,8 +30,11 @@ class AccessLog;
 class OriginalDstHosts;
 
 // Outlier detection's count for one host, shared by every worker's requests to it.
+// A host's outlier detection counts (outlier_detector.h), kept by every worker without a lock.
 struct HostOutlierState {
   std::atomic<uint32_t> consecutive5xx{0};
+  std::atomic<uint32_t> consecutiveGatewayFailure{0};
+  std::atomic<uint64_t> requests{0}, successes{0};  // this interval's; the detector takes them
 };
 
 // Requests in flight to one host, counted by every worker (least request balancing reads it).
@@ -67,6 +70,7 @@ struct ClusterView {
   std::shared_ptr<ClusterStats> stats;  // lives across updates of the cluster
   CircuitBreakers breakers;
   uint32_t consecutive5xx = 0;  // outlier detection's threshold; 0: off
+  uint32_t consecutiveGatewayFailure = 0;
   // ORIGINAL_DST: no hosts of its own; each connection goes to its downstream connection's original
   // destination (original_dst.h), and `originalDstHosts` remembers them for /clusters.
   bool originalDst = false;

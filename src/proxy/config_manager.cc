@@ -202,19 +202,24 @@ bool ConfigManager::setHostEjected(const std::string& cluster, const std::string
   auto it = clusters_.find(cluster);
   auto& set = ejected_[cluster];
   if (auto o = outliers_[cluster].find(key); o != outliers_[cluster].end()) o->second->consecutive5xx = 0;
-  if (eject && it != clusters_.end()) {
-    // As Envoy: only while one more ejected host stays within max_ejection_percent (10 by
-    // default: a cluster of fewer than ten hosts then ejects none).
-    const auto& od = it->second.proto->outlier_detection();
-    uint64_t maxPercent = od.has_max_ejection_percent() ? std::min<uint64_t>(od.max_ejection_percent().value(), 100) : 10;
-    if ((set.size() + 1) * 100 > maxPercent * it->second.hosts.size()) return false;
-  }
   if (eject ? !set.insert(key).second : set.erase(key) == 0) return eject;
   if (it != clusters_.end()) {
     setHosts(it->second, it->second.hosts);
     publish();
   }
   return true;
+}
+
+bool ConfigManager::ejectionWithinLimit(const std::string& cluster) const {
+  auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return false;
+  // As Envoy: one more ejected host must stay within max_ejection_percent (10 by default: a cluster
+  // of fewer than ten hosts then ejects none).
+  const auto& od = it->second.proto->outlier_detection();
+  uint64_t maxPercent = od.has_max_ejection_percent() ? std::min<uint64_t>(od.max_ejection_percent().value(), 100) : 10;
+  auto ejected = ejected_.find(cluster);
+  size_t now = ejected == ejected_.end() ? 0 : ejected->second.size();
+  return (now + 1) * 100 <= maxPercent * it->second.hosts.size();
 }
 
 const envoy::config::cluster::v3::OutlierDetection* ConfigManager::outlierDetection(const std::string& cluster) const {
@@ -311,7 +316,8 @@ void ConfigManager::publish() {
     if (e.proto->lb_policy() == Cluster::LEAST_REQUEST) v->lbPolicy = LbPolicy::kLeastRequest;
     if (e.proto->has_outlier_detection()) {
       const auto& od = e.proto->outlier_detection();
-      v->consecutive5xx = od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5;
+      v->consecutive5xx = std::max(od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5, 1u);
+      v->consecutiveGatewayFailure = od.has_consecutive_gateway_failure() ? od.consecutive_gateway_failure().value() : 5;
     }
     for (const auto& t : e.proto->circuit_breakers().thresholds()) {
       if (t.priority() != envoy::config::core::v3::DEFAULT) continue;

@@ -50,10 +50,11 @@ class ConfigManager {
   // The active health checker's verdict on a host ("address:port").
   void setHostFailedActiveHc(const std::string& cluster, const std::string& hostKey, bool failed);
 
-  // Outlier detection: ejects a host (false when one more ejected host would pass
-  // max_ejection_percent of the cluster's hosts, as Envoy) or returns it. The host's consecutive-5xx
-  // count starts over either way.
+  // Outlier detection: ejects a host or returns it (false when the cluster is gone). The host's
+  // consecutive-5xx count starts over either way.
   bool setHostEjected(const std::string& cluster, const std::string& hostKey, bool ejected);
+  // Whether one more ejected host stays within max_ejection_percent of the cluster's hosts.
+  bool ejectionWithinLimit(const std::string& cluster) const;
   // The cluster's outlier_detection; nullptr when it has none or is gone. Valid until the next update.
   const envoy::config::cluster::v3::OutlierDetection* outlierDetection(const std::string& cluster) const;
 

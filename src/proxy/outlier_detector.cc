@@ -1,83 +1,232 @@
 #include "proxy/outlier_detector.h"
 
+#include <cmath>
+
 namespace meshd::proxy {
 
-bool countForOutlierDetection(const ClusterView& c, const Host& h, bool failed) {
-  if (c.consecutive5xx == 0 || !h.outlier) return false;
-  if (!failed) {
-    h.outlier->consecutive5xx = 0;
-    return false;
+using envoy::config::cluster::v3::OutlierDetection;
+
+uint32_t countForOutlierDetection(const ClusterView& c, const Host& h, uint32_t status) {
+  if (c.consecutive5xx == 0 || !h.outlier || status == 0) return 0;
+  HostOutlierState& s = *h.outlier;
+  s.requests.fetch_add(1, std::memory_order_relaxed);
+  if (status < 500) {
+    s.successes.fetch_add(1, std::memory_order_relaxed);
+    s.consecutive5xx.store(0, std::memory_order_relaxed);
+    s.consecutiveGatewayFailure.store(0, std::memory_order_relaxed);
+    return 0;
   }
-  return ++h.outlier->consecutive5xx == c.consecutive5xx;
+  uint32_t reached = 0;
+  if (status >= 502 && status <= 504) {
+    if (s.consecutiveGatewayFailure.fetch_add(1, std::memory_order_relaxed) + 1 == c.consecutiveGatewayFailure) {
+      reached |= kConsecutiveGatewayFailure;
+    }
+  } else {
+    s.consecutiveGatewayFailure.store(0, std::memory_order_relaxed);
+  }
+  if (s.consecutive5xx.fetch_add(1, std::memory_order_relaxed) + 1 == c.consecutive5xx) reached |= kConsecutive5xx;
+  return reached;
 }
 
 namespace {
 
-struct Timing {
-  std::chrono::milliseconds interval, base, max;
-};
+using std::chrono::milliseconds;
+
+uint32_t orElse(bool has, const google::protobuf::UInt32Value& v, uint32_t fallback) { return has ? v.value() : fallback; }
 
 // Envoy's defaults: interval 10 s, base_ejection_time 30 s, max_ejection_time 300 s.
-Timing timing(const envoy::config::cluster::v3::OutlierDetection& od) {
-  return {od.has_interval() ? toMillis(od.interval()) : std::chrono::milliseconds(10000),
-          od.has_base_ejection_time() ? toMillis(od.base_ejection_time()) : std::chrono::milliseconds(30000),
-          od.has_max_ejection_time() ? toMillis(od.max_ejection_time()) : std::chrono::milliseconds(300000)};
+milliseconds intervalOf(const OutlierDetection& od) { return od.has_interval() ? toMillis(od.interval()) : milliseconds(10000); }
+milliseconds baseOf(const OutlierDetection& od) {
+  return od.has_base_ejection_time() ? toMillis(od.base_ejection_time()) : milliseconds(30000);
+}
+milliseconds maxOf(const OutlierDetection& od) {
+  return od.has_max_ejection_time() ? toMillis(od.max_ejection_time()) : milliseconds(300000);
 }
 
 }  // namespace
 
-void OutlierDetector::onConsecutive5xx(const std::string& cluster, const std::string& hostKey) {
-  const auto* od = manager_.outlierDetection(cluster);
-  if (!od) return;
-  HostState& h = hosts_[cluster][hostKey];
-  if (h.ejected || !manager_.setHostEjected(cluster, hostKey, true)) return;
-  Timing t = timing(*od);
-  h.ejected = true;
-  h.ejectedAt = Clock::now();
-  if (h.backOff * t.base < t.max + t.base) ++h.backOff;
-  if (!timers_.count(cluster)) arm(cluster, t.interval);
+void OutlierDetector::reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters) {
+  // In place: an ejection publishes a configuration, which comes back here while the detector
+  // walks a cluster's hosts.
+  std::map<std::string, milliseconds> wanted;
+  for (const auto& proto : clusters) {
+    if (proto->has_outlier_detection()) wanted[proto->name()] = intervalOf(proto->outlier_detection());
+  }
+  for (auto it = clusters_.begin(); it != clusters_.end();) {
+    if (wanted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.timer) it->second.timer->cancel();
+    it = clusters_.erase(it);
+  }
+  for (const auto& [name, interval] : wanted) {
+    Cluster& c = clusters_[name];
+    if (c.timer && c.interval == interval) continue;
+    c.interval = interval;
+    arm(name, c);
+  }
 }
 
-void OutlierDetector::arm(const std::string& cluster, std::chrono::milliseconds interval) {
+void OutlierDetector::arm(const std::string& name, Cluster& c) {
+  if (c.timer) c.timer->cancel();
   auto timer = std::make_shared<boost::asio::steady_timer>(main_);
-  timers_[cluster] = timer;
-  timer->expires_after(std::max(interval, std::chrono::milliseconds(1)));
-  timer->async_wait([this, cluster, timer](boost::system::error_code ec) {
-    if (ec || timers_[cluster] != timer) return;
-    timers_.erase(cluster);
-    onInterval(cluster);
+  c.timer = timer;
+  timer->expires_after(std::max(c.interval, milliseconds(1)));
+  timer->async_wait([this, name, timer](boost::system::error_code ec) {
+    auto it = clusters_.find(name);
+    if (ec || it == clusters_.end() || it->second.timer != timer) return;
+    onInterval(name);
   });
 }
 
-void OutlierDetector::onInterval(const std::string& cluster) {
-  const auto* od = manager_.outlierDetection(cluster);
-  auto& hosts = hosts_[cluster];
-  if (!od) {  // the cluster or its detection went away, and its ejections with it
-    hosts_.erase(cluster);
+void OutlierDetector::onConsecutive(const std::string& cluster, const std::string& hostKey, OutlierEvent event) {
+  const OutlierDetection* od = manager_.outlierDetection(cluster);
+  auto config = manager_.current();
+  auto view = config->clusters.find(cluster);
+  if (!od || view == config->clusters.end()) return;
+  const Host* host = nullptr;
+  for (const Host& h : view->second->hosts) {
+    if (h.key() == hostKey) host = &h;
+  }
+  if (!host || host->ejected || clusters_[cluster].hosts[hostKey].ejected) return;
+  ClusterStats& stats = *view->second->stats;
+  if (event == kConsecutive5xx) {
+    stats.outlier_ejections_detected_consecutive_5xx++;
+    eject(cluster, hostKey, Kind::kConsecutive5xx, *od);
+    host->outlier->consecutive5xx = 0;
+  } else {
+    stats.outlier_ejections_detected_consecutive_gateway_failure++;
+    eject(cluster, hostKey, Kind::kConsecutiveGatewayFailure, *od);
+    host->outlier->consecutiveGatewayFailure = 0;
+  }
+}
+
+void OutlierDetector::eject(const std::string& name, const std::string& hostKey, Kind kind, const OutlierDetection& od) {
+  if (auto c = clusters_.find(name); c != clusters_.end()) {
+    if (auto h = c->second.hosts.find(hostKey); h != c->second.hosts.end() && h->second.ejected) return;
+  }
+  auto config = manager_.current();
+  auto view = config->clusters.find(name);
+  if (view == config->clusters.end()) return;
+  ClusterStats& stats = *view->second->stats;
+  if (!manager_.ejectionWithinLimit(name)) {
+    stats.outlier_ejections_overflow++;
     return;
   }
-  Timing t = timing(*od);
+  uint32_t enforcing = 0;
+  switch (kind) {
+    case Kind::kConsecutive5xx: enforcing = orElse(od.has_enforcing_consecutive_5xx(), od.enforcing_consecutive_5xx(), 100); break;
+    case Kind::kConsecutiveGatewayFailure:
+      enforcing = orElse(od.has_enforcing_consecutive_gateway_failure(), od.enforcing_consecutive_gateway_failure(), 0);
+      break;
+    case Kind::kSuccessRate: enforcing = orElse(od.has_enforcing_success_rate(), od.enforcing_success_rate(), 100); break;
+    case Kind::kFailurePercentage:
+      enforcing = orElse(od.has_enforcing_failure_percentage(), od.enforcing_failure_percentage(), 0);
+      break;
+  }
+  if (random_() % 100 >= enforcing) return;
+  if (!manager_.setHostEjected(name, hostKey, true)) return;
+  Cluster& c = clusters_[name];
+  HostState& h = c.hosts[hostKey];
+  h.ejected = true;
+  h.ejectedAt = Clock::now();
+  if (h.backOff * baseOf(od) < maxOf(od) + baseOf(od)) ++h.backOff;
+  stats.outlier_ejections_enforced_total++;
+  stats.outlier_ejections_active++;
+  switch (kind) {
+    case Kind::kConsecutive5xx: stats.outlier_ejections_enforced_consecutive_5xx++; break;
+    case Kind::kConsecutiveGatewayFailure: stats.outlier_ejections_enforced_consecutive_gateway_failure++; break;
+    case Kind::kSuccessRate: stats.outlier_ejections_enforced_success_rate++; break;
+    case Kind::kFailurePercentage: stats.outlier_ejections_enforced_failure_percentage++; break;
+  }
+}
+
+void OutlierDetector::onInterval(const std::string& name) {
+  const OutlierDetection* od = manager_.outlierDetection(name);
+  auto it = clusters_.find(name);
+  if (!od || it == clusters_.end()) return;  // reconcile() stops it too
+  Cluster& c = it->second;
+  auto config = manager_.current();
+  auto view = config->clusters.find(name);
   auto now = Clock::now();
-  for (auto& [key, h] : hosts) {
-    if (h.ejected && std::min(t.base * h.backOff, t.max) <= now - h.ejectedAt) {
-      manager_.setHostEjected(cluster, key, false);
+  for (auto& [key, h] : c.hosts) {
+    if (h.ejected && std::min(baseOf(*od) * h.backOff, maxOf(*od)) <= now - h.ejectedAt) {
+      manager_.setHostEjected(name, key, false);
+      if (view != config->clusters.end()) view->second->stats->outlier_ejections_active--;
       h.ejected = false;
       h.returnedAt = now;
-    } else if (!h.ejected && h.returnedAt && now - *h.returnedAt >= t.interval && h.backOff > 0) {
+    } else if (!h.ejected && h.returnedAt && now - *h.returnedAt >= intervalOf(*od) && h.backOff > 0) {
       --h.backOff;
     }
   }
-  std::erase_if(hosts, [](const auto& kv) { return !kv.second.ejected && kv.second.backOff == 0; });
-  if (hosts.empty()) {
-    hosts_.erase(cluster);
-  } else {
-    arm(cluster, t.interval);
+  std::erase_if(c.hosts, [](const auto& kv) { return !kv.second.ejected && kv.second.backOff == 0; });
+  byInterval(name, *od);
+  arm(name, c);
+}
+
+void OutlierDetector::byInterval(const std::string& name, const OutlierDetection& od) {
+  auto config = manager_.current();
+  auto view = config->clusters.find(name);
+  if (view == config->clusters.end()) return;
+  const std::vector<Host>& hosts = view->second->hosts;
+  // The interval's counts, taken from every host (the next interval starts from zero).
+  struct Rate {
+    std::string key;
+    double successPercent;
+    uint64_t volume;
+  };
+  std::vector<Rate> rates;
+  for (const Host& h : hosts) {
+    if (!h.outlier) continue;
+    uint64_t requests = h.outlier->requests.exchange(0, std::memory_order_relaxed);
+    uint64_t successes = h.outlier->successes.exchange(0, std::memory_order_relaxed);
+    if (h.ejected || requests == 0) continue;
+    rates.push_back({h.key(), 100.0 * double(std::min(successes, requests)) / double(requests), requests});
+  }
+  uint32_t srHosts = orElse(od.has_success_rate_minimum_hosts(), od.success_rate_minimum_hosts(), 5);
+  uint32_t srVolume = std::max(orElse(od.has_success_rate_request_volume(), od.success_rate_request_volume(), 100), 1u);
+  uint32_t fpHosts = orElse(od.has_failure_percentage_minimum_hosts(), od.failure_percentage_minimum_hosts(), 5);
+  uint32_t fpVolume = std::max(orElse(od.has_failure_percentage_request_volume(), od.failure_percentage_request_volume(), 50), 1u);
+  if (hosts.size() < srHosts && hosts.size() < fpHosts) return;
+  std::vector<const Rate*> bySuccess, byFailure;
+  double sum = 0;
+  for (const Rate& r : rates) {
+    if (r.volume >= srVolume) {
+      bySuccess.push_back(&r);
+      sum += r.successPercent;
+    }
+    if (r.volume >= fpVolume) byFailure.push_back(&r);
+  }
+  ClusterStats& stats = *view->second->stats;
+  if (!bySuccess.empty() && bySuccess.size() >= srHosts) {
+    double mean = sum / double(bySuccess.size());
+    double variance = 0;
+    for (const Rate* r : bySuccess) variance += (r->successPercent - mean) * (r->successPercent - mean);
+    variance /= double(bySuccess.size());
+    double factor = orElse(od.has_success_rate_stdev_factor(), od.success_rate_stdev_factor(), 1900) / 1000.0;
+    double threshold = mean - factor * std::sqrt(variance);
+    for (const Rate* r : bySuccess) {
+      if (r->successPercent >= threshold) continue;
+      stats.outlier_ejections_detected_success_rate++;
+      eject(name, r->key, Kind::kSuccessRate, od);
+    }
+  }
+  if (!byFailure.empty() && byFailure.size() >= fpHosts) {
+    double threshold = orElse(od.has_failure_percentage_threshold(), od.failure_percentage_threshold(), 85);
+    for (const Rate* r : byFailure) {
+      if (100.0 - r->successPercent < threshold) continue;
+      stats.outlier_ejections_detected_failure_percentage++;
+      eject(name, r->key, Kind::kFailurePercentage, od);
+    }
   }
 }
 
 void OutlierDetector::stop() {
-  for (auto& [k, t] : timers_) t->cancel();
-  timers_.clear();
+  for (auto& [name, c] : clusters_) {
+    if (c.timer) c.timer->cancel();
+  }
+  clusters_.clear();
 }
 
 }  // namespace meshd::proxy

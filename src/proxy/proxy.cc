@@ -42,8 +42,12 @@ Status Proxy::start() {
   auto target = adsTarget(options_.bootstrap);
   if (!target.ok()) return target.status();
   Parts& p = *parts_;
-  auto onOutlier = [this](const std::string& cluster, const std::string& host) {
-    boost::asio::post(main_, [this, cluster, host] { parts_->outliers->onConsecutive5xx(cluster, host); });
+  auto onOutlier = [this](const std::string& cluster, const std::string& host, uint32_t event) {
+    boost::asio::post(main_, [this, cluster, host, event] {
+      for (OutlierEvent e : {kConsecutiveGatewayFailure, kConsecutive5xx}) {  // Envoy's order
+        if (event & e) parts_->outliers->onConsecutive(cluster, host, e);
+      }
+    });
   };
   for (size_t i = 0; i < options_.concurrency; ++i) p.workers.push_back(std::make_unique<Worker>(i, onOutlier, options_.coalescing));
   auto publish = [this](ConfigPtr c) {
@@ -59,6 +63,7 @@ Status Proxy::start() {
     }
     p.dns->retain(dnsClusters);
     p.health->reconcile(p.config->clusterProtos(), *c);
+    if (p.outliers) p.outliers->reconcile(p.config->clusterProtos());
   };
   p.dns = std::make_unique<DnsRefresher>(main_, dnsResolvers(options_.bootstrap), [this](const std::string& cluster, const LookupResult& r) {
     parts_->config->onDnsResolved(cluster, r.failed, r.addresses);
@@ -70,6 +75,7 @@ Status Proxy::start() {
                                              [this](const envoy::config::cluster::v3::Cluster& c) { parts_->dns->start(c); });
 
   p.outliers = std::make_unique<OutlierDetector>(main_, *p.config);
+  p.outliers->reconcile(p.config->clusterProtos());
 
   AdminContext ctx;
   ctx.config = p.config.get();

@@ -239,42 +239,6 @@ TEST_F(ProxyE2eTest, ClustersKeepTheirOwnConnectionsToTheSameHost) {
   EXPECT_GE(app.connections(), 2);
 }
 
-TEST_F(ProxyE2eTest, OutlierDetectionEjectsAHostAfterConsecutive5xxForAWhile) {
-  Upstream good("good"), bad("bad", 500);
-  auto c = staticCluster("c", {good.port(), bad.port()});
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
-    consecutive_5xx { value: 2 } interval { nanos: 200000000 } base_ejection_time { nanos: 500000000 }
-    max_ejection_percent { value: 50 })",
-                                                          c.mutable_outlier_detection()));
-  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
-  std::string ejected = "c::127.0.0.1:" + std::to_string(bad.port()) + "::health_flags::/failed_outlier_check";
-  ASSERT_TRUE(eventually([&] {
-    httpGet("127.0.0.1", port_, "/");
-    return admin("/clusters").find(ejected) != std::string::npos;
-  })) << admin("/clusters");
-  int before = bad.requests();
-  for (int i = 0; i < 4; ++i) httpGet("127.0.0.1", port_, "/");
-  EXPECT_EQ(bad.requests(), before);  // while ejected, only the good host is used
-  EXPECT_TRUE(eventually([&] { return admin("/clusters").find(ejected) == std::string::npos; }, 3s));
-}
-
-// As Envoy, a host is ejected only while one more ejected host stays within max_ejection_percent
-// (10 by default): of two hosts, none may go.
-TEST_F(ProxyE2eTest, OutlierDetectionEjectsNoHostPastMaxEjectionPercent) {
-  Upstream good("good"), bad("bad", 500);
-  auto c = staticCluster("c", {good.port(), bad.port()});
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
-      "consecutive_5xx { value: 2 } interval { nanos: 200000000 } base_ejection_time { seconds: 10 }",
-      c.mutable_outlier_detection()));
-  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
-  await("/", [](auto& r) { return r.status == 200 || r.status == 500; });
-  for (int i = 0; i < 10; ++i) httpGet("127.0.0.1", port_, "/");
-  EXPECT_EQ(admin("/clusters").find("failed_outlier_check"), std::string::npos) << admin("/clusters");
-  int before = bad.requests();
-  for (int i = 0; i < 4; ++i) httpGet("127.0.0.1", port_, "/");
-  EXPECT_GT(bad.requests(), before);  // still in the rotation
-}
-
 // A listener moved to another address drains the connections the old one accepted: an idle one is
 // closed at once, one with a request in flight gets its reply with `connection: close`. Otherwise a
 // caller's pooled connection would go on reaching the old listener (and, in the walkthrough, an

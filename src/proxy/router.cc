@@ -23,6 +23,23 @@ namespace http = beast::http;
 
 namespace {
 
+// The HTTP status Envoy's outlier detection counts for an attempt: the response's, 503 for a
+// connection that failed or was reset (LocalOriginConnectFailed), 504 for a timeout
+// (LocalOriginTimeout); 0 for what did not try the host (an overflow, the client gone).
+uint32_t outlierStatus(const UpstreamResult& r) {
+  switch (r.kind) {
+    case UpstreamResult::kOk: return r.status;
+    case UpstreamResult::kTimeout: return 504;
+    case UpstreamResult::kConnectFailure:
+    case UpstreamResult::kConnectTimeout:
+    case UpstreamResult::kReset:
+    case UpstreamResult::kProtocolError: return 503;
+    case UpstreamResult::kDownstreamReset:
+    case UpstreamResult::kOverflow: return 0;
+  }
+  return 0;
+}
+
 constexpr auto kDefaultRouteTimeout = std::chrono::milliseconds(15000);
 
 // Counts a request in flight at a host for least request balancing, as long as it lives.
@@ -242,8 +259,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       log.addFlag("SI");
       co_return co_await d.reply(body, streamTimeout(false));
     }
-    bool failed = result.kind != UpstreamResult::kOk || result.status >= 500;
-    if (countForOutlierDetection(c, *h, failed)) worker.reportOutlier(c.name, h->key());
+    if (uint32_t reached = countForOutlierDetection(c, *h, outlierStatus(result))) worker.reportOutlier(c.name, h->key(), reached);
     // Envoy retries only while it still holds the whole body it sent.
     if (attempt < retry.numRetries && !timeouts.expired() && body.replayable() &&
         retry.retriable(outcomeOf(result, response))) {

@@ -36,6 +36,18 @@ struct ClusterStats {
   // Connections closed by their cluster's common_http_protocol_options (upstream_options.h).
   std::atomic<uint64_t> upstream_cx_idle_timeout{0};
   std::atomic<uint64_t> upstream_cx_max_requests{0};
+  // outlier_detection.* (outlier_detector.h); ejections_active is a gauge.
+  std::atomic<uint64_t> outlier_ejections_active{0};
+  std::atomic<uint64_t> outlier_ejections_overflow{0};
+  std::atomic<uint64_t> outlier_ejections_enforced_total{0};
+  std::atomic<uint64_t> outlier_ejections_detected_consecutive_5xx{0};
+  std::atomic<uint64_t> outlier_ejections_enforced_consecutive_5xx{0};
+  std::atomic<uint64_t> outlier_ejections_detected_consecutive_gateway_failure{0};
+  std::atomic<uint64_t> outlier_ejections_enforced_consecutive_gateway_failure{0};
+  std::atomic<uint64_t> outlier_ejections_detected_success_rate{0};
+  std::atomic<uint64_t> outlier_ejections_enforced_success_rate{0};
+  std::atomic<uint64_t> outlier_ejections_detected_failure_percentage{0};
+  std::atomic<uint64_t> outlier_ejections_enforced_failure_percentage{0};
 
   // (stat suffix, value) in Envoy's naming, e.g. ("upstream_cx_connect_fail", 3).
   std::vector<std::pair<std::string, uint64_t>> values() const;

@@ -28,7 +28,8 @@ class Worker {
  public:
   // Called on the worker thread when a host reaches its cluster's consecutive_5xx (it should post
   // to the main thread).
-  using OnOutlier = std::function<void(const std::string& cluster, const std::string& hostKey)>;
+  // `event`: the OutlierEvent bits an attempt made the host reach.
+  using OnOutlier = std::function<void(const std::string& cluster, const std::string& hostKey, uint32_t event)>;
 
   Worker(size_t index, OnOutlier onOutlier = {}, Coalescing coalescing = {});
   ~Worker();
@@ -43,8 +44,8 @@ class Worker {
   uint64_t random();
   UpstreamPool& pool() { return pool_; }
   h2::UpstreamPool& h2Pool() { return h2Pool_; }
-  void reportOutlier(const std::string& cluster, const std::string& hostKey) {
-    if (onOutlier_) onOutlier_(cluster, hostKey);
+  void reportOutlier(const std::string& cluster, const std::string& hostKey, uint32_t event) {
+    if (onOutlier_) onOutlier_(cluster, hostKey, event);
   }
   boost::asio::io_context& context() { return io_; }
 
