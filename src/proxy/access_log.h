@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,12 @@ struct RequestLog {
   uint64_t bytesReceived = 0, bytesSent = 0;
   std::chrono::milliseconds duration{0};
   std::string upstreamHost, upstreamCluster, downstreamRemote;
+  std::string upstreamLocal;      // UPSTREAM_LOCAL_ADDRESS: the last attempt's connection's own address
+  std::string routeName;          // ROUTE_NAME
+  std::string transportFailure;   // UPSTREAM_TRANSPORT_FAILURE_REASON: "delayed connect error: ..."
+  uint32_t attempts = 0;          // UPSTREAM_REQUEST_ATTEMPT_COUNT
+  // RESPONSE_DURATION: from the request's start to the upstream response's head; none without one.
+  std::optional<std::chrono::milliseconds> responseDuration;
   // The request's other fields that REQ(...) operators name, and the proxied response's fields that
   // RESP(...) operators name (lowercase name, value): copied only when a log asks for them
   // (FilterChainView::loggedRequestFields, loggedResponseFields).
@@ -60,6 +67,7 @@ class AccessLogFormat {
     bool literal = true;
     std::string text;     // the literal, or the command name
     std::string arg;      // REQ(...) / START_TIME(...) argument
+    size_t maxLength = 0;  // REQ(...):N; 0: any
   };
   static std::vector<Piece> parse(const std::string& f);
   // The lowercase arguments of its `op` operators, each once; REQ's alternatives (A?B) apart.
@@ -67,6 +75,9 @@ class AccessLogFormat {
   static std::string render(const std::vector<Piece>& pieces, const RequestLog& r);
   // An operator's value; empty when there is none (text shows "-", typed JSON null).
   static std::string value(const Piece& p, const RequestLog& r);
+  static std::string untruncated(const Piece& p, const RequestLog& r);
+  // Whether json_format types the operator as a number (Envoy's formatters that give one).
+  static bool numeric(const std::string& op);
 
   std::vector<Piece> text_;
   std::vector<std::pair<std::string, std::vector<Piece>>> json_;

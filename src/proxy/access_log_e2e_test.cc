@@ -128,6 +128,27 @@ TEST_F(AccessLogE2eTest, TheDefaultFormatLogsTheUpstreamServiceTime) {
   EXPECT_TRUE(std::regex_search(text, line)) << text;
 }
 
+// Istio's operators: the route's name, the attempts, both ends' addresses, why a connect failed.
+TEST_F(AccessLogE2eTest, RouteAttemptsAddressesAndTransportFailures) {
+  Upstream app("app");
+  int closed = freePort();  // nothing listens there
+  set({staticCluster("app", {app.port()}), staticCluster("gone", {closed})},
+      {loggedListener("%ROUTE_NAME% %UPSTREAM_REQUEST_ATTEMPT_COUNT% %UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT% "
+                      "%DOWNSTREAM_LOCAL_ADDRESS% \"%UPSTREAM_TRANSPORT_FAILURE_REASON%\"\n")},
+      {routeConfig("rc", R"(routes { name: "to-gone" match { prefix: "/gone" }
+                                     route { cluster: "gone" retry_policy { retry_on: "connect-failure" num_retries { value: 1 } } } }
+                              routes { name: "to-app" match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/gone").status, 503);
+  std::string ok = "to-app 1 127.0.0.1 127.0.0.1:" + std::to_string(port_) + " \"-\"\n";
+  std::string failed = "to-gone 2 ";
+  std::string text = logWhen([&](const std::string& t) { return t.find(failed) != std::string::npos; });
+  EXPECT_NE(text.find(ok), std::string::npos) << text;
+  size_t at = text.find(failed);
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_NE(text.find("\"delayed connect error: Connection refused\"\n", at), std::string::npos) << text;
+}
+
 // REQ(...) of any request field, with an alternative (A?B), as Envoy's formatter.
 TEST_F(AccessLogE2eTest, RequestFieldsOfAnyNameAreLogged) {
   Upstream app("app");

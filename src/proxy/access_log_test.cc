@@ -32,7 +32,42 @@ TEST(AccessLogTest, TextOperatorsAndFallbacks) {
   RequestLog r = sample();
   r.responseFlags.clear();
   EXPECT_EQ(AccessLogFormat::text("%RESPONSE_FLAGS% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(USER-AGENT):5% 100%% %NOPE%\n").format(r),
-            "- /red curl/7.88.1 100% -\n");
+            "- /red curl/ 100% -\n");  // REQ(...):N keeps N characters
+}
+
+TEST(AccessLogTest, StartTimeTakesAFormatWithEnvoysExtensions) {
+  EXPECT_EQ(AccessLogFormat::text("%START_TIME(%Y/%m/%d %H:%M:%S.%3f|%s|%f|%%)%").format(sample()),
+            "2026/11/23 23:00:00.123|1795474800|123000000|%");
+}
+
+// Istio's default format's operators, and the addresses' parts.
+TEST(AccessLogTest, AddressesRouteAttemptsAndDurations) {
+  RequestLog r = sample();
+  r.downstreamRemote = "[::1]:40000";
+  r.downstreamLocal = boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("10.0.0.1"), 9080);
+  r.upstreamLocal = "127.0.0.1:50000";
+  r.routeName = "r1";
+  r.attempts = 2;
+  r.transportFailure = "delayed connect error: Connection refused";
+  r.responseDuration = std::chrono::milliseconds(3);
+  r.path = "/red?x=1";
+  EXPECT_EQ(AccessLogFormat::text("%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %DOWNSTREAM_REMOTE_PORT% %DOWNSTREAM_LOCAL_ADDRESS% "
+                                  "%DOWNSTREAM_LOCAL_PORT% %UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %UPSTREAM_REMOTE_PORT% "
+                                  "%UPSTREAM_LOCAL_ADDRESS% %ROUTE_NAME% %UPSTREAM_REQUEST_ATTEMPT_COUNT% "
+                                  "\"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" %RESPONSE_DURATION% %RESPONSE_TX_DURATION% "
+                                  "%REQ_WITHOUT_QUERY(:PATH)% %REQUESTED_SERVER_NAME%")
+                .format(r),
+            "::1 40000 10.0.0.1:9080 9080 127.0.0.1 15000 127.0.0.1:50000 r1 2 "
+            "\"delayed connect error: Connection refused\" 3 4 /red -");
+  auto j = nlohmann::json::parse(AccessLogFormat::json({{"port", "%DOWNSTREAM_REMOTE_PORT%"},
+                                                        {"attempts", "%UPSTREAM_REQUEST_ATTEMPT_COUNT%"},
+                                                        {"rx", "%RESPONSE_DURATION%"}})
+                                     .format(r));
+  EXPECT_EQ(j["port"], 40000);
+  EXPECT_EQ(j["attempts"], 2);
+  EXPECT_EQ(j["rx"], 3);
+  r.responseDuration.reset();
+  EXPECT_TRUE(nlohmann::json::parse(AccessLogFormat::json({{"rx", "%RESPONSE_DURATION%"}}).format(r))["rx"].is_null());
 }
 
 // As Envoy's json_format: a value that is one operator alone is typed (numbers for the code, counts

@@ -191,6 +191,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   const auto& action = route->route();
   auto cluster = config->clusters.find(pickCluster(action, worker.random()));
   bool logging = !chain.accessLogs.empty();  // the log's strings are built only for an access log
+  if (logging) log.routeName = route->name();
   if (logging && cluster != config->clusters.end()) log.upstreamCluster = cluster->first;
   if (cluster == config->clusters.end()) {
     log.addFlag("NC");
@@ -248,7 +249,16 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     }
     inFlight.set(h);
     if (logging) log.upstreamHost = (h->endpoint.address().is_v6() ? "[" + h->address + "]" : h->address) + ":" + std::to_string(h->port);
+    log.attempts = attempt + 1;
     result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), worker.h2Pool(), response);
+    if (logging) {
+      boost::asio::ip::tcp::endpoint local = response.localEndpoint();
+      if (local.port() != 0) {
+        std::string a = local.address().to_string();
+        log.upstreamLocal = (local.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(local.port());
+      }
+      log.transportFailure = result.transportFailure;
+    }
     if (result.kind == UpstreamResult::kDownstreamReset) {
       log.addFlag("DC");
       co_return false;
@@ -318,6 +328,10 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   // The response: its head now, its body as it arrives. From here only the route's deadline bounds
   // the upstream (as Envoy, a per-try timeout no longer applies once the response has started).
   if (timeouts.deadline) response.serviceTime = msSince(timeouts.started);
+  if (logging) {
+    log.responseDuration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now() - log.start);
+  }
   for (const std::string& name : chain.loggedResponseFields) {  // empty unless a log names some
     if (name == "x-envoy-upstream-service-time" && response.serviceTime) {  // written on the way out
       log.responseFields.emplace_back(name, std::to_string(*response.serviceTime));

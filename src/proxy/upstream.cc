@@ -127,6 +127,14 @@ UpstreamResult downstreamFailure(const beast::error_code& ec) {
   return r;
 }
 
+boost::asio::ip::tcp::endpoint UpstreamResponse::localEndpoint() const {
+  boost::system::error_code ec;
+  boost::asio::ip::tcp::endpoint e;
+  if (h2) e = h2->localEndpoint();
+  else if (stream) e = stream->socket().local_endpoint(ec);
+  return ec ? boost::asio::ip::tcp::endpoint() : e;
+}
+
 void UpstreamResponse::close() {
   dropBody();
   parser_.reset();

@@ -83,6 +83,8 @@ struct UpstreamResponse {
   // as in Envoy, when the response came before the request's end).
   std::optional<uint64_t> serviceTime;
 
+  // The address of this side of the attempt's connection; port 0 when there is none.
+  boost::asio::ip::tcp::endpoint localEndpoint() const;
   // The response's head, from HTTP/1.1 or HTTP/2 alike.
   ResponseHead& head() { return head_; }
   const ResponseHead& head() const { return head_; }

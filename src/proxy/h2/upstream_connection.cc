@@ -127,6 +127,12 @@ void UpstreamStream::reset(ErrorCode code) {
   fail({StreamResult::kReset, code});
 }
 
+boost::asio::ip::tcp::endpoint UpstreamStream::localEndpoint() const {
+  boost::system::error_code ec;
+  auto e = connection_->socket_.socket().local_endpoint(ec);
+  return ec ? boost::asio::ip::tcp::endpoint() : e;
+}
+
 // ---- UpstreamConnection ----
 
 UpstreamConnection::UpstreamConnection(Executor ex, tcp::endpoint host, const Settings& settings,

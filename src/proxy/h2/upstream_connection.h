@@ -59,6 +59,8 @@ class UpstreamStream {
   UpstreamStream& operator=(const UpstreamStream&) = delete;
 
   StreamId id() const { return id_; }
+  // The address of this side of its connection (port 0 once it is closed).
+  boost::asio::ip::tcp::endpoint localEndpoint() const;
   // The last stream its connection takes (max_requests_per_connection): the connection drains.
   bool lastOnItsConnection() const { return last_; }
 
