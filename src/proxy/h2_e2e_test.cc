@@ -173,6 +173,11 @@ TEST_F(H2E2eTest, Http1ClientsReachAnHttp2UpstreamOverOneConnection) {
   std::string n = std::to_string(connections);
   EXPECT_NE(admin("/stats").find("cluster.c.upstream_cx_http2_total: " + n), std::string::npos) << admin("/stats");
   EXPECT_NE(admin("/stats").find("cluster.c.upstream_cx_total: " + n), std::string::npos);
+  // As Envoy's pool: its connections are active, and each request that had to wait for one was
+  // pending meanwhile (at least the one that made it).
+  EXPECT_NE(admin("/stats").find("cluster.c.upstream_cx_active: " + n + "\n"), std::string::npos) << admin("/stats");
+  EXPECT_NE(admin("/stats").find("cluster.c.upstream_rq_pending_active: 0\n"), std::string::npos);
+  EXPECT_EQ(admin("/stats").find("cluster.c.upstream_rq_pending_total: 0\n"), std::string::npos);
   auto heads = up.heads();
   ASSERT_FALSE(heads.empty());
   EXPECT_EQ(heads.back()[0], (std::pair<std::string, std::string>{":method", "GET"}));

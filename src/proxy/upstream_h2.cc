@@ -69,15 +69,21 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
   boost::system::error_code ec;
   bool bodiless = body.done() && body.kept().empty();
   bool connected = false;  // this request made a connection attempt (others may share it)
+  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+  h2::ClusterCounts counts{cluster.stats, cluster.breakers.maxPendingRequests};
   out.h2 = co_await pool.open(cluster.name, host.endpoint, cluster.http2Settings, requestHeaders(head), bodiless,
                               deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec, &connected,
-                              cluster.options);
+                              cluster.options, counts);
   if (out.h2 && out.h2->lastOnItsConnection()) cluster.stats->upstream_cx_max_requests++;
   if (connected) {
     cluster.stats->upstream_cx_total++;
     cluster.stats->upstream_cx_http2_total++;
   }
   if (!out.h2) {
+    if (ec == boost::asio::error::no_buffer_space) {  // past max_pending_requests
+      result.kind = UpstreamResult::kOverflow;
+      co_return result;
+    }
     if (ec == beast::error::timeout && deadlineFirst) {
       result.kind = UpstreamResult::kTimeout;
       result.perTryTimeout = timeouts.perTryFired();

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "proxy/h2/codec.h"
+#include "proxy/stats.h"
 #include "proxy/upstream_options.h"
 #include "proxy/signal.h"
 #include "proxy/timed_stream.h"
@@ -130,7 +131,8 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   // (beast::error::timeout at the deadline).
   static Task<std::shared_ptr<UpstreamConnection>> connect(Executor ex, tcp::endpoint host, Settings settings,
                                                            Clock::time_point connectDeadline,
-                                                           boost::system::error_code& ec, UpstreamOptions options = {});
+                                                           boost::system::error_code& ec, UpstreamOptions options = {},
+                                                           std::shared_ptr<ClusterStats> stats = nullptr);
   ~UpstreamConnection() override;
 
   // A new stream may start here: open, no GOAWAY received, fewer streams than the server's
@@ -187,6 +189,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   const Settings settings_;
   const UpstreamOptions options_;
   uint32_t streamsOpened_ = 0;
+  std::shared_ptr<ClusterStats> stats_;  // its cluster's upstream_cx_active counts it from connect to close
   const tcp::endpoint host_;
   TimedStream socket_;
   ClientCodec codec_;

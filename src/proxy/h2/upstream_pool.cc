@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 namespace meshd::proxy::h2 {
@@ -18,6 +19,24 @@ struct UpstreamPool::Connecting {
 };
 
 namespace {
+
+// A request waiting for a stream, in its cluster's upstream_rq_pending_active meanwhile.
+class Pending {
+ public:
+  explicit Pending(ClusterStats* stats) : stats_(stats) {
+    if (!stats_) return;
+    stats_->upstream_rq_pending_active++;
+    stats_->upstream_rq_pending_total++;
+  }
+  ~Pending() {
+    if (stats_) stats_->upstream_rq_pending_active--;
+  }
+  Pending(const Pending&) = delete;
+  Pending& operator=(const Pending&) = delete;
+
+ private:
+  ClusterStats* stats_;
+};
 
 // A usable connection that cannot start the request was given a head nghttp2 refuses: another
 // connection would refuse it too.
@@ -45,8 +64,9 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::open(std::string_view cluste
                                                          const Headers& head, bool endStream,
                                                          Clock::time_point connectDeadline,
                                                          boost::system::error_code& ec, bool* connected,
-                                                         const UpstreamOptions& options) {
-  return openOn(state_, Key(cluster, host), settings, options, head, endStream, connectDeadline, ec, connected);
+                                                         const UpstreamOptions& options, ClusterCounts counts) {
+  return openOn(state_, Key(cluster, host), settings, options, std::move(counts), head, endStream, connectDeadline, ec,
+                connected);
 }
 
 void UpstreamPool::retain(const std::function<bool(std::string_view cluster)>& keep) {
@@ -66,10 +86,11 @@ size_t UpstreamPool::connections(std::string_view cluster, const tcp::endpoint& 
 
 Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State> st, Key key,
                                                            Settings settings, UpstreamOptions options,
-                                                           const Headers& head, bool endStream,
+                                                           ClusterCounts counts, const Headers& head, bool endStream,
                                                            Clock::time_point connectDeadline,
                                                            boost::system::error_code& ec, bool* connected) {
   ec = {};
+  std::optional<Pending> pending;  // from the moment the request has to wait for a connection
   for (;;) {
     if (st->closed) {
       ec = boost::asio::error::operation_aborted;
@@ -81,31 +102,39 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State
       if (c->usable()) co_return refusedHeadIsAnError(c->open(head, endStream), ec);
     }
 
+    if (!pending) {
+      if (counts.stats && counts.stats->upstream_rq_pending_active.load(std::memory_order_relaxed) >= counts.maxPendingRequests) {
+        counts.stats->upstream_rq_pending_overflow++;
+        ec = boost::asio::error::no_buffer_space;
+        co_return nullptr;
+      }
+      pending.emplace(counts.stats.get());
+    }
     // Wait for the connection being made, unless more requests wait for it than it could carry.
-    if (std::shared_ptr<Connecting> pending = h.connecting; pending && pending->streams < settings.maxConcurrentStreams) {
-      ++pending->streams;
+    if (std::shared_ptr<Connecting> made = h.connecting; made && made->streams < settings.maxConcurrentStreams) {
+      ++made->streams;
       boost::system::error_code ignored;
-      co_await pending->done.async_wait(into(ignored));
-      if (pending->ec) {
-        ec = pending->ec;
+      co_await made->done.async_wait(into(ignored));
+      if (made->ec) {
+        ec = made->ec;
         co_return nullptr;
       }
       continue;  // it is among the open ones now (or already full, closed: look again)
     }
 
-    auto pending = std::make_shared<Connecting>(st->ex);
-    h.connecting = pending;
+    auto made = std::make_shared<Connecting>(st->ex);
+    h.connecting = made;
     if (connected) *connected = true;
-    auto c = co_await UpstreamConnection::connect(st->ex, key.second, settings, connectDeadline, ec, options);
-    pending->ec = ec;
-    pending->done.cancel();
+    auto c = co_await UpstreamConnection::connect(st->ex, key.second, settings, connectDeadline, ec, options, counts.stats);
+    made->ec = ec;
+    made->done.cancel();
     if (st->closed) {
       if (c) c->close();
       ec = boost::asio::error::operation_aborted;
       co_return nullptr;
     }
     Host& now = st->hosts[key];  // the sweeper may have dropped the entry meanwhile
-    if (now.connecting == pending) now.connecting.reset();
+    if (now.connecting == made) now.connecting.reset();
     if (!c) co_return nullptr;
     now.open.push_back(c);
     if (!st->sweeping) {

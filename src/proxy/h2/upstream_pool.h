@@ -24,8 +24,17 @@
 #include <vector>
 
 #include "proxy/h2/upstream_connection.h"
+#include "proxy/stats.h"
 
 namespace meshd::proxy::h2 {
+
+// The cluster's counts that a request and its connections take part in, as Envoy's pool keeps them
+// (upstream_cx_active; upstream_rq_pending_active and _total while a request waits for a stream,
+// up to max_pending_requests, then upstream_rq_pending_overflow); nothing counted without stats.
+struct ClusterCounts {
+  std::shared_ptr<ClusterStats> stats;
+  uint32_t maxPendingRequests = UINT32_MAX;
+};
 
 class UpstreamPool {
  public:
@@ -43,12 +52,14 @@ class UpstreamPool {
   // asio::error::operation_aborted when the pool went away meanwhile; asio::error::invalid_argument
   // when nghttp2 refused the head. `connected`, when given, is set when this call made a connection
   // attempt (for the cluster's upstream_cx_* counters: one per attempt, not per waiting request).
-  // A new connection takes `options` (its idle timeout and requests).
+  // A new connection takes `options` (its idle timeout and requests). A request that must wait for
+  // a connection is pending in `counts`; past its max_pending_requests it fails at once with
+  // asio::error::no_buffer_space (an overflow).
   Task<std::unique_ptr<UpstreamStream>> open(std::string_view cluster, const tcp::endpoint& host,
                                              const Settings& settings, const Headers& head,
                                              bool endStream, Clock::time_point connectDeadline,
                                              boost::system::error_code& ec, bool* connected = nullptr,
-                                             const UpstreamOptions& options = {});
+                                             const UpstreamOptions& options = {}, ClusterCounts counts = {});
 
   // Drains the connections of clusters `keep` does not name (removed ones): idle ones close now,
   // busy ones take no new stream and close after their last one.
@@ -76,7 +87,7 @@ class UpstreamPool {
   using Key = std::pair<std::string, tcp::endpoint>;
   static Task<std::unique_ptr<UpstreamStream>> openOn(std::shared_ptr<State> st, Key key,
                                                       Settings settings, UpstreamOptions options,
-                                                      const Headers& head, bool endStream,
+                                                      ClusterCounts counts, const Headers& head, bool endStream,
                                                       Clock::time_point connectDeadline,
                                                       boost::system::error_code& ec, bool* connected);
   // Closes the connections idle past the timeout and forgets closed ones; runs while there are any.
