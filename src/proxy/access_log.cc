@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -120,11 +121,129 @@ bool ownField(const std::string& lowerName) {
   return false;
 }
 
+// What an operator takes, as Envoy's CommandSyntaxChecker checks it.
+enum class Takes { kNothing, kOptionalArg, kArg, kArgAndLength, kOptionalArgAndLength };
+
+struct Operator {
+  std::string_view name;
+  Takes takes;
+};
+
+// Every operator Envoy's HTTP and TCP access logs have (with the formatter extensions Istio's
+// format uses); those meshproxy has no data for print "-" (TLS, metadata, filter state, wire bytes).
+constexpr Operator kOperators[] = {
+    {"START_TIME", Takes::kOptionalArg}, {"EMIT_TIME", Takes::kOptionalArg},
+    {"REQ", Takes::kArgAndLength}, {"RESP", Takes::kArgAndLength}, {"TRAILER", Takes::kArgAndLength},
+    {"REQ_WITHOUT_QUERY", Takes::kArgAndLength}, {"ENVIRONMENT", Takes::kArgAndLength},
+    {"DYNAMIC_METADATA", Takes::kArg}, {"CLUSTER_METADATA", Takes::kArg}, {"UPSTREAM_METADATA", Takes::kArg},
+    {"METADATA", Takes::kArgAndLength}, {"CEL", Takes::kArgAndLength}, {"COMMON_DURATION", Takes::kArg},
+    {"FILTER_STATE", Takes::kOptionalArgAndLength}, {"UPSTREAM_FILTER_STATE", Takes::kOptionalArgAndLength},
+    {"GRPC_STATUS", Takes::kOptionalArg},
+    {"DOWNSTREAM_PEER_CERT_V_START", Takes::kOptionalArg}, {"DOWNSTREAM_PEER_CERT_V_END", Takes::kOptionalArg},
+    {"UPSTREAM_PEER_CERT_V_START", Takes::kOptionalArg}, {"UPSTREAM_PEER_CERT_V_END", Takes::kOptionalArg},
+    {"REQUEST_DURATION", Takes::kNothing}, {"REQUEST_TX_DURATION", Takes::kNothing},
+    {"RESPONSE_DURATION", Takes::kNothing}, {"RESPONSE_TX_DURATION", Takes::kNothing},
+    {"DOWNSTREAM_HANDSHAKE_DURATION", Takes::kNothing}, {"ROUNDTRIP_DURATION", Takes::kNothing},
+    {"DURATION", Takes::kNothing}, {"BYTES_RECEIVED", Takes::kNothing}, {"BYTES_SENT", Takes::kNothing},
+    {"BYTES_RETRANSMITTED", Takes::kNothing}, {"PACKETS_RETRANSMITTED", Takes::kNothing},
+    {"UPSTREAM_WIRE_BYTES_RECEIVED", Takes::kNothing}, {"UPSTREAM_HEADER_BYTES_RECEIVED", Takes::kNothing},
+    {"UPSTREAM_WIRE_BYTES_SENT", Takes::kNothing}, {"UPSTREAM_HEADER_BYTES_SENT", Takes::kNothing},
+    {"DOWNSTREAM_WIRE_BYTES_RECEIVED", Takes::kNothing}, {"DOWNSTREAM_HEADER_BYTES_RECEIVED", Takes::kNothing},
+    {"DOWNSTREAM_WIRE_BYTES_SENT", Takes::kNothing}, {"DOWNSTREAM_HEADER_BYTES_SENT", Takes::kNothing},
+    {"REQUEST_HEADERS_BYTES", Takes::kNothing}, {"RESPONSE_HEADERS_BYTES", Takes::kNothing},
+    {"RESPONSE_TRAILERS_BYTES", Takes::kNothing},
+    {"PROTOCOL", Takes::kNothing}, {"UPSTREAM_PROTOCOL", Takes::kNothing}, {"RESPONSE_CODE", Takes::kNothing},
+    {"RESPONSE_CODE_DETAILS", Takes::kOptionalArg}, {"CONNECTION_TERMINATION_DETAILS", Takes::kNothing},
+    {"RESPONSE_FLAGS", Takes::kNothing}, {"RESPONSE_FLAGS_LONG", Takes::kNothing}, {"CUSTOM_FLAGS", Takes::kNothing},
+    {"UPSTREAM_HOST", Takes::kNothing}, {"UPSTREAM_HOST_NAME", Takes::kNothing},
+    {"UPSTREAM_CLUSTER", Takes::kNothing}, {"UPSTREAM_CLUSTER_RAW", Takes::kNothing},
+    {"UPSTREAM_LOCAL_ADDRESS", Takes::kNothing}, {"UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT", Takes::kNothing},
+    {"UPSTREAM_LOCAL_PORT", Takes::kNothing}, {"UPSTREAM_REMOTE_ADDRESS", Takes::kNothing},
+    {"UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT", Takes::kNothing}, {"UPSTREAM_REMOTE_PORT", Takes::kNothing},
+    {"UPSTREAM_REQUEST_ATTEMPT_COUNT", Takes::kNothing}, {"UPSTREAM_CONNECTION_ID", Takes::kNothing},
+    {"UPSTREAM_TLS_CIPHER", Takes::kNothing}, {"UPSTREAM_TLS_VERSION", Takes::kNothing},
+    {"UPSTREAM_TLS_SESSION_ID", Takes::kNothing}, {"UPSTREAM_PEER_ISSUER", Takes::kNothing},
+    {"UPSTREAM_PEER_CERT", Takes::kNothing}, {"UPSTREAM_PEER_SUBJECT", Takes::kNothing},
+    {"DOWNSTREAM_LOCAL_ADDRESS", Takes::kNothing}, {"DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT", Takes::kNothing},
+    {"DOWNSTREAM_LOCAL_PORT", Takes::kNothing}, {"DOWNSTREAM_REMOTE_ADDRESS", Takes::kNothing},
+    {"DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT", Takes::kNothing}, {"DOWNSTREAM_REMOTE_PORT", Takes::kNothing},
+    {"DOWNSTREAM_DIRECT_REMOTE_ADDRESS", Takes::kNothing},
+    {"DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT", Takes::kNothing},
+    {"DOWNSTREAM_DIRECT_REMOTE_PORT", Takes::kNothing}, {"CONNECTION_ID", Takes::kNothing},
+    {"REQUESTED_SERVER_NAME", Takes::kNothing}, {"ROUTE_NAME", Takes::kNothing},
+    {"DOWNSTREAM_PEER_URI_SAN", Takes::kNothing}, {"DOWNSTREAM_PEER_DNS_SAN", Takes::kNothing},
+    {"DOWNSTREAM_PEER_IP_SAN", Takes::kNothing}, {"DOWNSTREAM_LOCAL_URI_SAN", Takes::kNothing},
+    {"DOWNSTREAM_LOCAL_DNS_SAN", Takes::kNothing}, {"DOWNSTREAM_LOCAL_IP_SAN", Takes::kNothing},
+    {"DOWNSTREAM_PEER_SUBJECT", Takes::kNothing}, {"DOWNSTREAM_LOCAL_SUBJECT", Takes::kNothing},
+    {"DOWNSTREAM_TLS_SESSION_ID", Takes::kNothing}, {"DOWNSTREAM_TLS_CIPHER", Takes::kNothing},
+    {"DOWNSTREAM_TLS_VERSION", Takes::kNothing}, {"DOWNSTREAM_PEER_FINGERPRINT_256", Takes::kNothing},
+    {"DOWNSTREAM_PEER_FINGERPRINT_1", Takes::kNothing}, {"DOWNSTREAM_PEER_SERIAL", Takes::kNothing},
+    {"DOWNSTREAM_PEER_ISSUER", Takes::kNothing}, {"DOWNSTREAM_PEER_CERT", Takes::kNothing},
+    {"DOWNSTREAM_TRANSPORT_FAILURE_REASON", Takes::kNothing}, {"UPSTREAM_TRANSPORT_FAILURE_REASON", Takes::kNothing},
+    {"HOSTNAME", Takes::kNothing}, {"FILTER_CHAIN_NAME", Takes::kNothing}, {"VIRTUAL_CLUSTER_NAME", Takes::kNothing},
+    {"TLS_JA3_FINGERPRINT", Takes::kNothing}, {"STREAM_ID", Takes::kNothing}, {"TRACE_ID", Takes::kNothing},
+    {"UNIQUE_ID", Takes::kNothing}, {"LOCAL_REPLY_BODY", Takes::kNothing}, {"ACCESS_LOG_TYPE", Takes::kNothing},
+    {"GRPC_STATUS_NUMBER", Takes::kNothing},
+};
+
+// Envoy's check of a command's argument and length, with its messages; empty when it passes.
+std::string syntaxError(const std::string& name, const std::string& arg, bool hasLength) {
+  const Operator* op = nullptr;
+  for (const Operator& o : kOperators) {
+    if (o.name == name) op = &o;
+  }
+  if (!op) return "Not supported field in StreamInfo: " + name;
+  bool lengthAllowed = op->takes == Takes::kArgAndLength || op->takes == Takes::kOptionalArgAndLength;
+  if (op->takes == Takes::kNothing && (!arg.empty() || hasLength)) return name + " does not take any parameters or length";
+  if ((op->takes == Takes::kArg || op->takes == Takes::kArgAndLength) && arg.empty()) return name + " requires parameters";
+  if (!lengthAllowed && hasLength) return name + " does not allow length to be specified.";
+  if ((name == "REQ" || name == "RESP" || name == "TRAILER" || name == "REQ_WITHOUT_QUERY") &&
+      std::count(arg.begin(), arg.end(), '?') > 1) {
+    return "More than 1 alternative header specified in token: " + arg;
+  }
+  if ((name == "FILTER_STATE" || name == "UPSTREAM_FILTER_STATE") && arg.empty()) {
+    return "Invalid filter state configuration, key cannot be empty.";
+  }
+  if (name == "GRPC_STATUS" && !arg.empty() && arg != "CAMEL_STRING" && arg != "SNAKE_STRING" && arg != "NUMBER") {
+    return "GrpcStatusFormatter only supports CAMEL_STRING, SNAKE_STRING or NUMBER.";
+  }
+  return "";
+}
+
+// Envoy's long names for its response flags (RESPONSE_FLAGS_LONG).
+std::string longFlags(const std::string& flags) {
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"UH", "NoHealthyUpstream"}, {"UF", "UpstreamConnectionFailure"}, {"UO", "UpstreamOverflow"},
+      {"NR", "NoRouteFound"}, {"URX", "UpstreamRetryLimitExceeded"}, {"NC", "NoClusterFound"},
+      {"DC", "DownstreamConnectionTermination"}, {"UT", "UpstreamRequestTimeout"},
+      {"UC", "UpstreamConnectionTermination"}, {"SI", "StreamIdleTimeout"}, {"UPE", "UpstreamProtocolError"},
+      {"DPE", "DownstreamProtocolError"}, {"LR", "LocalReset"}, {"UR", "UpstreamRemoteReset"}};
+  std::string out;
+  size_t i = 0;
+  while (i < flags.size()) {
+    size_t comma = flags.find(',', i);
+    std::string_view f = std::string_view(flags).substr(i, comma == std::string::npos ? std::string::npos : comma - i);
+    std::string_view name = f;
+    for (const auto& [shortName, longName] : kNames) {
+      if (shortName == f) name = longName;
+    }
+    out += (out.empty() ? "" : ",") + std::string(name);
+    if (comma == std::string::npos) break;
+    i = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
-std::vector<AccessLogFormat::Piece> AccessLogFormat::parse(const std::string& f) {
+uint64_t nextConnectionId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+StatusOr<std::vector<AccessLogFormat::Piece>> AccessLogFormat::parse(const std::string& f) {
   // Envoy's command syntax: %NAME%, %NAME(ARG)% or %NAME(ARG):N%, where ARG has no ')' but may
-  // have '%' (START_TIME's format); "%%" is a '%'. Anything else is literal.
+  // have '%' (START_TIME's format); "%%" is a '%'. Any other '%' is an error, as Envoy's.
   std::vector<Piece> out;
   std::string literal;
   auto flush = [&] {
@@ -146,6 +265,7 @@ std::vector<AccessLogFormat::Piece> AccessLogFormat::parse(const std::string& f)
     while (j < f.size() && (std::isupper(static_cast<unsigned char>(f[j])) || std::isdigit(static_cast<unsigned char>(f[j])) || f[j] == '_')) ++j;
     Piece p{false, f.substr(i + 1, j - i - 1), ""};
     bool ok = !p.text.empty();
+    bool hasLength = false;
     if (ok && j < f.size() && f[j] == '(') {
       size_t close = f.find(')', j);
       ok = close != std::string::npos;
@@ -153,18 +273,25 @@ std::vector<AccessLogFormat::Piece> AccessLogFormat::parse(const std::string& f)
         p.arg = f.substr(j + 1, close - j - 1);
         j = close + 1;
       }
-      if (ok && j < f.size() && f[j] == ':') {
-        size_t k = j + 1;
-        while (k < f.size() && std::isdigit(static_cast<unsigned char>(f[k]))) ++k;
-        p.maxLength = std::strtoul(f.c_str() + j + 1, nullptr, 10);
-        j = k;
-      }
     }
-    if (!ok || j >= f.size() || f[j] != '%') {  // not a command: the '%' is literal
-      literal += f[i++];
-      continue;
+    if (ok && j < f.size() && f[j] == ':') {
+      size_t k = j + 1;
+      while (k < f.size() && std::isdigit(static_cast<unsigned char>(f[k]))) ++k;
+      hasLength = k > j + 1;
+      p.maxLength = std::strtoul(f.c_str() + j + 1, nullptr, 10);
+      j = k;
     }
+    if (!ok || j >= f.size() || f[j] != '%') {
+      return badRequest("Incorrect configuration: " + f + ". Couldn't find valid command at position " + std::to_string(i));
+    }
+    if (std::string e = syntaxError(p.text, p.arg, hasLength); !e.empty()) return badRequest(e);
     flush();
+    if (p.text == "ENVIRONMENT") {  // read once, as Envoy does when it builds the formatter
+      const char* v = std::getenv(p.arg.c_str());
+      std::string value = v ? v : "-";
+      if (p.maxLength && value.size() > p.maxLength) value.resize(p.maxLength);
+      p = Piece{true, std::move(value), ""};
+    }
     out.push_back(std::move(p));
     i = j + 1;
   }
@@ -181,14 +308,27 @@ std::string AccessLogFormat::value(const Piece& p, const RequestLog& r) {
 std::string AccessLogFormat::untruncated(const Piece& p, const RequestLog& r) {
   const std::string& c = p.text;
   if (c == "START_TIME") return p.arg.empty() ? startTime(r.start) : startTime(r.start, p.arg);
+  if (c == "EMIT_TIME") {
+    auto now = std::chrono::system_clock::now();
+    return p.arg.empty() ? startTime(now) : startTime(now, p.arg);
+  }
   if (c == "PROTOCOL") return r.protocol;
   if (c == "RESPONSE_CODE") return std::to_string(r.responseCode);
   if (c == "RESPONSE_FLAGS") return orDash(r.responseFlags);  // "-" is the value for none
+  if (c == "RESPONSE_FLAGS_LONG") return orDash(longFlags(r.responseFlags));
+  if (c == "RESPONSE_CODE_DETAILS") return r.details;
+  if (c == "CONNECTION_ID") return std::to_string(r.connectionId);
+  if (c == "REQUEST_DURATION") return r.requestDuration ? std::to_string(r.requestDuration->count()) : "";
+  if (c == "UPSTREAM_PROTOCOL") return r.upstreamProtocol;
+  if (c == "FILTER_CHAIN_NAME") return r.filterChainName;
+  if (c == "LOCAL_REPLY_BODY") return r.localReplyBody;
+  if (c == "ACCESS_LOG_TYPE") return r.type;
+  if (c == "STREAM_ID") return r.requestId;  // Envoy's stream id is the request id it generated or kept
   if (c == "BYTES_RECEIVED") return std::to_string(r.bytesReceived);
   if (c == "BYTES_SENT") return std::to_string(r.bytesSent);
   if (c == "DURATION") return std::to_string(r.duration.count());
-  if (c == "UPSTREAM_HOST") return r.upstreamHost;
-  if (c == "UPSTREAM_CLUSTER") return r.upstreamCluster;
+  if (c == "UPSTREAM_HOST" || c == "UPSTREAM_HOST_NAME") return r.upstreamHost;  // a host's name is its address here
+  if (c == "UPSTREAM_CLUSTER" || c == "UPSTREAM_CLUSTER_RAW") return r.upstreamCluster;
   if (c == "DOWNSTREAM_REMOTE_ADDRESS" || c == "DOWNSTREAM_DIRECT_REMOTE_ADDRESS") return r.downstreamRemote;
   if (c == "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT" || c == "DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT") {
     return withoutPort(r.downstreamRemote);
@@ -262,21 +402,28 @@ std::vector<std::string> AccessLogFormat::requestFields() const {
 
 std::vector<std::string> AccessLogFormat::responseFields() const { return arguments("RESP"); }
 
-AccessLogFormat AccessLogFormat::text(const std::string& format) {
+StatusOr<AccessLogFormat> AccessLogFormat::text(const std::string& format) {
+  auto pieces = parse(format.empty() ? kDefaultAccessLogFormat : format);
+  if (!pieces.ok()) return pieces.status();
   AccessLogFormat f;
-  f.text_ = parse(format.empty() ? kDefaultAccessLogFormat : format);
+  f.text_ = std::move(*pieces);
   return f;
 }
 
-AccessLogFormat AccessLogFormat::json(const std::map<std::string, std::string>& fields) {
+StatusOr<AccessLogFormat> AccessLogFormat::json(const std::map<std::string, std::string>& fields) {
   AccessLogFormat f;
   f.isJson_ = true;
-  for (const auto& [k, v] : fields) f.json_.emplace_back(k, parse(v));
+  for (const auto& [k, v] : fields) {
+    auto pieces = parse(v);
+    if (!pieces.ok()) return pieces.status();
+    f.json_.emplace_back(k, std::move(*pieces));
+  }
   return f;
 }
 
 bool AccessLogFormat::numeric(const std::string& op) {
   for (const char* n : {"RESPONSE_CODE", "BYTES_RECEIVED", "BYTES_SENT", "DURATION", "RESPONSE_DURATION",
+                        "REQUEST_DURATION", "CONNECTION_ID",
                         "RESPONSE_TX_DURATION", "UPSTREAM_REQUEST_ATTEMPT_COUNT", "DOWNSTREAM_REMOTE_PORT",
                         "DOWNSTREAM_DIRECT_REMOTE_PORT", "DOWNSTREAM_LOCAL_PORT", "UPSTREAM_REMOTE_PORT",
                         "UPSTREAM_LOCAL_PORT"}) {

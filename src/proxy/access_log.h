@@ -27,11 +27,21 @@ struct RequestLog {
   std::chrono::milliseconds duration{0};
   std::string upstreamHost, upstreamCluster, downstreamRemote;
   std::string upstreamLocal;      // UPSTREAM_LOCAL_ADDRESS: the last attempt's connection's own address
+  std::string upstreamProtocol;   // UPSTREAM_PROTOCOL: "HTTP/1.1" or "HTTP/2", once an attempt was made
   std::string routeName;          // ROUTE_NAME
+  std::string filterChainName;    // FILTER_CHAIN_NAME
+  // RESPONSE_CODE_DETAILS, Envoy's: "via_upstream", "route_not_found", "no_healthy_upstream",
+  // "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_...}", ...
+  std::string details;
+  std::string localReplyBody;     // LOCAL_REPLY_BODY
+  uint64_t connectionId = 0;      // CONNECTION_ID: the downstream connection's (nextConnectionId())
+  const char* type = "DownstreamEnd";  // ACCESS_LOG_TYPE: the TCP proxy's is "TcpConnectionEnd"
   std::string transportFailure;   // UPSTREAM_TRANSPORT_FAILURE_REASON: "delayed connect error: ..."
   uint32_t attempts = 0;          // UPSTREAM_REQUEST_ATTEMPT_COUNT
   // RESPONSE_DURATION: from the request's start to the upstream response's head; none without one.
   std::optional<std::chrono::milliseconds> responseDuration;
+  // REQUEST_DURATION: from the start to the request's last byte; none while it was still coming.
+  std::optional<std::chrono::milliseconds> requestDuration;
   // The request's other fields that REQ(...) operators name, and the proxied response's fields that
   // RESP(...) operators name (lowercase name, value): copied only when a log asks for them
   // (FilterChainView::loggedRequestFields, loggedResponseFields).
@@ -43,6 +53,9 @@ struct RequestLog {
   void addFlag(const std::string& f) { responseFlags += (responseFlags.empty() ? "" : ",") + f; }
 };
 
+// A process-wide number for each downstream connection, from 1, as Envoy's connection ids.
+uint64_t nextConnectionId();
+
 // Envoy's default text format.
 inline constexpr const char* kDefaultAccessLogFormat =
     "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" %RESPONSE_CODE% "
@@ -51,10 +64,12 @@ inline constexpr const char* kDefaultAccessLogFormat =
 
 class AccessLogFormat {
  public:
-  // A text format; an empty one is Envoy's default.
-  static AccessLogFormat text(const std::string& format);
+  // A text format; an empty one is Envoy's default. BadRequest with Envoy's reason for a format
+  // Envoy rejects: an operator it does not have ("Not supported field in StreamInfo: X"), one given
+  // an argument or length it does not take, a '%' that starts no operator.
+  static StatusOr<AccessLogFormat> text(const std::string& format);
   // A JSON format: each key's value is itself a text format; one JSON object per line.
-  static AccessLogFormat json(const std::map<std::string, std::string>& fields);
+  static StatusOr<AccessLogFormat> json(const std::map<std::string, std::string>& fields);
 
   std::string format(const RequestLog& r) const;
   // The request fields its REQ(...) operators name (but those RequestLog has fields of its own for),
@@ -69,7 +84,7 @@ class AccessLogFormat {
     std::string arg;      // REQ(...) / START_TIME(...) argument
     size_t maxLength = 0;  // REQ(...):N; 0: any
   };
-  static std::vector<Piece> parse(const std::string& f);
+  static StatusOr<std::vector<Piece>> parse(const std::string& f);
   // The lowercase arguments of its `op` operators, each once; REQ's alternatives (A?B) apart.
   std::vector<std::string> arguments(const std::string& op) const;
   static std::string render(const std::vector<Piece>& pieces, const RequestLog& r);

@@ -62,15 +62,44 @@ class AccessLogE2eTest : public ProxyE2eTest {
   std::string path_;
 };
 
-TEST_F(AccessLogE2eTest, AccessLogCarriesResponseFlags) {
-  set({staticCluster("dead", {freePort()})}, {loggedListener("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)%\n")},
+TEST_F(AccessLogE2eTest, AccessLogCarriesResponseFlagsAndDetails) {
+  Upstream app("app");
+  set({staticCluster("dead", {freePort()}), staticCluster("app", {app.port()})},
+      {loggedListener("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)% %RESPONSE_CODE_DETAILS% %CONNECTION_ID% %REQUEST_DURATION%\n")},
       {routeConfig("rc", R"(routes { match { prefix: "/dead" } route { cluster: "dead"
-         retry_policy { retry_on: "connect-failure" num_retries { value: 1 } } } })")});
+         retry_policy { retry_on: "connect-failure" num_retries { value: 1 } } } }
+         routes { match { prefix: "/app" } route { cluster: "app" } })")});
   await("/dead", [](auto& r) { return r.status == 503; });
   EXPECT_EQ(httpGet("127.0.0.1", port_, "/none").status, 404);
-  std::string text = logWhen([](const std::string& t) { return t.find("404 NR /none\n") != std::string::npos; });
-  EXPECT_NE(text.find("503 UF,URX /dead\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("404 NR /none\n"), std::string::npos) << text;
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/app").status, 200);
+  std::string text = logWhen([](const std::string& t) { return t.find("200 - /app via_upstream ") != std::string::npos; });
+  EXPECT_NE(text.find("503 UF,URX /dead upstream_reset_before_response_started{remote_connection_failure|"
+                      "delayed_connect_error:_Connection_refused} "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("404 NR /none route_not_found "), std::string::npos) << text;
+  // Each connection its own number (httpGet connects each time); a request without a body took 0 ms.
+  std::regex ids("/none route_not_found ([0-9]+) 0\n200 - /app via_upstream ([0-9]+) 0\n");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text, m, ids)) << text;
+  EXPECT_GT(std::stoull(m[2]), std::stoull(m[1]));
+}
+
+// A format Envoy cannot read is NACKed with Envoy's reason, and the last good listener serves on.
+TEST_F(AccessLogE2eTest, AFormatEnvoyRejectsIsNacked) {
+  Upstream app("app");
+  auto routes = routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })");
+  set({staticCluster("app", {app.port()})}, {loggedListener("%RESPONSE_CODE%\n")}, {routes});
+  await("/", [](auto& r) { return r.status == 200; });
+  set({staticCluster("app", {app.port()})}, {loggedListener("%RESPONSE_CODE% %UPSTREAM_COLOR%\n")}, {routes});
+  ASSERT_TRUE(eventually([&] {
+    auto p = cache_.proxies();
+    return p.size() == 1 && p[0].lastNackType == std::string(xds::kListenerType);
+  }));
+  EXPECT_EQ(cache_.proxies()[0].lastNackReason, "listener l: Not supported field in StreamInfo: UPSTREAM_COLOR");
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/").body, "app / host=svc");
+  std::string text = logWhen([](const std::string& t) { return t.find("200\n") != std::string::npos; });
+  EXPECT_EQ(text.find("UPSTREAM_COLOR"), std::string::npos) << text;
 }
 
 // A tcp_proxy's access log (App Mesh logging on a TCP listener): one line per connection once both

@@ -1,10 +1,23 @@
 #include "proxy/access_log.h"
 
 #include <gtest/gtest.h>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace meshd::proxy {
 namespace {
+
+AccessLogFormat textFormat(const std::string& f) {
+  auto r = AccessLogFormat::text(f);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return std::move(r).value();
+}
+
+AccessLogFormat jsonFormat(const std::map<std::string, std::string>& fields) {
+  auto r = AccessLogFormat::json(fields);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return std::move(r).value();
+}
 
 RequestLog sample() {
   RequestLog r;
@@ -23,7 +36,7 @@ RequestLog sample() {
 }
 
 TEST(AccessLogTest, DefaultFormatIsEnvoys) {
-  EXPECT_EQ(AccessLogFormat::text("").format(sample()),
+  EXPECT_EQ(textFormat("").format(sample()),
             "[2026-11-23T23:00:00.123Z] \"GET /red HTTP/1.1\" 503 UF,URX 0 19 7 - \"-\" \"curl/7.88.1\" \"-\" \"gw\" "
             "\"127.0.0.1:15000\"\n");
 }
@@ -31,12 +44,63 @@ TEST(AccessLogTest, DefaultFormatIsEnvoys) {
 TEST(AccessLogTest, TextOperatorsAndFallbacks) {
   RequestLog r = sample();
   r.responseFlags.clear();
-  EXPECT_EQ(AccessLogFormat::text("%RESPONSE_FLAGS% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(USER-AGENT):5% 100%% %NOPE%\n").format(r),
-            "- /red curl/ 100% -\n");  // REQ(...):N keeps N characters
+  EXPECT_EQ(textFormat("%RESPONSE_FLAGS% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(USER-AGENT):5% 100%% %DOWNSTREAM_TLS_CIPHER%\n").format(r),
+            "- /red curl/ 100% -\n");  // REQ(...):N keeps N characters; no TLS, no cipher
+}
+
+// As Envoy's parser, a format it cannot read is an error (the listener is NACKed), with its words.
+TEST(AccessLogTest, FormatsEnvoyRejectsAreErrors) {
+  auto error = [](const std::string& f) {
+    auto r = AccessLogFormat::text(f);
+    return r.ok() ? std::string("accepted") : r.status().message();
+  };
+  EXPECT_EQ(error("%NOPE%"), "Not supported field in StreamInfo: NOPE");
+  EXPECT_EQ(error("%REQ%"), "REQ requires parameters");
+  EXPECT_EQ(error("%PROTOCOL(x)%"), "PROTOCOL does not take any parameters or length");
+  EXPECT_EQ(error("%PROTOCOL:10%"), "PROTOCOL does not take any parameters or length");
+  EXPECT_EQ(error("%START_TIME:10%"), "START_TIME does not allow length to be specified.");
+  EXPECT_EQ(error("%REQ(a?b?c)%"), "More than 1 alternative header specified in token: a?b?c");
+  EXPECT_EQ(error("%FILTER_STATE()%"), "Invalid filter state configuration, key cannot be empty.");
+  EXPECT_EQ(error("ok 100% done"), "Incorrect configuration: ok 100% done. Couldn't find valid command at position 6");
+  EXPECT_EQ(error("%response_code%"), "Incorrect configuration: %response_code%. Couldn't find valid command at position 0");
+  EXPECT_EQ(error("%DYNAMIC_METADATA(a)% %REQ(x):3% 100%%"), "accepted");
+  auto json = AccessLogFormat::json({{"ok", "%RESPONSE_CODE%"}, {"bad", "%NOPE%"}});
+  ASSERT_FALSE(json.ok());
+  EXPECT_EQ(json.status().message(), "Not supported field in StreamInfo: NOPE");
+}
+
+// The details Envoy gives each outcome, the connection's number, the request's own duration.
+TEST(AccessLogTest, DetailsConnectionIdAndRequestDuration) {
+  RequestLog r = sample();
+  r.details = "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}";
+  r.connectionId = 42;
+  r.requestDuration = std::chrono::milliseconds(2);
+  r.upstreamProtocol = "HTTP/1.1";
+  r.localReplyBody = "no healthy upstream";
+  r.filterChainName = "fc";
+  r.requestId = "id-1";
+  EXPECT_EQ(textFormat("%RESPONSE_CODE_DETAILS% %CONNECTION_ID% %REQUEST_DURATION% %UPSTREAM_PROTOCOL% %RESPONSE_FLAGS_LONG% "
+                       "%CONNECTION_TERMINATION_DETAILS% %FILTER_CHAIN_NAME% %STREAM_ID% %ACCESS_LOG_TYPE% [%LOCAL_REPLY_BODY%]")
+                .format(r),
+            "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused} 42 2 "
+            "HTTP/1.1 UpstreamConnectionFailure,UpstreamRetryLimitExceeded - fc id-1 DownstreamEnd [no healthy upstream]");
+  auto j = nlohmann::json::parse(jsonFormat({{"id", "%CONNECTION_ID%"}, {"rq", "%REQUEST_DURATION%"}}).format(r));
+  EXPECT_EQ(j["id"], 42);
+  EXPECT_EQ(j["rq"], 2);
+  r.requestDuration.reset();
+  EXPECT_EQ(textFormat("%REQUEST_DURATION%").format(r), "-");
+}
+
+TEST(AccessLogTest, EnvironmentIsReadOnce) {
+  ::setenv("MESHPROXY_LOG_TEST_ZONE", "us-west-2a", 1);
+  AccessLogFormat f = textFormat("%ENVIRONMENT(MESHPROXY_LOG_TEST_ZONE)% %ENVIRONMENT(MESHPROXY_LOG_TEST_ZONE):5% "
+                                 "%ENVIRONMENT(MESHPROXY_LOG_TEST_UNSET)%");
+  ::setenv("MESHPROXY_LOG_TEST_ZONE", "changed", 1);
+  EXPECT_EQ(f.format(sample()), "us-west-2a us-we -");
 }
 
 TEST(AccessLogTest, StartTimeTakesAFormatWithEnvoysExtensions) {
-  EXPECT_EQ(AccessLogFormat::text("%START_TIME(%Y/%m/%d %H:%M:%S.%3f|%s|%f|%%)%").format(sample()),
+  EXPECT_EQ(textFormat("%START_TIME(%Y/%m/%d %H:%M:%S.%3f|%s|%f|%%)%").format(sample()),
             "2026/11/23 23:00:00.123|1795474800|123000000|%");
 }
 
@@ -51,7 +115,7 @@ TEST(AccessLogTest, AddressesRouteAttemptsAndDurations) {
   r.transportFailure = "delayed connect error: Connection refused";
   r.responseDuration = std::chrono::milliseconds(3);
   r.path = "/red?x=1";
-  EXPECT_EQ(AccessLogFormat::text("%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %DOWNSTREAM_REMOTE_PORT% %DOWNSTREAM_LOCAL_ADDRESS% "
+  EXPECT_EQ(textFormat("%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %DOWNSTREAM_REMOTE_PORT% %DOWNSTREAM_LOCAL_ADDRESS% "
                                   "%DOWNSTREAM_LOCAL_PORT% %UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %UPSTREAM_REMOTE_PORT% "
                                   "%UPSTREAM_LOCAL_ADDRESS% %ROUTE_NAME% %UPSTREAM_REQUEST_ATTEMPT_COUNT% "
                                   "\"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" %RESPONSE_DURATION% %RESPONSE_TX_DURATION% "
@@ -59,7 +123,7 @@ TEST(AccessLogTest, AddressesRouteAttemptsAndDurations) {
                 .format(r),
             "::1 40000 10.0.0.1:9080 9080 127.0.0.1 15000 127.0.0.1:50000 r1 2 "
             "\"delayed connect error: Connection refused\" 3 4 /red -");
-  auto j = nlohmann::json::parse(AccessLogFormat::json({{"port", "%DOWNSTREAM_REMOTE_PORT%"},
+  auto j = nlohmann::json::parse(jsonFormat({{"port", "%DOWNSTREAM_REMOTE_PORT%"},
                                                         {"attempts", "%UPSTREAM_REQUEST_ATTEMPT_COUNT%"},
                                                         {"rx", "%RESPONSE_DURATION%"}})
                                      .format(r));
@@ -67,13 +131,13 @@ TEST(AccessLogTest, AddressesRouteAttemptsAndDurations) {
   EXPECT_EQ(j["attempts"], 2);
   EXPECT_EQ(j["rx"], 3);
   r.responseDuration.reset();
-  EXPECT_TRUE(nlohmann::json::parse(AccessLogFormat::json({{"rx", "%RESPONSE_DURATION%"}}).format(r))["rx"].is_null());
+  EXPECT_TRUE(nlohmann::json::parse(jsonFormat({{"rx", "%RESPONSE_DURATION%"}}).format(r))["rx"].is_null());
 }
 
 // As Envoy's json_format: a value that is one operator alone is typed (numbers for the code, counts
 // and duration; null for what there is none of); any other value is a string.
 TEST(AccessLogTest, JsonFormatIsOneTypedObjectPerLine) {
-  auto line = AccessLogFormat::json({{"code", "%RESPONSE_CODE%"}, {"flags", "%RESPONSE_FLAGS%"}, {"ms", "%DURATION%"},
+  auto line = jsonFormat({{"code", "%RESPONSE_CODE%"}, {"flags", "%RESPONSE_FLAGS%"}, {"ms", "%DURATION%"},
                                      {"sent", "%BYTES_SENT%"}, {"host", "%UPSTREAM_HOST%"}, {"xff", "%REQ(X-FORWARDED-FOR)%"},
                                      {"text", "code %RESPONSE_CODE%"}, {"mixed", "%REQ(X-FORWARDED-FOR)% x"}})
                   .format(sample());
@@ -87,11 +151,11 @@ TEST(AccessLogTest, JsonFormatIsOneTypedObjectPerLine) {
 TEST(AccessLogTest, RespReadsTheCopiedResponseFields) {
   RequestLog r = sample();
   r.responseFields = {{"x-envoy-upstream-service-time", "12"}, {"content-type", "text/plain"}};
-  auto f = AccessLogFormat::text("%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% %RESP(Content-Type)% %RESP(x-nope)%\n");
+  auto f = textFormat("%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% %RESP(Content-Type)% %RESP(x-nope)%\n");
   EXPECT_EQ(f.format(r), "12 text/plain -\n");
   EXPECT_EQ(f.responseFields(), (std::vector<std::string>{"x-envoy-upstream-service-time", "content-type", "x-nope"}));
-  EXPECT_EQ(AccessLogFormat::text("").responseFields(), std::vector<std::string>{"x-envoy-upstream-service-time"});
-  EXPECT_EQ(AccessLogFormat::json({{"t", "%RESP(server)%"}}).responseFields(), std::vector<std::string>{"server"});
+  EXPECT_EQ(textFormat("").responseFields(), std::vector<std::string>{"x-envoy-upstream-service-time"});
+  EXPECT_EQ(jsonFormat({{"t", "%RESP(server)%"}}).responseFields(), std::vector<std::string>{"server"});
 }
 
 // REQ(...) of a field RequestLog has no member for reads the fields copied for it; the format says
@@ -99,10 +163,10 @@ TEST(AccessLogTest, RespReadsTheCopiedResponseFields) {
 TEST(AccessLogTest, ReqOfAnyFieldReadsTheCopiedRequestFields) {
   RequestLog r = sample();
   r.requestFields = {{"x-b3-traceid", "abc"}};
-  auto f = AccessLogFormat::text("%REQ(X-B3-TRACEID)% %REQ(X-NONE?X-B3-TRACEID)% %REQ(USER-AGENT)% %REQ(X-NONE)%\n");
+  auto f = textFormat("%REQ(X-B3-TRACEID)% %REQ(X-NONE?X-B3-TRACEID)% %REQ(USER-AGENT)% %REQ(X-NONE)%\n");
   EXPECT_EQ(f.format(r), "abc abc curl/7.88.1 -\n");
   EXPECT_EQ(f.requestFields(), (std::vector<std::string>{"x-b3-traceid", "x-none"}));
-  EXPECT_EQ(AccessLogFormat::text("").requestFields(), std::vector<std::string>{"x-envoy-original-path"});
+  EXPECT_EQ(textFormat("").requestFields(), std::vector<std::string>{"x-envoy-original-path"});
 }
 
 }  // namespace

@@ -102,6 +102,7 @@ class BoundSockets {
 };
 
 struct FilterChainView {
+  std::string name;  // the filter chain's (FILTER_CHAIN_NAME)
   // filter_chain_match, the fields meshd uses (filter_chain_match.h says how a chain is chosen).
   uint32_t destinationPort = 0;  // 0: any
   std::vector<std::string> serverNames;  // exact or "*.suffix", lowercase; empty: any

@@ -29,7 +29,7 @@ StatusOr<std::vector<std::shared_ptr<const AccessLog>>> accessLogs(
   for (const auto& a : logs) {
     envoy::extensions::access_loggers::file::v3::FileAccessLog file;
     if (!a.typed_config().UnpackTo(&file)) continue;
-    AccessLogFormat format = AccessLogFormat::text("");  // Envoy's default (the deprecated `format` field is not read)
+    StatusOr<AccessLogFormat> format = AccessLogFormat::text("");  // Envoy's default (the deprecated `format` field is not read)
     if (file.has_log_format()) {
       const auto& lf = file.log_format();
       if (lf.has_json_format()) {
@@ -40,7 +40,8 @@ StatusOr<std::vector<std::shared_ptr<const AccessLog>>> accessLogs(
         format = AccessLogFormat::text(lf.text_format_source().inline_string());
       }
     }
-    auto log = AccessLog::open(file.path(), std::move(format));
+    if (!format.ok()) return format.status();
+    auto log = AccessLog::open(file.path(), std::move(*format));
     if (!log.ok()) return log.status();
     out.push_back(*log);
   }
@@ -99,6 +100,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
   std::set<std::string> matches;
   for (const auto& chain : l.filter_chains()) {
     FilterChainView fc;
+    fc.name = chain.name();
     if (Status s = readChainMatch(chain.filter_chain_match(), fc); !s.ok()) return badRequest("listener " + l.name() + ": " + s.message());
     if (!matches.insert(matchKey(fc)).second) {
       return badRequest("listener " + l.name() + ": multiple filter chains with the same matching rules are defined");

@@ -27,7 +27,11 @@ class Downstream {
 
   // Answers with Envoy's local reply `r`, reading past what already arrived of the request's body.
   // Returns whether the connection serves another request.
-  virtual Task<bool> reply(RequestBody& body, const LocalReply& r) = 0;
+  Task<bool> reply(RequestBody& body, const LocalReply& r) {
+    log.details = r.details;
+    log.localReplyBody = r.body;
+    return sendReply(body, r);
+  }
 
   // Relays `response` (its head read, hop-by-hop fields still in it) and then its body as it
   // arrives; `deadline` (the route's) bounds the upstream from here. On kDone, again() says whether
@@ -38,6 +42,9 @@ class Downstream {
 
   RequestLog& log;
   const ServerHeader& server;  // with date, on every response (response_headers.h)
+
+ protected:
+  virtual Task<bool> sendReply(RequestBody& body, const LocalReply& r) = 0;
 };
 
 }  // namespace meshd::proxy

@@ -46,12 +46,13 @@ struct H2Stream {
 class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H2Connection> {
  public:
   H2Connection(Worker& worker, Socket socket, FilterChainView chain, std::shared_ptr<ListenerDrain> drain,
-               boost::asio::ip::tcp::endpoint local)
+               boost::asio::ip::tcp::endpoint local, uint64_t connectionId)
       : worker_(worker),
         stream_(std::move(socket)),
         chain_(std::move(chain)),
         drain_(std::move(drain)),
         local_(local),
+        connectionId_(connectionId),
         codec_(*this),
         writable_(stream_.get_executor()) {
     stream_.cancelOnTimeout();  // an idle timeout still has GOAWAYs to send
@@ -91,6 +92,7 @@ class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H
   FilterChainView chain_;
   std::shared_ptr<ListenerDrain> drain_;
   boost::asio::ip::tcp::endpoint local_;
+  uint64_t connectionId_;
   h2::ServerCodec codec_;
   Signal writable_;
   bool closed_ = false;  // the reader stopped: no more input, streams failed
@@ -148,7 +150,7 @@ class H2Downstream final : public Downstream {
       : Downstream(log, server), c_(c), s_(s), head_(head), grpc_(grpc) {}
 
   // A gRPC client gets Envoy's trailers-only reply (grpc-status from the HTTP status).
-  Task<bool> reply(RequestBody&, const LocalReply& r) override {
+  Task<bool> sendReply(RequestBody&, const LocalReply& r) override {
     log.responseCode = r.status;
     if (grpc_) {
       h2::Headers h = grpc::trailersOnlyReply(r.status, r.body);
@@ -380,7 +382,7 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   H2Body source(*this, *s, !hasLength);
   RequestBody body(source);
   chain_.httpStats->downstream_rq_total++;
-  RequestLog log = requestLog(chain_, req, "HTTP/2", stream_.socket(), local_);
+  RequestLog log = requestLog(chain_, req, "HTTP/2", stream_.socket(), local_, connectionId_);
   auto started = Clock::now();
   H2Downstream d(*this, *s, log, chain_.server, req.method() == "HEAD", grpc::isGrpcRequest(s->head));
   co_await forward(worker_, chain_, req, body, d);
@@ -390,6 +392,7 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   if (!chain_.accessLogs.empty()) {
     log.bytesReceived = body.bytes();
     log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    log.requestDuration = requestDuration(body, started);
     for (const auto& l : chain_.accessLogs) l->write(log);
   }
   done(s->id);
@@ -398,8 +401,10 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
 }  // namespace
 
 Task<void> serveHttp2(Worker& worker, Socket socket, std::string preread, FilterChainView chain,
-                      std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal) {
-  auto c = std::make_shared<H2Connection>(worker, std::move(socket), std::move(chain), std::move(drain), downstreamLocal);
+                      std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal,
+                      uint64_t connectionId) {
+  auto c = std::make_shared<H2Connection>(worker, std::move(socket), std::move(chain), std::move(drain), downstreamLocal,
+                                          connectionId);
   co_await c->run(std::move(preread));
 }
 

@@ -79,7 +79,7 @@ class Http1Downstream final : public Downstream {
 
   // Not when draining, and not when the client's body was not all read (as Envoy, which closes
   // rather than read what is left of it as a next request).
-  Task<bool> reply(RequestBody& body, const LocalReply& r) override {
+  Task<bool> sendReply(RequestBody& body, const LocalReply& r) override {
     beast::error_code ec;
     while (!body.done() && body.ready() && !ec) co_await body.next(ec);
     Response res = localResponse(r, version_);
@@ -142,6 +142,7 @@ constexpr size_t kHeadReadSize = 8 << 10;
 Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
                           std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal) {
   chain.httpStats->downstream_cx_total++;
+  const uint64_t connectionId = nextConnectionId();
   TimedStream stream(std::move(socket));
   stream.cancelOnTimeout();  // a request body that stalls is answered 408 (then the connection closes)
   beast::flat_buffer buffer;
@@ -159,7 +160,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     buffer.commit(n);
   }
   if (bytes().starts_with(kPreface)) {
-    co_await serveHttp2(worker, stream.release(), std::string(bytes()), std::move(chain), std::move(drain), downstreamLocal);
+    co_await serveHttp2(worker, stream.release(), std::string(bytes()), std::move(chain), std::move(drain), downstreamLocal, connectionId);
     co_return;
   }
   RequestHead req;  // one per connection: its buffers are reused request after request
@@ -226,7 +227,8 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     RequestBody body(*reader);
     chain.httpStats->downstream_rq_total++;
     stream.expiresNever();
-    RequestLog log = requestLog(chain, req, req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1", stream.socket(), downstreamLocal);
+    RequestLog log = requestLog(chain, req, req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1", stream.socket(), downstreamLocal,
+                                connectionId);
     auto started = std::chrono::steady_clock::now();
     served = true;
     Http1Downstream d(stream, *drain, log, chain.server, req.version(), req.method() == "HEAD", parsed.keepAlive && !draining);
@@ -234,6 +236,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     if (!chain.accessLogs.empty()) {
       log.bytesReceived = body.bytes();
       log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      log.requestDuration = requestDuration(body, started);
       for (const auto& l : chain.accessLogs) l->write(log);
     }
     reader.reset();  // gives back what it held of the buffer: the next request follows it

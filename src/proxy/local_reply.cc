@@ -6,15 +6,33 @@
 
 namespace meshd::proxy {
 
-LocalReply badRequest() { return {400, "Bad Request"}; }
-LocalReply requestHeadersTooLarge() { return {431, "Request Header Fields Too Large"}; }
-LocalReply upgradeFailed() { return {403, ""}; }
+LocalReply badRequest() { return {400, "Bad Request", false, "http1.codec_error"}; }
+LocalReply requestHeadersTooLarge() { return {431, "Request Header Fields Too Large", false, "http1.headers_too_large"}; }
+LocalReply upgradeFailed() { return {403, "", false, "upgrade_failed"}; }
 
-LocalReply noRoute() { return {404, ""}; }
-LocalReply clusterNotFound() { return {503, ""}; }
-LocalReply noHealthyUpstream() { return {503, std::string(kNoHealthyUpstream)}; }
-LocalReply upstreamTimeout() { return {504, std::string(kUpstreamTimeout)}; }
-LocalReply streamTimeout(bool requestComplete) { return {requestComplete ? 504u : 408u, std::string(kStreamTimeout)}; }
+LocalReply noRoute() { return {404, "", false, "route_not_found"}; }
+LocalReply clusterNotFound() { return {503, "", false, "cluster_not_found"}; }
+LocalReply noHealthyUpstream() { return {503, std::string(kNoHealthyUpstream), false, "no_healthy_upstream"}; }
+LocalReply upstreamTimeout(bool perTry) {
+  return {504, std::string(kUpstreamTimeout), false, perTry ? "upstream_per_try_timeout" : "response_timeout"};
+}
+LocalReply streamTimeout(bool requestComplete) {
+  return {requestComplete ? 504u : 408u, std::string(kStreamTimeout), false, "stream_idle_timeout"};
+}
+
+std::string resetDetails(std::string_view reason, std::string_view transportFailure, bool responseStarted) {
+  std::string d = responseStarted ? "upstream_reset_after_response_started{" : "upstream_reset_before_response_started{";
+  d += reason;
+  if (!transportFailure.empty()) {
+    d += '|';
+    d += transportFailure;
+  }
+  d += '}';
+  for (char& c : d) {  // Envoy's StringUtil::replaceAllEmptySpace
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') c = '_';
+  }
+  return d;
+}
 
 LocalReply upstreamReset(std::string_view reason, std::string_view transportFailure, bool retried) {
   std::string body(kUpstreamResetPrefix);
@@ -26,7 +44,7 @@ LocalReply upstreamReset(std::string_view reason, std::string_view transportFail
     body += transportFailure;
   }
   // As Envoy's router: a protocol error is the upstream's fault; an overflow drops the request.
-  return {reason == kProtocolError ? 502u : 503u, body, reason == kOverflow};
+  return {reason == kProtocolError ? 502u : 503u, body, reason == kOverflow, resetDetails(reason, transportFailure)};
 }
 
 std::string serialize(const LocalReply& r, bool keepAlive) {

@@ -24,8 +24,12 @@ struct LocalReply {
   unsigned status = 0;
   std::string body;  // empty: no content-type, no content-length body headers
   bool overloaded = false;  // x-envoy-overloaded: true, first (Envoy's router, for a dropped request)
+  // Envoy's response code details for it (the access log's RESPONSE_CODE_DETAILS); not sent.
+  std::string details;
 
-  bool operator==(const LocalReply&) const = default;
+  bool operator==(const LocalReply& o) const {
+    return status == o.status && body == o.body && overloaded == o.overloaded;
+  }
 };
 
 // The HTTP/1 codec's replies to a request it cannot parse (DPE), then the connection closes: the
@@ -36,7 +40,7 @@ LocalReply noRoute();           // 404, empty (NR)
 LocalReply upgradeFailed();     // 403, empty: an upgrade no upgrade_configs allows
 LocalReply clusterNotFound();   // 503, empty (NC)
 LocalReply noHealthyUpstream(); // 503 (UH)
-LocalReply upstreamTimeout();   // 504 (UT)
+LocalReply upstreamTimeout(bool perTry = false);  // 504 (UT); details say whether a try's timeout ended it
 // "stream timeout" (SI): the stream's idle timer (the route's idle_timeout, else the connection
 // manager's 5 minutes) ran out before the response's head. 504 once the request had ended, 408 while
 // its body was still coming (Envoy's maybeRequestTimeoutCode).
@@ -48,6 +52,10 @@ LocalReply streamTimeout(bool requestComplete);
 // ("remote connection failure", "connection termination", "connection timeout", "protocol error"); `transportFailure` the socket error's text ("Connection refused"), empty
 // when there is none; `retried` when retries ran and this was the last attempt's reason.
 LocalReply upstreamReset(std::string_view reason, std::string_view transportFailure, bool retried);
+
+// Envoy's details for a reset before (or after) the response started: "upstream_reset_before_response_started{
+// reason|transport failure}", blanks as '_'.
+std::string resetDetails(std::string_view reason, std::string_view transportFailure, bool responseStarted = false);
 
 // The reply as HTTP/1.1 bytes, as Envoy writes it (date and server headers excepted).
 std::string serialize(const LocalReply& r, bool keepAlive);

@@ -44,15 +44,29 @@ TEST(LocalReplyTest, OverflowSaysOverloaded) {
 
 TEST(LocalReplyTest, EmptyReplyHasNoContentType) {
   EXPECT_EQ(serialize(noRoute(), true), "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
-  EXPECT_EQ(clusterNotFound(), (LocalReply{503, ""}));
+  EXPECT_EQ(clusterNotFound(), (LocalReply{503, "", false, {}}));
 }
 
 // The stream idle timer's reply: a gateway timeout once the request had ended, else 408.
 TEST(LocalReplyTest, StreamTimeoutIs504AfterTheRequestAnd408DuringIt) {
-  EXPECT_EQ(streamTimeout(true), (LocalReply{504, "stream timeout"}));
+  EXPECT_EQ(streamTimeout(true), (LocalReply{504, "stream timeout", false, {}}));
   EXPECT_EQ(serialize(streamTimeout(false), false),
             "HTTP/1.1 408 Request Timeout\r\ncontent-length: 14\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n"
             "stream timeout");
+}
+
+// What the access log's RESPONSE_CODE_DETAILS says for each reply, as Envoy's.
+TEST(LocalReplyTest, DetailsAreEnvoys) {
+  EXPECT_EQ(noRoute().details, "route_not_found");
+  EXPECT_EQ(clusterNotFound().details, "cluster_not_found");
+  EXPECT_EQ(noHealthyUpstream().details, "no_healthy_upstream");
+  EXPECT_EQ(upstreamTimeout().details, "response_timeout");
+  EXPECT_EQ(upstreamTimeout(true).details, "upstream_per_try_timeout");
+  EXPECT_EQ(streamTimeout(false).details, "stream_idle_timeout");
+  EXPECT_EQ(upstreamReset(kRemoteConnectionFailure, "delayed connect error: Connection refused", true).details,
+            "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}");
+  EXPECT_EQ(upstreamReset(kOverflow, "", false).details, "upstream_reset_before_response_started{overflow}");
+  EXPECT_EQ(resetDetails(kConnectionTermination, "", true), "upstream_reset_after_response_started{connection_termination}");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 // send it again. As Envoy's router, a request whose body outgrew that buffer is no longer retried.
 // Worker thread only.
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "proxy/body_source.h"
@@ -27,12 +29,15 @@ class RequestBody {
   const std::string& kept() const { return kept_; }
   Framing framing() const { return framing_; }
   uint64_t bytes() const { return reader_.bytes(); }
+  // When its last byte was read; none for a request without a body (done with its head).
+  std::optional<std::chrono::steady_clock::time_point> completed() const { return completed_; }
   // From now on the client may be silent this long between pieces (see BodySource::idleTimeout).
   void idleTimeout(std::chrono::milliseconds d) { reader_.idleTimeout(d); }
 
   // The next piece from the client (see BodyReader::next), kept too while the buffer allows.
   Task<std::string_view> next(boost::beast::error_code& ec) {
     std::string_view piece = co_await reader_.next(ec);
+    if (reader_.done() && !completed_) completed_ = std::chrono::steady_clock::now();
     if (replayable_ && kept_.size() + piece.size() <= kRetryBufferLimit) {
       kept_.append(piece);
     } else if (replayable_) {
@@ -47,6 +52,7 @@ class RequestBody {
   Framing framing_;
   bool replayable_ = true;
   std::string kept_;
+  std::optional<std::chrono::steady_clock::time_point> completed_;
 };
 
 }  // namespace meshd::proxy

@@ -41,6 +41,8 @@ uint32_t outlierStatus(const UpstreamResult& r) {
 }
 
 constexpr auto kDefaultRouteTimeout = std::chrono::milliseconds(15000);
+// Envoy's response code details when the client went away first.
+constexpr const char* kDownstreamDisconnect = "downstream_remote_disconnect";
 
 // Counts a request in flight at a host for least request balancing, as long as it lives.
 class InFlight {
@@ -122,11 +124,13 @@ AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
 }  // namespace
 
 RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std::string_view protocol,
-                      Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal) {
+                      Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal, uint64_t connectionId) {
   RequestLog log;
   log.downstreamLocal = downstreamLocal;
   log.start = std::chrono::system_clock::now();
   if (chain.accessLogs.empty()) return log;
+  log.connectionId = connectionId;
+  log.filterChainName = chain.name;
   auto field = [&req](std::string_view name) { return std::string(req.find(name).value_or(std::string_view())); };
   log.method = std::string(req.method());
   log.path = std::string(req.target());
@@ -250,6 +254,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     inFlight.set(h);
     if (logging) log.upstreamHost = (h->endpoint.address().is_v6() ? "[" + h->address + "]" : h->address) + ":" + std::to_string(h->port);
     log.attempts = attempt + 1;
+    if (logging) log.upstreamProtocol = c.http2 ? "HTTP/2" : "HTTP/1.1";
     result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), worker.h2Pool(), response);
     if (logging) {
       boost::asio::ip::tcp::endpoint local = response.localEndpoint();
@@ -261,6 +266,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     }
     if (result.kind == UpstreamResult::kDownstreamReset) {
       log.addFlag("DC");
+      log.details = kDownstreamDisconnect;
       co_return false;
     }
     if (result.kind == UpstreamResult::kTimeout && result.idleTimeout && !body.done()) {
@@ -303,7 +309,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
         }
         c.stats->upstream_rq_timeout++;
         log.addFlag("UT");
-        co_return co_await d.reply(body, upstreamTimeout());
+        co_return co_await d.reply(body, upstreamTimeout(result.perTryTimeout));
       case UpstreamResult::kConnectFailure:
         flag("UF");
         co_return co_await d.reply(body, upstreamReset(kRemoteConnectionFailure, result.transportFailure, retried));
@@ -340,6 +346,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     }
   }
   response.idle = timeouts.idle;
+  log.details = "via_upstream";
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
   log.responseCode = result.status;
   log.bytesSent = relayed.bodyBytes;
@@ -349,13 +356,21 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       if (timeouts.idle.count() > 0 && !timeouts.expired()) {  // the route's idle_timeout, not its timeout
         chain.httpStats->downstream_rq_idle_timeout++;
         log.addFlag("SI");
+        log.details = "stream_idle_timeout";
         co_return false;
       }
       c.stats->upstream_rq_timeout++;
       log.addFlag("UT");
+      log.details = "response_timeout";
       co_return false;
-    case RelayResult::kUpstreamReset: log.addFlag("UC"); co_return false;
-    case RelayResult::kDownstreamReset: log.addFlag("DC"); co_return false;
+    case RelayResult::kUpstreamReset:
+      log.addFlag("UC");
+      log.details = resetDetails(kConnectionTermination, "", true);
+      co_return false;
+    case RelayResult::kDownstreamReset:
+      log.addFlag("DC");
+      log.details = kDownstreamDisconnect;
+      co_return false;
   }
   co_return false;
 }

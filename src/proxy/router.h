@@ -15,8 +15,18 @@ namespace meshd::proxy {
 class Worker;
 
 // The access log's record of a request, started as its head arrives (its strings only when the
-// chain has an access log).
-RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std::string_view protocol, Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal);
+// chain has an access log). `connectionId`: the downstream connection's nextConnectionId().
+// REQUEST_DURATION: from `started` to the body's last byte (0 without a body); none while it was
+// still coming.
+inline std::optional<std::chrono::milliseconds> requestDuration(const RequestBody& body,
+                                                                std::chrono::steady_clock::time_point started) {
+  if (!body.done()) return std::nullopt;
+  auto end = body.completed();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(end ? *end - started : std::chrono::nanoseconds(0));
+}
+
+RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std::string_view protocol, Socket& socket,
+                      const boost::asio::ip::tcp::endpoint& downstreamLocal, uint64_t connectionId);
 
 // Edits the head into the upstream request once routed. Returns whether the connection
 // serves another request (Downstream::reply's or again()).

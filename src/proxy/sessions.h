@@ -20,9 +20,10 @@ class Worker;
 Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
                                        std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal);
 // HTTP/2 by prior knowledge, once serveHttp saw the connection preface; `preread`: the bytes read so
-// far, the preface first.
+// far, the preface first. `connectionId`: the one serveHttp took (nextConnectionId()).
 Task<void> serveHttp2(Worker& worker, Socket socket, std::string preread, FilterChainView chain,
-                      std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal);
+                      std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal,
+                      uint64_t connectionId);
 Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain,
                                       boost::asio::ip::tcp::endpoint downstreamLocal);
 

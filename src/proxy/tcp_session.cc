@@ -75,6 +75,9 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     log->log.start = std::chrono::system_clock::now();
     log->log.protocol.clear();  // not HTTP: "-"
     log->log.downstreamLocal = downstreamLocal;
+    log->log.connectionId = nextConnectionId();
+    log->log.filterChainName = chain.name;
+    log->log.type = "TcpConnectionEnd";
     boost::system::error_code ignored;
     auto remote = socket.remote_endpoint(ignored);
     if (!ignored) log->log.downstreamRemote = hostPort(remote);
