@@ -234,6 +234,21 @@ std::string longFlags(const std::string& flags) {
   return out;
 }
 
+// GRPC_STATUS's spellings: CAMEL_STRING (the default, Envoy's grpcStatusToString), SNAKE_STRING
+// (absl's StatusCodeToString) or NUMBER; a code past 16 is its number.
+std::string grpcStatusName(uint32_t code, const std::string& style) {
+  static constexpr std::string_view kCamel[] = {
+      "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists",
+      "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented",
+      "Internal", "Unavailable", "DataLoss", "Unauthenticated"};
+  static constexpr std::string_view kSnake[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+      "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  if (style == "NUMBER" || code > 16) return std::to_string(code);
+  return std::string(style == "SNAKE_STRING" ? kSnake[code] : kCamel[code]);
+}
+
 }  // namespace
 
 uint64_t nextConnectionId() {
@@ -323,7 +338,11 @@ std::string AccessLogFormat::untruncated(const Piece& p, const RequestLog& r) {
   if (c == "FILTER_CHAIN_NAME") return r.filterChainName;
   if (c == "LOCAL_REPLY_BODY") return r.localReplyBody;
   if (c == "ACCESS_LOG_TYPE") return r.type;
-  if (c == "STREAM_ID") return r.requestId;  // Envoy's stream id is the request id it generated or kept
+  if (c == "STREAM_ID") return r.requestId;
+  if (c == "GRPC_STATUS" || c == "GRPC_STATUS_NUMBER") {
+    if (!r.grpc || !r.grpcStatus) return "";
+    return c == "GRPC_STATUS" ? grpcStatusName(*r.grpcStatus, p.arg) : std::to_string(*r.grpcStatus);
+  }  // Envoy's stream id is the request id it generated or kept
   if (c == "BYTES_RECEIVED") return std::to_string(r.bytesReceived);
   if (c == "BYTES_SENT") return std::to_string(r.bytesSent);
   if (c == "DURATION") return std::to_string(r.duration.count());
@@ -361,10 +380,13 @@ std::string AccessLogFormat::untruncated(const Piece& p, const RequestLog& r) {
     std::string v = header(r, p.arg.substr(0, q));
     return v.empty() ? header(r, p.arg.substr(q + 1)) : v;
   }
-  if (c == "RESP") {
-    std::string name = lower(p.arg);
-    for (const auto& [n, v] : r.responseFields) {
-      if (n == name) return v;
+  if (c == "RESP" || c == "TRAILER") {  // A?B: the first present
+    const auto& fields = c == "RESP" ? r.responseFields : r.trailerFields;
+    size_t q = p.arg.find('?');
+    for (const std::string& name : {lower(p.arg.substr(0, q)), q == std::string::npos ? std::string() : lower(p.arg.substr(q + 1))}) {
+      for (const auto& [n, v] : fields) {
+        if (!name.empty() && n == name) return v;
+      }
     }
   }
   return "";  // none, or an operator meshproxy does not track
@@ -402,6 +424,8 @@ std::vector<std::string> AccessLogFormat::requestFields() const {
 
 std::vector<std::string> AccessLogFormat::responseFields() const { return arguments("RESP"); }
 
+std::vector<std::string> AccessLogFormat::trailerFields() const { return arguments("TRAILER"); }
+
 StatusOr<AccessLogFormat> AccessLogFormat::text(const std::string& format) {
   auto pieces = parse(format.empty() ? kDefaultAccessLogFormat : format);
   if (!pieces.ok()) return pieces.status();
@@ -423,7 +447,7 @@ StatusOr<AccessLogFormat> AccessLogFormat::json(const std::map<std::string, std:
 
 bool AccessLogFormat::numeric(const std::string& op) {
   for (const char* n : {"RESPONSE_CODE", "BYTES_RECEIVED", "BYTES_SENT", "DURATION", "RESPONSE_DURATION",
-                        "REQUEST_DURATION", "CONNECTION_ID",
+                        "REQUEST_DURATION", "CONNECTION_ID", "GRPC_STATUS_NUMBER",
                         "RESPONSE_TX_DURATION", "UPSTREAM_REQUEST_ATTEMPT_COUNT", "DOWNSTREAM_REMOTE_PORT",
                         "DOWNSTREAM_DIRECT_REMOTE_PORT", "DOWNSTREAM_LOCAL_PORT", "UPSTREAM_REMOTE_PORT",
                         "UPSTREAM_LOCAL_PORT"}) {
@@ -444,7 +468,7 @@ std::string AccessLogFormat::format(const RequestLog& r) const {
     }
     const std::string& op = pieces[0].text;
     std::string v = value(pieces[0], r);
-    if (!v.empty() && numeric(op)) {
+    if (!v.empty() && (numeric(op) || (op == "GRPC_STATUS" && pieces[0].arg == "NUMBER"))) {
       j[k] = std::stoull(v);
     } else if (v.empty()) {
       j[k] = nullptr;

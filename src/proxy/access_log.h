@@ -36,6 +36,10 @@ struct RequestLog {
   std::string localReplyBody;     // LOCAL_REPLY_BODY
   uint64_t connectionId = 0;      // CONNECTION_ID: the downstream connection's (nextConnectionId())
   const char* type = "DownstreamEnd";  // ACCESS_LOG_TYPE: the TCP proxy's is "TcpConnectionEnd"
+  // GRPC_STATUS: only for a gRPC request (its content-type), as Envoy's: the response's trailers'
+  // grpc-status, else its head's, else its HTTP status mapped (finishGrpcStatus()).
+  bool grpc = false;
+  std::optional<uint32_t> grpcStatus;
   std::string transportFailure;   // UPSTREAM_TRANSPORT_FAILURE_REASON: "delayed connect error: ..."
   uint32_t attempts = 0;          // UPSTREAM_REQUEST_ATTEMPT_COUNT
   // RESPONSE_DURATION: from the request's start to the upstream response's head; none without one.
@@ -46,6 +50,7 @@ struct RequestLog {
   // RESP(...) operators name (lowercase name, value): copied only when a log asks for them
   // (FilterChainView::loggedRequestFields, loggedResponseFields).
   std::vector<std::pair<std::string, std::string>> requestFields, responseFields;
+  std::vector<std::pair<std::string, std::string>> trailerFields;  // TRAILER(...): the response's HTTP/2 trailers
   // Envoy's DOWNSTREAM_LOCAL_ADDRESS: the original destination when the connection was redirected
   // (always set: an ORIGINAL_DST cluster's requests go there).
   boost::asio::ip::tcp::endpoint downstreamLocal;
@@ -76,6 +81,7 @@ class AccessLogFormat {
   // and the response fields its RESP(...) operators name; lowercase.
   std::vector<std::string> requestFields() const;
   std::vector<std::string> responseFields() const;
+  std::vector<std::string> trailerFields() const;  // what its TRAILER(...) operators name
 
  private:
   struct Piece {

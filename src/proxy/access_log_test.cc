@@ -91,6 +91,24 @@ TEST(AccessLogTest, DetailsConnectionIdAndRequestDuration) {
   EXPECT_EQ(textFormat("%REQUEST_DURATION%").format(r), "-");
 }
 
+// GRPC_STATUS only for a gRPC request, in Envoy's three spellings; a number in JSON when asked for one.
+TEST(AccessLogTest, GrpcStatusSpellings) {
+  RequestLog r = sample();
+  r.grpcStatus = 1;
+  AccessLogFormat f = textFormat("%GRPC_STATUS% %GRPC_STATUS(CAMEL_STRING)% %GRPC_STATUS(SNAKE_STRING)% %GRPC_STATUS(NUMBER)% %GRPC_STATUS_NUMBER%");
+  EXPECT_EQ(f.format(r), "- - - - -");  // not a gRPC request
+  r.grpc = true;
+  EXPECT_EQ(f.format(r), "Canceled Canceled CANCELLED 1 1");
+  r.grpcStatus = 40;
+  EXPECT_EQ(f.format(r), "40 40 40 40 40");
+  r.grpcStatus = 14;
+  auto j = nlohmann::json::parse(jsonFormat({{"n", "%GRPC_STATUS(NUMBER)%"}, {"s", "%GRPC_STATUS%"}}).format(r));
+  EXPECT_EQ(j["n"], 14);
+  EXPECT_EQ(j["s"], "Unavailable");
+  EXPECT_EQ(AccessLogFormat::text("%GRPC_STATUS(LOUD)%").status().message(),
+            "GrpcStatusFormatter only supports CAMEL_STRING, SNAKE_STRING or NUMBER.");
+}
+
 TEST(AccessLogTest, EnvironmentIsReadOnce) {
   ::setenv("MESHPROXY_LOG_TEST_ZONE", "us-west-2a", 1);
   AccessLogFormat f = textFormat("%ENVIRONMENT(MESHPROXY_LOG_TEST_ZONE)% %ENVIRONMENT(MESHPROXY_LOG_TEST_ZONE):5% "
@@ -151,8 +169,11 @@ TEST(AccessLogTest, JsonFormatIsOneTypedObjectPerLine) {
 TEST(AccessLogTest, RespReadsTheCopiedResponseFields) {
   RequestLog r = sample();
   r.responseFields = {{"x-envoy-upstream-service-time", "12"}, {"content-type", "text/plain"}};
-  auto f = textFormat("%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% %RESP(Content-Type)% %RESP(x-nope)%\n");
-  EXPECT_EQ(f.format(r), "12 text/plain -\n");
+  r.trailerFields = {{"grpc-message", "gone"}};
+  auto f = textFormat("%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% %RESP(Content-Type)% %RESP(x-nope)% %RESP(x-nope?content-type)% "
+                      "%TRAILER(GRPC-MESSAGE)% %TRAILER(content-type)%\n");
+  EXPECT_EQ(f.format(r), "12 text/plain - text/plain gone -\n");
+  EXPECT_EQ(f.trailerFields(), (std::vector<std::string>{"grpc-message", "content-type"}));
   EXPECT_EQ(f.responseFields(), (std::vector<std::string>{"x-envoy-upstream-service-time", "content-type", "x-nope"}));
   EXPECT_EQ(textFormat("").responseFields(), std::vector<std::string>{"x-envoy-upstream-service-time"});
   EXPECT_EQ(jsonFormat({{"t", "%RESP(server)%"}}).responseFields(), std::vector<std::string>{"server"});

@@ -122,7 +122,7 @@ struct FilterChainView {
   std::chrono::milliseconds drainTimeout{5000};
   std::vector<std::shared_ptr<const AccessLog>> accessLogs;
   // What the logs' REQ(...) (beyond RequestLog's own fields) and RESP(...) name, lowercase.
-  std::vector<std::string> loggedRequestFields, loggedResponseFields;
+  std::vector<std::string> loggedRequestFields, loggedResponseFields, loggedTrailerFields;
 };
 
 struct ListenerView {

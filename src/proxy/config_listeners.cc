@@ -133,6 +133,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
         for (const auto& log : logs.ok() ? *logs : std::vector<std::shared_ptr<const AccessLog>>{}) {
           addAll(fc.loggedRequestFields, log->format().requestFields());
           addAll(fc.loggedResponseFields, log->format().responseFields());
+          addAll(fc.loggedTrailerFields, log->format().trailerFields());
         }
         if (!logs.ok()) return badRequest("listener " + l.name() + ": " + logs.status().message());
         fc.accessLogs = std::move(*logs);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 
+#include <envoy/extensions/access_loggers/file/v3/file.pb.h>
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 #include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
 #include <google/protobuf/text_format.h>
@@ -200,6 +201,50 @@ TEST_F(H2E2eTest, BodiesAndTrailersCrossBetweenHttp2ClientAndUpstream) {
   EXPECT_NE(out.find(":status: 200"), std::string::npos) << out.substr(0, 3000);
   EXPECT_NE(out.find("x-length: 204800"), std::string::npos) << out.substr(0, 3000);  // the upstream's trailer
   EXPECT_NE(out.find(std::string(1000, 'e')), std::string::npos);
+}
+
+// The access log's GRPC_STATUS, as Envoy's: the trailers' grpc-status, else the HTTP status mapped
+// (a local reply's 503: Unavailable; a 200 without one: Unknown); "-" for a request that is not gRPC.
+// TRAILER(...) reads the response's trailers.
+TEST_F(H2E2eTest, TheAccessLogTellsEachGrpcRequestsStatus) {
+  h2::testing::UpstreamTestServer up;
+  std::string path = std::filesystem::temp_directory_path() / ("h2-grpc-log-" + std::to_string(::getpid()));
+  auto l = httpListener("l", port_, "rc");
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
+  envoy::extensions::access_loggers::file::v3::FileAccessLog file;
+  file.set_path(path);
+  file.mutable_log_format()->mutable_text_format_source()->set_inline_string(
+      "%REQ(:PATH)% %RESPONSE_CODE% %GRPC_STATUS% %GRPC_STATUS(SNAKE_STRING)% %GRPC_STATUS_NUMBER% %UPSTREAM_PROTOCOL% %TRAILER(X-LENGTH)%\n");
+  m.add_access_log()->mutable_typed_config()->PackFrom(file);
+  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
+  set({http2Cluster("c", up.endpoint().port()), staticCluster("dead", {freePort()})}, {l},
+      {routeConfig("rc", R"(routes { match { prefix: "/dead" } route { cluster: "dead" } }
+                            routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/x", [](auto& r) { return r.status == 200; });
+  std::string grpc = "-H 'content-type: application/grpc' -H 'te: trailers' ";
+  nghttp(grpc + url("/grpc.health.v1.Health/Check"));
+  // No body, then trailers (as a gRPC stream of no messages): the trailers end the client's stream.
+  auto started = std::chrono::steady_clock::now();
+  std::string empty = nghttp(grpc + url("/echo"));
+  EXPECT_NE(empty.find("x-length: 0"), std::string::npos) << empty;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  HttpReply overHttp1 = httpGet("127.0.0.1", port_, "/echo");
+  EXPECT_EQ(overHttp1.status, 200);
+  EXPECT_EQ(overHttp1.body, "0\r\n\r\n");  // chunked, no chunk: HTTP/1.1 drops the trailers, as Envoy
+  nghttp(grpc + url("/dead/pkg.Svc/Call"));
+  nghttp(url("/echo"));
+  std::string text;
+  eventually([&] {
+    std::ifstream in(path);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+    return count(text, "\n") >= 6;
+  });
+  std::filesystem::remove(path);
+  EXPECT_NE(text.find("/grpc.health.v1.Health/Check 200 OK OK 0 HTTP/2 -\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("/echo 200 Unknown UNKNOWN 2 HTTP/2 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("/dead/pkg.Svc/Call 503 Unavailable UNAVAILABLE 14 HTTP/1.1 -\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("/echo 200 - - - HTTP/2 0\n"), std::string::npos) << text;
 }
 
 // An HTTP/2 upstream that resets the stream before answering: Envoy's reply names the reason.

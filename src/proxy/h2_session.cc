@@ -186,8 +186,17 @@ class H2Downstream final : public Downstream {
       bool bodiless = head_ || (reader.done() && !up.trailers());
       if (!c_.codec().submitResponse(s_.id, h, bodiless)) result.kind = RelayResult::kDownstreamReset;
       c_.flush();
+      bool ended = bodiless;  // END_STREAM went out
       beast::error_code ec;
-      while (!bodiless && result.kind == RelayResult::kDone && !reader.done()) {
+      while (!ended && result.kind == RelayResult::kDone) {
+        if (reader.done()) {  // no (more) body, trailers still to go: HEADERS, then trailers, as gRPC's empty streams
+          const h2::Headers* trailers = up.trailers();
+          if (!(trailers ? c_.codec().submitTrailers(s_.id, *trailers) : c_.codec().submitData(s_.id, {}, true))) {
+            result.kind = RelayResult::kDownstreamReset;
+          }
+          c_.flush();
+          break;
+        }
         std::string_view piece = co_await reader.next(ec);
         if (ec) {
           result.kind = ec == beast::error::timeout ? RelayResult::kUpstreamTimeout : RelayResult::kUpstreamReset;
@@ -204,7 +213,8 @@ class H2Downstream final : public Downstream {
         }
         result.bodyBytes += piece.size();
         c_.flush();
-        if (reader.done()) break;  // the codec holds the last piece: nothing more to pace
+        ended = reader.done();
+        if (ended) break;  // the codec holds the last piece: nothing more to pace
         // One piece at a time: the next read waits until the client's windows took this one.
         while (!s_.reset && c_.codec().queuedBytes(s_.id) > 0) {
           bool woken = co_await s_.drained.wait(Clock::now() + kIdleTimeout);
@@ -393,6 +403,7 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
     log.bytesReceived = body.bytes();
     log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     log.requestDuration = requestDuration(body, started);
+    finishGrpcStatus(log);
     for (const auto& l : chain_.accessLogs) l->write(log);
   }
   done(s->id);

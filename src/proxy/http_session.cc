@@ -237,6 +237,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
       log.bytesReceived = body.bytes();
       log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       log.requestDuration = requestDuration(body, started);
+      finishGrpcStatus(log);
       for (const auto& l : chain.accessLogs) l->write(log);
     }
     reader.reset();  // gives back what it held of the buffer: the next request follows it

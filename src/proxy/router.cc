@@ -7,6 +7,7 @@
 
 #include <charconv>
 
+#include "proxy/h2/grpc.h"
 #include "proxy/header_mutation.h"
 #include "proxy/load_balancer.h"
 #include "proxy/original_dst.h"
@@ -121,7 +122,27 @@ AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
   return o;
 }
 
+// The grpc-status of the response's trailers, else of its head (a trailers-only response).
+std::optional<uint32_t> grpcStatusOf(const UpstreamResponse& r) {
+  std::optional<std::string_view> v;
+  if (const h2::Headers* t = r.trailers()) {
+    for (const auto& [name, value] : *t) {
+      if (name == "grpc-status") v = value;
+    }
+  }
+  if (!v) v = r.head().find("grpc-status");
+  uint32_t code = 0;
+  if (!v || std::from_chars(v->data(), v->data() + v->size(), code).ec != std::errc()) return std::nullopt;
+  return code;
+}
+
 }  // namespace
+
+void finishGrpcStatus(RequestLog& log) {
+  if (log.grpc && !log.grpcStatus && log.responseCode) {
+    log.grpcStatus = static_cast<uint32_t>(grpc::httpToGrpcStatus(log.responseCode));
+  }
+}
 
 RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std::string_view protocol,
                       Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal, uint64_t connectionId) {
@@ -131,6 +152,7 @@ RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std:
   if (chain.accessLogs.empty()) return log;
   log.connectionId = connectionId;
   log.filterChainName = chain.name;
+  log.grpc = grpc::isGrpcContentType(req.find("content-type").value_or(std::string_view()));
   auto field = [&req](std::string_view name) { return std::string(req.find(name).value_or(std::string_view())); };
   log.method = std::string(req.method());
   log.path = std::string(req.target());
@@ -350,6 +372,14 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
   log.responseCode = result.status;
   log.bytesSent = relayed.bodyBytes;
+  if (log.grpc) log.grpcStatus = grpcStatusOf(response);
+  if (const h2::Headers* trailers = response.trailers()) {
+    for (const std::string& name : chain.loggedTrailerFields) {  // empty unless a log names some
+      for (const auto& [n, v] : *trailers) {
+        if (n == name) log.trailerFields.emplace_back(n, v);
+      }
+    }
+  }
   switch (relayed.kind) {
     case RelayResult::kDone: co_return d.again();
     case RelayResult::kUpstreamTimeout:  // too late for a 504: the stream is reset

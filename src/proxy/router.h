@@ -25,6 +25,10 @@ inline std::optional<std::chrono::milliseconds> requestDuration(const RequestBod
   return std::chrono::duration_cast<std::chrono::milliseconds>(end ? *end - started : std::chrono::nanoseconds(0));
 }
 
+// GRPC_STATUS for a gRPC request whose response carried none (a local reply, an HTTP error): its
+// HTTP status mapped, as Envoy's Grpc::Common::getGrpcStatus. Just before the log is written.
+void finishGrpcStatus(RequestLog& log);
+
 RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std::string_view protocol, Socket& socket,
                       const boost::asio::ip::tcp::endpoint& downstreamLocal, uint64_t connectionId);
 

@@ -138,6 +138,7 @@ boost::asio::ip::tcp::endpoint UpstreamResponse::localEndpoint() const {
 void UpstreamResponse::close() {
   dropBody();
   parser_.reset();
+  keptTrailers_.reset();
   h2.reset();  // an HTTP/2 stream not complete is cancelled; its connection goes on
   if (!stream) return;
   beast::error_code ignored;
@@ -185,6 +186,7 @@ BodySource& UpstreamResponse::body(std::chrono::steady_clock::time_point deadlin
 void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
   dropBody();  // a BodyReader gives back what it held of the buffer
   if (h2) {
+    if (const h2::Headers* t = h2->trailers()) keptTrailers_ = *t;
     h2.reset();
   } else if (reusable && http1_.keepAlive && buffer.size() == 0) {
     stream->expiresNever();

@@ -95,8 +95,11 @@ struct UpstreamResponse {
   // The body as it arrives, bounded by `deadline`; one source per response. It gives back what it
   // held of the connection's buffer as it goes.
   BodySource& body(std::chrono::steady_clock::time_point deadline);
-  // HTTP/2 trailers, once the body's end was reached; nullptr for HTTP/1.1 (Envoy drops those).
-  const h2::Headers* trailers() const { return h2 ? h2->trailers() : nullptr; }
+  // HTTP/2 trailers, once the body's end was reached (kept past release(), for the access log);
+  // nullptr for HTTP/1.1 (Envoy drops those).
+  const h2::Headers* trailers() const {
+    return h2 ? h2->trailers() : keptTrailers_ ? &*keptTrailers_ : nullptr;
+  }
   // Gives the connection back to `pool` when the response was read to its end and both sides keep
   // it alive (HTTP/1.1; an HTTP/2 stream just ends); closes or cancels it otherwise.
   void release(bool reusable, UpstreamPool& pool);
@@ -115,6 +118,7 @@ struct UpstreamResponse {
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
   std::optional<BodyReader<false>> h1Body_;  // in place: one allocation less per response
   std::unique_ptr<BodySource> h2Body_;
+  std::optional<h2::Headers> keptTrailers_;
 };
 
 struct UpstreamResult;
