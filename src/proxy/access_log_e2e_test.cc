@@ -36,15 +36,7 @@ class AccessLogE2eTest : public ProxyE2eTest {
   }
   // An HTTP listener on port_ routed by "rc", logging to path_ in `format` (empty: Envoy's default).
   envoy::config::listener::v3::Listener loggedListener(const std::string& format) {
-    auto l = httpListener("l", port_, "rc");
-    envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
-    l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
-    envoy::extensions::access_loggers::file::v3::FileAccessLog file;
-    file.set_path(path_);
-    if (!format.empty()) file.mutable_log_format()->mutable_text_format_source()->set_inline_string(format);
-    m.add_access_log()->mutable_typed_config()->PackFrom(file);
-    l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
-    return l;
+    return withAccessLog(httpListener("l", port_, "rc"), path_, format);
   }
   // The log once `ok` holds for it (or what it has after 10 s).
   template <typename F>
@@ -108,16 +100,8 @@ TEST_F(AccessLogE2eTest, TcpProxyWritesItsAccessLog) {
   Upstream app("tcp-app");
   int dead = freePort();
   auto logged = [&](const std::string& name, int port, const std::string& cluster) {
-    auto l = tcpListener(name, port, cluster);
-    envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
-    l.filter_chains(0).filters(0).typed_config().UnpackTo(&t);
-    envoy::extensions::access_loggers::file::v3::FileAccessLog file;
-    file.set_path(path_);
-    file.mutable_log_format()->mutable_text_format_source()->set_inline_string(
-        "%PROTOCOL% %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT%\n");
-    t.add_access_log()->mutable_typed_config()->PackFrom(file);
-    l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(t);
-    return l;
+    return withAccessLog(tcpListener(name, port, cluster), path_,
+                         "%PROTOCOL% %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT%\n");
   };
   int deadPort = freePort();
   set({staticCluster("app", {app.port()}), staticCluster("dead", {dead})},

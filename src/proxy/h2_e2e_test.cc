@@ -9,7 +9,6 @@
 #include <fstream>
 #include <map>
 
-#include <envoy/extensions/access_loggers/file/v3/file.pb.h>
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 #include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
 #include <google/protobuf/text_format.h>
@@ -209,15 +208,9 @@ TEST_F(H2E2eTest, BodiesAndTrailersCrossBetweenHttp2ClientAndUpstream) {
 TEST_F(H2E2eTest, TheAccessLogTellsEachGrpcRequestsStatus) {
   h2::testing::UpstreamTestServer up;
   std::string path = std::filesystem::temp_directory_path() / ("h2-grpc-log-" + std::to_string(::getpid()));
-  auto l = httpListener("l", port_, "rc");
-  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
-  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
-  envoy::extensions::access_loggers::file::v3::FileAccessLog file;
-  file.set_path(path);
-  file.mutable_log_format()->mutable_text_format_source()->set_inline_string(
-      "%REQ(:PATH)% %RESPONSE_CODE% %GRPC_STATUS% %GRPC_STATUS(SNAKE_STRING)% %GRPC_STATUS_NUMBER% %UPSTREAM_PROTOCOL% %TRAILER(X-LENGTH)%\n");
-  m.add_access_log()->mutable_typed_config()->PackFrom(file);
-  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
+  auto l = withAccessLog(httpListener("l", port_, "rc"), path,
+                         "%REQ(:PATH)% %RESPONSE_CODE% %GRPC_STATUS% %GRPC_STATUS(SNAKE_STRING)% %GRPC_STATUS_NUMBER% "
+                         "%UPSTREAM_PROTOCOL% %TRAILER(X-LENGTH)%\n");
   set({http2Cluster("c", up.endpoint().port()), staticCluster("dead", {freePort()})}, {l},
       {routeConfig("rc", R"(routes { match { prefix: "/dead" } route { cluster: "dead" } }
                             routes { match { prefix: "/" } route { cluster: "c" } })")});

@@ -1,6 +1,7 @@
 #include "proxy/test_util.h"
 
 #include <arpa/inet.h>
+#include <envoy/extensions/access_loggers/file/v3/file.pb.h>
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 #include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
 #include <google/protobuf/text_format.h>
@@ -403,6 +404,24 @@ envoy::config::listener::v3::Listener tcpListener(const std::string& name, int p
   auto* f = l.add_filter_chains()->add_filters();
   f->set_name("envoy.filters.network.tcp_proxy");
   f->mutable_typed_config()->PackFrom(t);
+  return l;
+}
+
+envoy::config::listener::v3::Listener withAccessLog(envoy::config::listener::v3::Listener l, const std::string& path,
+                                                    const std::string& format) {
+  envoy::extensions::access_loggers::file::v3::FileAccessLog file;
+  file.set_path(path);
+  if (!format.empty()) file.mutable_log_format()->mutable_text_format_source()->set_inline_string(format);
+  auto* config = l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config();
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
+  if (config->UnpackTo(&m)) {
+    m.add_access_log()->mutable_typed_config()->PackFrom(file);
+    config->PackFrom(m);
+  } else if (config->UnpackTo(&t)) {
+    t.add_access_log()->mutable_typed_config()->PackFrom(file);
+    config->PackFrom(t);
+  }
   return l;
 }
 

@@ -134,6 +134,10 @@ envoy::config::cluster::v3::Cluster staticCluster(const std::string& name, const
 envoy::config::cluster::v3::Cluster edsCluster(const std::string& name);
 envoy::config::listener::v3::Listener httpListener(const std::string& name, int port, const std::string& routeConfig);
 envoy::config::listener::v3::Listener tcpListener(const std::string& name, int port, const std::string& cluster);
+// `l` (from httpListener or tcpListener) with a file access log to `path` in `format` (empty:
+// Envoy's default).
+envoy::config::listener::v3::Listener withAccessLog(envoy::config::listener::v3::Listener l, const std::string& path,
+                                                    const std::string& format);
 // A route config with one virtual host ("*") whose routes are given in text format.
 envoy::config::route::v3::RouteConfiguration routeConfig(const std::string& name, const std::string& routesText);
 
