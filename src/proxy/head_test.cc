@@ -60,6 +60,27 @@ void parseBefore5ByteBody(const std::string& in, Head& head) {
   EXPECT_EQ(head.raw(), in);
 }
 
+// Names of every length go out lowercase (eight bytes at a time, the last word overlapping), with
+// the token characters around the capitals ('@' '[' '`' '{' are not letters) left alone.
+TEST(HeadTest, NamesOfAnyLengthGoOutLowercase) {
+  RequestHead head;
+  std::string names[] = {"A", "Host", "X-Abc", "ETag-Z1", "Accept-R", "Content-Length", "X-Envoy-Upstream-Service-Time",
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "x^_`|~!#$%&'*+-.9AZaz", "Last-Modified"};
+  std::string in = "GET / HTTP/1.1\r\n", want = in;
+  for (const std::string& n : names) {
+    in += n + ": 1\r\n";
+    std::string lower;
+    for (char c : n) lower += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    want += lower + ": 1\r\n";
+  }
+  in += "\r\n";
+  want += "\r\n";
+  ASSERT_EQ(parse(in, head).kind, Http1HeadParse::kDone);
+  head.add("X-Added-By-Code", "1");  // added names too
+  want.insert(want.size() - 2, "x-added-by-code: 1\r\n");
+  EXPECT_EQ(serialized(head), want);
+}
+
 // One pass finds several fields in any case and erases those asked, every copy of them.
 TEST(HeadTest, SweepFindsAndErasesInOnePass) {
   RequestHead head;

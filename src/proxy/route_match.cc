@@ -17,10 +17,18 @@ using envoy::config::route::v3::VirtualHost;
 
 namespace {
 
+inline char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
+
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) c = lowerAscii(c);
   return out;
+}
+
+// ASCII, in any case: domains and Host compare so without a lowercased copy of either.
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lowerAscii(x) == lowerAscii(y); });
 }
 
 // Compiled regexes, one cache per thread so workers never share or lock.
@@ -134,31 +142,30 @@ bool headerMatches(const HeaderMatcher& m, const RequestView& r) {
   return m.invert_match() ? !match : match;
 }
 
-const VirtualHost* selectVirtualHost(const RouteConfiguration& rc, std::string_view hostIn) {
-  std::string host = lower(hostIn);
+const VirtualHost* selectVirtualHost(const RouteConfiguration& rc, std::string_view host) {
   const VirtualHost* suffix = nullptr;
   size_t suffixLen = 0;
   const VirtualHost* prefix = nullptr;
   size_t prefixLen = 0;
   const VirtualHost* any = nullptr;
   for (const VirtualHost& vh : rc.virtual_hosts()) {
-    for (const std::string& d0 : vh.domains()) {
-      std::string d = lower(d0);
+    for (const std::string& d : vh.domains()) {
+      if (d.empty()) continue;
       if (d == "*") {
         if (!any) any = &vh;
       } else if (d.front() == '*') {
         std::string_view s = std::string_view(d).substr(1);
-        if (host.size() > s.size() && std::string_view(host).ends_with(s) && s.size() > suffixLen) {
+        if (host.size() > s.size() && iequal(host.substr(host.size() - s.size()), s) && s.size() > suffixLen) {
           suffix = &vh;
           suffixLen = s.size();
         }
       } else if (d.back() == '*') {
         std::string_view p = std::string_view(d).substr(0, d.size() - 1);
-        if (host.size() > p.size() && std::string_view(host).starts_with(p) && p.size() > prefixLen) {
+        if (host.size() > p.size() && iequal(host.substr(0, p.size()), p) && p.size() > prefixLen) {
           prefix = &vh;
           prefixLen = p.size();
         }
-      } else if (d == host) {
+      } else if (iequal(d, host)) {
         return &vh;
       }
     }

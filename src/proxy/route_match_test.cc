@@ -45,6 +45,8 @@ TEST(RouteMatchTest, VirtualHostOrderIsExactSuffixPrefixAny) {
   EXPECT_EQ(selectVirtualHost(kHosts, "x.svc2.local")->name(), "longer-suffix");
   EXPECT_EQ(selectVirtualHost(kHosts, "other.local")->name(), "suffix");
   EXPECT_EQ(selectVirtualHost(kHosts, "api.example")->name(), "prefix");
+  EXPECT_EQ(selectVirtualHost(kHosts, "X.SVC2.Local")->name(), "longer-suffix");  // wildcards in any case too
+  EXPECT_EQ(selectVirtualHost(kHosts, "API.example")->name(), "prefix");
   EXPECT_EQ(selectVirtualHost(kHosts, "svc.local:1234")->name(), "any");
 }
 
