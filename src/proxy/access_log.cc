@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -289,11 +290,17 @@ StatusOr<std::vector<AccessLogFormat::Piece>> AccessLogFormat::parse(const std::
         j = close + 1;
       }
     }
-    if (ok && j < f.size() && f[j] == ':') {
+    if (ok && j < f.size() && f[j] == ':') {  // a length: one digit at least, as Envoy's grammar
       size_t k = j + 1;
       while (k < f.size() && std::isdigit(static_cast<unsigned char>(f[k]))) ++k;
-      hasLength = k > j + 1;
-      p.maxLength = std::strtoul(f.c_str() + j + 1, nullptr, 10);
+      ok = k > j + 1;
+      if (ok) {
+        size_t n = 0;
+        auto [end, ec] = std::from_chars(f.data() + j + 1, f.data() + k, n);
+        if (ec != std::errc() || end != f.data() + k) return badRequest("Length must be an integer, given: " + f.substr(j + 1, k - j - 1));
+        p.maxLength = n;
+        hasLength = true;
+      }
       j = k;
     }
     if (!ok || j >= f.size() || f[j] != '%') {
@@ -304,7 +311,7 @@ StatusOr<std::vector<AccessLogFormat::Piece>> AccessLogFormat::parse(const std::
     if (p.text == "ENVIRONMENT") {  // read once, as Envoy does when it builds the formatter
       const char* v = std::getenv(p.arg.c_str());
       std::string value = v ? v : "-";
-      if (p.maxLength && value.size() > p.maxLength) value.resize(p.maxLength);
+      if (p.maxLength && value.size() > *p.maxLength) value.resize(*p.maxLength);
       p = Piece{true, std::move(value), ""};
     }
     out.push_back(std::move(p));
@@ -314,9 +321,10 @@ StatusOr<std::vector<AccessLogFormat::Piece>> AccessLogFormat::parse(const std::
   return out;
 }
 
-std::string AccessLogFormat::value(const Piece& p, const RequestLog& r) {
+std::optional<std::string> AccessLogFormat::value(const Piece& p, const RequestLog& r) {
   std::string v = untruncated(p, r);
-  if (p.maxLength && v.size() > p.maxLength) v.resize(p.maxLength);
+  if (v.empty()) return std::nullopt;
+  if (p.maxLength && v.size() > *p.maxLength) v.resize(*p.maxLength);  // :0 leaves "", not "-"
   return v;
 }
 
@@ -331,7 +339,14 @@ std::string AccessLogFormat::untruncated(const Piece& p, const RequestLog& r) {
   if (c == "RESPONSE_CODE") return std::to_string(r.responseCode);
   if (c == "RESPONSE_FLAGS") return orDash(r.responseFlags);  // "-" is the value for none
   if (c == "RESPONSE_FLAGS_LONG") return orDash(longFlags(r.responseFlags));
-  if (c == "RESPONSE_CODE_DETAILS") return r.details;
+  if (c == "RESPONSE_CODE_DETAILS") {
+    if (p.arg == "ALLOW_WHITESPACES") return r.details;
+    std::string d = r.details;
+    for (char& ch : d) {  // Envoy's StringUtil::replaceAllEmptySpace
+      if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') ch = '_';
+    }
+    return d;
+  }
   if (c == "CONNECTION_ID") return std::to_string(r.connectionId);
   if (c == "REQUEST_DURATION") return r.requestDuration ? std::to_string(r.requestDuration->count()) : "";
   if (c == "UPSTREAM_PROTOCOL") return r.upstreamProtocol;
@@ -394,7 +409,7 @@ std::string AccessLogFormat::untruncated(const Piece& p, const RequestLog& r) {
 
 std::string AccessLogFormat::render(const std::vector<Piece>& pieces, const RequestLog& r) {
   std::string out;
-  for (const Piece& p : pieces) out += p.literal ? p.text : orDash(value(p, r));
+  for (const Piece& p : pieces) out += p.literal ? p.text : value(p, r).value_or("-");
   return out;
 }
 
@@ -467,16 +482,17 @@ std::string AccessLogFormat::format(const RequestLog& r) const {
       continue;
     }
     const std::string& op = pieces[0].text;
-    std::string v = value(pieces[0], r);
-    if (!v.empty() && (numeric(op) || (op == "GRPC_STATUS" && pieces[0].arg == "NUMBER"))) {
-      j[k] = std::stoull(v);
-    } else if (v.empty()) {
+    std::optional<std::string> v = value(pieces[0], r);
+    if (!v) {
       j[k] = nullptr;
+    } else if (!v->empty() && (numeric(op) || (op == "GRPC_STATUS" && pieces[0].arg == "NUMBER"))) {
+      j[k] = std::stoull(*v);
     } else {
-      j[k] = v;
+      j[k] = *v;
     }
   }
-  return j.dump() + "\n";
+  // Bytes that are not UTF-8 (obs-text in a field) become U+FFFD rather than an exception.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 StatusOr<std::shared_ptr<const AccessLog>> AccessLog::open(const std::string& path, AccessLogFormat format) {

@@ -31,7 +31,8 @@ struct RequestLog {
   std::string routeName;          // ROUTE_NAME
   std::string filterChainName;    // FILTER_CHAIN_NAME
   // RESPONSE_CODE_DETAILS, Envoy's: "via_upstream", "route_not_found", "no_healthy_upstream",
-  // "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_...}", ...
+  // "upstream_reset_before_response_started{remote connection failure|delayed connect error: ...}",
+  // ...; its blanks print as '_' unless the operator says ALLOW_WHITESPACES.
   std::string details;
   std::string localReplyBody;     // LOCAL_REPLY_BODY
   uint64_t connectionId = 0;      // CONNECTION_ID: the downstream connection's (nextConnectionId())
@@ -88,14 +89,14 @@ class AccessLogFormat {
     bool literal = true;
     std::string text;     // the literal, or the command name
     std::string arg;      // REQ(...) / START_TIME(...) argument
-    size_t maxLength = 0;  // REQ(...):N; 0: any
+    std::optional<size_t> maxLength;  // REQ(...):N
   };
   static StatusOr<std::vector<Piece>> parse(const std::string& f);
   // The lowercase arguments of its `op` operators, each once; REQ's alternatives (A?B) apart.
   std::vector<std::string> arguments(const std::string& op) const;
   static std::string render(const std::vector<Piece>& pieces, const RequestLog& r);
-  // An operator's value; empty when there is none (text shows "-", typed JSON null).
-  static std::string value(const Piece& p, const RequestLog& r);
+  // An operator's value; none when there is none (text shows "-", typed JSON null).
+  static std::optional<std::string> value(const Piece& p, const RequestLog& r);
   static std::string untruncated(const Piece& p, const RequestLog& r);
   // Whether json_format types the operator as a number (Envoy's formatters that give one).
   static bool numeric(const std::string& op);

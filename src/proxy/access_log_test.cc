@@ -64,6 +64,9 @@ TEST(AccessLogTest, FormatsEnvoyRejectsAreErrors) {
   EXPECT_EQ(error("ok 100% done"), "Incorrect configuration: ok 100% done. Couldn't find valid command at position 6");
   EXPECT_EQ(error("%response_code%"), "Incorrect configuration: %response_code%. Couldn't find valid command at position 0");
   EXPECT_EQ(error("%DYNAMIC_METADATA(a)% %REQ(x):3% 100%%"), "accepted");
+  EXPECT_EQ(error("%REQ(x):%"), "Incorrect configuration: %REQ(x):%. Couldn't find valid command at position 0");
+  EXPECT_EQ(error("%REQ(x):99999999999999999999999%"), "Length must be an integer, given: 99999999999999999999999");
+  EXPECT_EQ(textFormat("[%REQ(:METHOD):0%]").format(sample()), "[]");  // a length of 0 keeps nothing, as Envoy's
   auto json = AccessLogFormat::json({{"ok", "%RESPONSE_CODE%"}, {"bad", "%NOPE%"}});
   ASSERT_FALSE(json.ok());
   EXPECT_EQ(json.status().message(), "Not supported field in StreamInfo: NOPE");
@@ -72,7 +75,7 @@ TEST(AccessLogTest, FormatsEnvoyRejectsAreErrors) {
 // The details Envoy gives each outcome, the connection's number, the request's own duration.
 TEST(AccessLogTest, DetailsConnectionIdAndRequestDuration) {
   RequestLog r = sample();
-  r.details = "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}";
+  r.details = "upstream_reset_before_response_started{remote connection failure|delayed connect error: Connection refused}";
   r.connectionId = 42;
   r.requestDuration = std::chrono::milliseconds(2);
   r.upstreamProtocol = "HTTP/1.1";
@@ -89,6 +92,8 @@ TEST(AccessLogTest, DetailsConnectionIdAndRequestDuration) {
   EXPECT_EQ(j["rq"], 2);
   r.requestDuration.reset();
   EXPECT_EQ(textFormat("%REQUEST_DURATION%").format(r), "-");
+  EXPECT_EQ(textFormat("%RESPONSE_CODE_DETAILS(ALLOW_WHITESPACES)%").format(r),
+            "upstream_reset_before_response_started{remote connection failure|delayed connect error: Connection refused}");
 }
 
 // GRPC_STATUS only for a gRPC request, in Envoy's three spellings; a number in JSON when asked for one.

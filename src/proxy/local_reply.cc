@@ -28,9 +28,6 @@ std::string resetDetails(std::string_view reason, std::string_view transportFail
     d += transportFailure;
   }
   d += '}';
-  for (char& c : d) {  // Envoy's StringUtil::replaceAllEmptySpace
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') c = '_';
-  }
   return d;
 }
 

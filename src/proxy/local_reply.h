@@ -54,7 +54,7 @@ LocalReply streamTimeout(bool requestComplete);
 LocalReply upstreamReset(std::string_view reason, std::string_view transportFailure, bool retried);
 
 // Envoy's details for a reset before (or after) the response started: "upstream_reset_before_response_started{
-// reason|transport failure}", blanks as '_'.
+// reason|transport failure}" (the access log writes its blanks as '_').
 std::string resetDetails(std::string_view reason, std::string_view transportFailure, bool responseStarted = false);
 
 // The reply as HTTP/1.1 bytes, as Envoy writes it (date and server headers excepted).

@@ -64,9 +64,9 @@ TEST(LocalReplyTest, DetailsAreEnvoys) {
   EXPECT_EQ(upstreamTimeout(true).details, "upstream_per_try_timeout");
   EXPECT_EQ(streamTimeout(false).details, "stream_idle_timeout");
   EXPECT_EQ(upstreamReset(kRemoteConnectionFailure, "delayed connect error: Connection refused", true).details,
-            "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}");
+            "upstream_reset_before_response_started{remote connection failure|delayed connect error: Connection refused}");
   EXPECT_EQ(upstreamReset(kOverflow, "", false).details, "upstream_reset_before_response_started{overflow}");
-  EXPECT_EQ(resetDetails(kConnectionTermination, "", true), "upstream_reset_after_response_started{connection_termination}");
+  EXPECT_EQ(resetDetails(kConnectionTermination, "", true), "upstream_reset_after_response_started{connection termination}");
 }
 
 }  // namespace

@@ -132,7 +132,9 @@ std::optional<uint32_t> grpcStatusOf(const UpstreamResponse& r) {
   }
   if (!v) v = r.head().find("grpc-status");
   uint32_t code = 0;
-  if (!v || std::from_chars(v->data(), v->data() + v->size(), code).ec != std::errc()) return std::nullopt;
+  if (!v) return std::nullopt;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), code);
+  if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
   return code;
 }
 

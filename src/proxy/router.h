@@ -22,6 +22,7 @@ inline std::optional<std::chrono::milliseconds> requestDuration(const RequestBod
                                                                 std::chrono::steady_clock::time_point started) {
   if (!body.done()) return std::nullopt;
   auto end = body.completed();
+  if (!end && body.bytes() > 0) return std::nullopt;  // it ended while nobody read it: when is unknown
   return std::chrono::duration_cast<std::chrono::milliseconds>(end ? *end - started : std::chrono::nanoseconds(0));
 }
 

@@ -186,7 +186,7 @@ BodySource& UpstreamResponse::body(std::chrono::steady_clock::time_point deadlin
 void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
   dropBody();  // a BodyReader gives back what it held of the buffer
   if (h2) {
-    if (const h2::Headers* t = h2->trailers()) keptTrailers_ = *t;
+    keptTrailers_ = h2->takeTrailers();
     h2.reset();
   } else if (reusable && http1_.keepAlive && buffer.size() == 0) {
     stream->expiresNever();

@@ -83,6 +83,12 @@ class UpstreamStream {
   Task<std::string_view> next(Clock::time_point deadline, StreamResult& result);
   // The response's trailers, once the body's end was reached; nullptr if there were none.
   const Headers* trailers() const { return trailers_ ? &*trailers_ : nullptr; }
+  // The trailers moved out, for a caller done with the stream.
+  std::optional<Headers> takeTrailers() {
+    std::optional<Headers> t = std::move(trailers_);
+    trailers_.reset();
+    return t;
+  }
   // The response was received whole (head, body, trailers) and all of it handed out.
   bool done() const { return remoteEnded_ && pending_.empty(); }
   // The stream ended without completing (reset, refused, connection lost); ok otherwise.
