@@ -15,7 +15,9 @@ namespace meshd::proxy {
 
 struct Coalescing {
   std::chrono::microseconds nap{20};
-  int naps = 2;
+  // One: two naps took about as many requests per second on 2 shared cores, with a worse p99
+  // (session 10's runs in the README).
+  int naps = 1;
 };
 
 // Runs `io` until it is stopped, on the calling thread.

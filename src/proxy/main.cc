@@ -25,10 +25,12 @@ int main(int argc, char** argv) {
   app.add_option("--bootstrap,-c", bootstrapFile, "Envoy bootstrap JSON (as `meshctl bootstrap` writes); "
                                                   "without it the APPMESH_* environment variables are used");
   app.add_option("--concurrency", concurrency, "worker threads")->check(CLI::Range(1, 256));
+  int naps = meshd::proxy::Coalescing{}.naps;
   app.add_option("--event-nap-us", napMicros,
-                 "before a worker with nothing to do blocks, it naps this long (twice) and polls again, so "
-                 "events arriving under load are taken in batches; 0: block at once, as Envoy")
+                 "before a worker with nothing to do blocks, it naps this long (--event-naps times) and polls "
+                 "again, so events arriving under load are taken in batches; 0: block at once, as Envoy")
       ->check(CLI::Range(0, 1000));
+  app.add_option("--event-naps", naps, "how many naps before a worker with nothing to do blocks")->check(CLI::Range(0, 100));
   app.add_option("--log-level,-l", logLevel, "trace, debug, info, warn, error, off");
   CLI11_PARSE(app, argc, argv);
   meshd::log::init(logLevel);
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   meshd::proxy::ProxyOptions options{*bootstrap, concurrency};
   options.coalescing.nap = std::chrono::microseconds(napMicros);
+  options.coalescing.naps = naps;
   meshd::proxy::Proxy proxy(std::move(options));
   if (auto s = proxy.start(); !s.ok()) {
     std::cerr << "meshproxy: " << s.message() << "\n";
