@@ -349,6 +349,7 @@ std::string AccessLogFormat::untruncated(const Piece& p, const RequestLog& r) {
   }
   if (c == "CONNECTION_ID") return std::to_string(r.connectionId);
   if (c == "REQUEST_DURATION") return r.requestDuration ? std::to_string(r.requestDuration->count()) : "";
+  if (c == "REQUEST_TX_DURATION") return r.requestTxDuration ? std::to_string(r.requestTxDuration->count()) : "";
   if (c == "UPSTREAM_PROTOCOL") return r.upstreamProtocol;
   if (c == "FILTER_CHAIN_NAME") return r.filterChainName;
   if (c == "LOCAL_REPLY_BODY") return r.localReplyBody;
@@ -462,7 +463,7 @@ StatusOr<AccessLogFormat> AccessLogFormat::json(const std::map<std::string, std:
 
 bool AccessLogFormat::numeric(const std::string& op) {
   for (const char* n : {"RESPONSE_CODE", "BYTES_RECEIVED", "BYTES_SENT", "DURATION", "RESPONSE_DURATION",
-                        "REQUEST_DURATION", "CONNECTION_ID", "GRPC_STATUS_NUMBER",
+                        "REQUEST_DURATION", "REQUEST_TX_DURATION", "CONNECTION_ID", "GRPC_STATUS_NUMBER",
                         "RESPONSE_TX_DURATION", "UPSTREAM_REQUEST_ATTEMPT_COUNT", "DOWNSTREAM_REMOTE_PORT",
                         "DOWNSTREAM_DIRECT_REMOTE_PORT", "DOWNSTREAM_LOCAL_PORT", "UPSTREAM_REMOTE_PORT",
                         "UPSTREAM_LOCAL_PORT"}) {

@@ -47,6 +47,9 @@ struct RequestLog {
   std::optional<std::chrono::milliseconds> responseDuration;
   // REQUEST_DURATION: from the start to the request's last byte; none while it was still coming.
   std::optional<std::chrono::milliseconds> requestDuration;
+  // REQUEST_TX_DURATION: from the start to the request's last byte sent upstream (the last attempt).
+  std::optional<std::chrono::milliseconds> requestTxDuration;
+  std::chrono::steady_clock::time_point startedAt;  // `start` on the steady clock, for the durations
   // The request's other fields that REQ(...) operators name, and the proxied response's fields that
   // RESP(...) operators name (lowercase name, value): copied only when a log asks for them
   // (FilterChainView::loggedRequestFields, loggedResponseFields).

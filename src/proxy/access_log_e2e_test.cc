@@ -57,7 +57,8 @@ class AccessLogE2eTest : public ProxyE2eTest {
 TEST_F(AccessLogE2eTest, AccessLogCarriesResponseFlagsAndDetails) {
   Upstream app("app");
   set({staticCluster("dead", {freePort()}), staticCluster("app", {app.port()})},
-      {loggedListener("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)% %RESPONSE_CODE_DETAILS% %CONNECTION_ID% %REQUEST_DURATION%\n")},
+      {loggedListener("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)% %RESPONSE_CODE_DETAILS% %CONNECTION_ID% %REQUEST_DURATION% "
+                      "%REQUEST_TX_DURATION%\n")},
       {routeConfig("rc", R"(routes { match { prefix: "/dead" } route { cluster: "dead"
          retry_policy { retry_on: "connect-failure" num_retries { value: 1 } } } }
          routes { match { prefix: "/app" } route { cluster: "app" } })")});
@@ -70,8 +71,9 @@ TEST_F(AccessLogE2eTest, AccessLogCarriesResponseFlagsAndDetails) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("404 NR /none route_not_found "), std::string::npos) << text;
-  // Each connection its own number (httpGet connects each time); a request without a body took 0 ms.
-  std::regex ids("/none route_not_found ([0-9]+) 0\n200 - /app via_upstream ([0-9]+) 0\n");
+  // Each connection its own number (httpGet connects each time); a request without a body took 0 ms,
+  // and went upstream (REQUEST_TX_DURATION) at once when it went at all.
+  std::regex ids("/none route_not_found ([0-9]+) 0 -\n200 - /app via_upstream ([0-9]+) 0 0\n");
   std::smatch m;
   ASSERT_TRUE(std::regex_search(text, m, ids)) << text;
   EXPECT_GT(std::stoull(m[2]), std::stoull(m[1]));

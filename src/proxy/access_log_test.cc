@@ -78,6 +78,7 @@ TEST(AccessLogTest, DetailsConnectionIdAndRequestDuration) {
   r.details = "upstream_reset_before_response_started{remote connection failure|delayed connect error: Connection refused}";
   r.connectionId = 42;
   r.requestDuration = std::chrono::milliseconds(2);
+  r.requestTxDuration = std::chrono::milliseconds(3);
   r.upstreamProtocol = "HTTP/1.1";
   r.localReplyBody = "no healthy upstream";
   r.filterChainName = "fc";
@@ -91,7 +92,7 @@ TEST(AccessLogTest, DetailsConnectionIdAndRequestDuration) {
   EXPECT_EQ(j["id"], 42);
   EXPECT_EQ(j["rq"], 2);
   r.requestDuration.reset();
-  EXPECT_EQ(textFormat("%REQUEST_DURATION%").format(r), "-");
+  EXPECT_EQ(textFormat("%REQUEST_DURATION% %REQUEST_TX_DURATION%").format(r), "- 3");
   EXPECT_EQ(textFormat("%RESPONSE_CODE_DETAILS(ALLOW_WHITESPACES)%").format(r),
             "upstream_reset_before_response_started{remote connection failure|delayed connect error: Connection refused}");
 }

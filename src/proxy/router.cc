@@ -153,6 +153,7 @@ RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std:
   log.start = std::chrono::system_clock::now();
   if (chain.accessLogs.empty()) return log;
   log.connectionId = connectionId;
+  log.startedAt = std::chrono::steady_clock::now();
   log.filterChainName = chain.name;
   log.grpc = grpc::isGrpcContentType(req.find("content-type").value_or(std::string_view()));
   auto field = [&req](std::string_view name) { return std::string(req.find(name).value_or(std::string_view())); };
@@ -287,6 +288,10 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
         log.upstreamLocal = (local.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(local.port());
       }
       log.transportFailure = result.transportFailure;
+      log.requestTxDuration.reset();  // the last attempt's, as Envoy's upstream timing
+      if (response.requestSent.time_since_epoch().count() != 0) {
+        log.requestTxDuration = std::chrono::duration_cast<std::chrono::milliseconds>(response.requestSent - log.startedAt);
+      }
     }
     if (result.kind == UpstreamResult::kDownstreamReset) {
       log.addFlag("DC");

@@ -47,6 +47,7 @@ Task<UpstreamResult> send(const ClusterView& cluster, const RequestHead& head, R
     co_await write.write(stream, {}, piece, body.framing(), body.done(), ec);
   }
   if (downstreamEc) co_return downstreamFailure(downstreamEc);
+  if (!ec) out.requestSent = std::chrono::steady_clock::now();
   // Read with room for a typical response, so that a 16 KiB body takes 1-2 reads.
   bool headRequest = head.method() == "HEAD";
   Http1HeadParse parsed;
@@ -200,6 +201,7 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
                               UpstreamResponse& out) {
   out.close();
   out.buffer.clear();
+  out.requestSent = {};
   out.cluster = cluster.name;
   out.host = host.endpoint;
   if (cluster.http2) co_return co_await exchangeH2(host, cluster, head, body, timeouts, h2pool, out);

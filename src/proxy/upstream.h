@@ -82,6 +82,9 @@ struct UpstreamResponse {
   // From the request's end to this response's head, in ms: x-envoy-upstream-service-time (none,
   // as in Envoy, when the response came before the request's end).
   std::optional<uint64_t> serviceTime;
+  // When the attempt's request was written whole (the access log's REQUEST_TX_DURATION); the
+  // epoch while it was not.
+  std::chrono::steady_clock::time_point requestSent{};
 
   // The address of this side of the attempt's connection; port 0 when there is none.
   boost::asio::ip::tcp::endpoint localEndpoint() const;

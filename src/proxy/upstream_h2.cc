@@ -122,6 +122,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
     }
   }
   if (!timeouts.deadline) timeouts.start();
+  out.requestSent = Clock::now();  // handed to the connection whole
   h2::StreamResult r = co_await out.h2->awaitHead(timeouts.tryDeadline);
   switch (r.kind) {
     case h2::StreamResult::kOk: break;
