@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <vector>
+#include <set>
+#include <mutex>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -20,7 +23,7 @@ namespace meshd::proxy::testing {
 
 namespace {
 
-int listenLoopback(int* port) {
+int bindLoopback(int* port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -35,12 +38,35 @@ int listenLoopback(int* port) {
   return fd;
 }
 
+// The ports freePort() handed out. The kernel may give a port just closed to the next bind(0), so
+// without this two freePort() calls, or freePort() and a server of ours, could get the same one (a
+// TCP proxy test then proxied to itself).
+std::mutex handedOutMu;
+std::set<int> handedOut;
+
+// A listening loopback socket on a port freePort() did not hand out, and that port.
+int listenLoopback(int* port) {
+  std::vector<int> taken;  // held until another port comes, so bind(0) cannot give them again
+  int fd = bindLoopback(port);
+  for (;;) {
+    std::lock_guard lock(handedOutMu);
+    if (!handedOut.count(*port)) break;
+    taken.push_back(fd);
+    fd = bindLoopback(port);
+  }
+  for (int t : taken) ::close(t);
+  return fd;
+}
 
 }  // namespace
 
 int freePort() {
   int port = 0;
   int fd = listenLoopback(&port);
+  {
+    std::lock_guard lock(handedOutMu);
+    handedOut.insert(port);
+  }
   ::close(fd);
   return port;
 }
