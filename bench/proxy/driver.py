@@ -18,8 +18,10 @@ process started here is stopped at exit, and killed if this driver dies.
 import datetime
 import http.client
 import json
+import math
 import os
 import platform
+import random
 import re
 import resource
 import shutil
@@ -501,6 +503,22 @@ def print_table(results: dict):
     print("\nload CPU: wrk's and the upstream's together per request, the limit when the proxy is not busy.")
 
 
+def total_us(r: dict) -> float:
+    return r["cpu_us_per_req"] + r["upstream_us_per_req"] + r["wrk_us_per_req"]
+
+
+def spread(ratios: list) -> str:
+    """The ratios' geometric mean with a 95% bootstrap interval over the rounds: whether a few percent
+    either way is the proxies or the machine (a ratio's interval that holds 1.0 is a tie)."""
+    logs = [math.log(r) for r in ratios]
+    if len(logs) < 3:
+        return f"mean {math.exp(statistics.fmean(logs)):.3f}×"
+    rng = random.Random(7)  # the same data gives the same interval
+    means = sorted(statistics.fmean(rng.choices(logs, k=len(logs))) for _ in range(2000))
+    return (f"mean {math.exp(statistics.fmean(logs)):.3f}× (95% interval {math.exp(means[49]):.3f}–"
+            f"{math.exp(means[1949]):.3f}×, {len(logs)} rounds)")
+
+
 def print_paired(runs: dict):
     """meshproxy against the better peer of the same round: rounds minutes apart on a shared machine
     differ more than the proxies do, a round's targets run back to back."""
@@ -524,6 +542,14 @@ def print_paired(runs: dict):
         print(f"{size}: meshproxy vs the better peer over all rounds ({peer}), req/s " + ", ".join(f"{r:.2f}×" for r in rps)
               + f" (median {statistics.median(rps):.2f}×); p99 " + ", ".join(f"{r:.2f}×" for r in p99)
               + f" (median {statistics.median(p99):.2f}×)")
+        print(f"{size}: meshproxy vs {peer}, req/s {spread(rps)}; p99 {spread(p99)}")
+        # CPU time per request moves less with the machine than req/s, and on shared CPUs it is what
+        # sets the req/s: the proxy's own, and the whole request's (proxy, wrk and upstream).
+        pairs = [(m, b) for m, b in zip(mine, runs[(peer, size)]) if m["cpu_us_per_req"] and b["cpu_us_per_req"]]
+        if pairs:
+            own = [m["cpu_us_per_req"] / b["cpu_us_per_req"] for m, b in pairs]
+            whole = [total_us(m) / total_us(b) for m, b in pairs]
+            print(f"{size}: meshproxy vs {peer}, proxy CPU/req {spread(own)}; all CPU/req {spread(whole)}")
     for size in BODIES:
         mine, base = runs.get(("meshproxy", size), []), runs.get(("meshproxy-base", size), [])
         if not mine or not base:
