@@ -87,10 +87,6 @@ std::string portOf(const std::string& hostPort) {
   return colon == std::string::npos ? "" : hostPort.substr(colon + 1);
 }
 
-std::string endpointText(const boost::asio::ip::tcp::endpoint& e) {
-  std::string a = e.address().to_string();
-  return (e.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(e.port());
-}
 
 const std::string& hostName() {
   static const std::string name = [] {
@@ -507,6 +503,14 @@ AccessLog::~AccessLog() { ::close(fd_); }
 void AccessLog::write(const RequestLog& r) const {
   std::string line = format_.format(r);
   (void)!::write(fd_, line.data(), line.size());
+}
+
+std::string endpointText(const boost::asio::ip::tcp::endpoint& e) {
+  boost::asio::ip::address a = e.address();
+  // As Envoy's addresses of a dual-stack socket: an IPv4 peer is IPv4, not ::ffff:a.b.c.d.
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+  std::string text = a.to_string();
+  return (a.is_v6() ? "[" + text + "]" : text) + ":" + std::to_string(e.port());
 }
 
 }  // namespace meshd::proxy

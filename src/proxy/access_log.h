@@ -62,6 +62,10 @@ struct RequestLog {
   void addFlag(const std::string& f) { responseFlags += (responseFlags.empty() ? "" : ",") + f; }
 };
 
+// An address and port as Envoy prints them: [v6]:port, v4:port, and an IPv4 peer of a dual-stack
+// socket (::ffff:a.b.c.d) as IPv4.
+std::string endpointText(const boost::asio::ip::tcp::endpoint& e);
+
 // A process-wide number for each downstream connection, from 1, as Envoy's connection ids.
 uint64_t nextConnectionId();
 

@@ -54,6 +54,66 @@ class AccessLogE2eTest : public ProxyE2eTest {
   std::string path_;
 };
 
+// As Envoy's addresses of a dual-stack socket: an IPv4 client of a listener on :: (ipv4_compat) is
+// logged as IPv4, both ends, not as ::ffff:127.0.0.1.
+TEST_F(AccessLogE2eTest, AnIpv4ClientOfADualStackListenerIsLoggedAsIpv4) {
+  Upstream app("app");
+  auto l = loggedListener("%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %DOWNSTREAM_LOCAL_ADDRESS% %UPSTREAM_HOST%\n");
+  l.mutable_address()->mutable_socket_address()->set_address("::");
+  l.mutable_address()->mutable_socket_address()->set_ipv4_compat(true);
+  set({staticCluster("app", {app.port()})}, {l}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  std::string text = logWhen([](const std::string& t) { return !t.empty(); });
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            "127.0.0.1 127.0.0.1:" + std::to_string(port_) + " 127.0.0.1:" + std::to_string(app.port()));
+}
+
+// URX as Envoy's retry state sets it: a response that would have been retried when none are left
+// (here a 503 after the one retry); none for a 503 an upstream Envoy sent for its overload, which
+// is never retried.
+TEST_F(AccessLogE2eTest, RetriesRunOutOnAResponseTooButNeverForAnOverload) {
+  Upstream failing("failing", 503);
+  std::atomic<int> overloadedRequests{0};
+  AcceptLoop overloaded([&](int fd) {
+    std::string in;
+    char buf[4096];
+    while (in.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) return;
+      in.append(buf, n);
+    }
+    overloadedRequests++;
+    sendAll(fd, "HTTP/1.1 503 Service Unavailable\r\nx-envoy-overloaded: true\r\ncontent-length: 0\r\n"
+                "connection: close\r\n\r\n");
+  });
+  set({staticCluster("failing", {failing.port()}), staticCluster("overloaded", {overloaded.port()})},
+      {loggedListener("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)%\n")},
+      {routeConfig("rc", R"(routes { match { prefix: "/failing" } route { cluster: "failing"
+         retry_policy { retry_on: "5xx" num_retries { value: 1 } retry_back_off { base_interval { nanos: 1000000 } } } } }
+         routes { match { prefix: "/overloaded" } route { cluster: "overloaded"
+         retry_policy { retry_on: "5xx" num_retries { value: 1 } retry_back_off { base_interval { nanos: 1000000 } } } } })")});
+  await("/failing", [](auto& r) { return r.status == 503; });
+  EXPECT_EQ(failing.requests(), 2);  // the try and its retry
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/overloaded").status, 503);
+  EXPECT_EQ(overloadedRequests.load(), 1);
+  std::string text = logWhen([](const std::string& t) { return t.find("/overloaded") != std::string::npos; });
+  EXPECT_EQ(text, "503 URX /failing\n503 - /overloaded\n");
+}
+
+// As Envoy, whose router edits the request headers the log reads: a proxied request is logged as
+// it went upstream (Host and path rewritten, the original path kept), a local reply's as it came.
+TEST_F(AccessLogE2eTest, TheLogShowsTheRequestAsTheRouterEditedIt) {
+  Upstream app("app");
+  set({staticCluster("app", {app.port()})},
+      {loggedListener("%RESPONSE_CODE% %REQ(:AUTHORITY)% %REQ(:PATH)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(X-FORWARDED-PROTO)%\n")},
+      {routeConfig("rc", R"(routes { match { prefix: "/gw/" } route { cluster: "app" prefix_rewrite: "/"
+         host_rewrite_literal: "app.mesh.local" } })")});
+  await("/gw/x", [](auto& r) { return r.status == 200; });
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/none").status, 404);
+  std::string text = logWhen([](const std::string& t) { return t.find("404") != std::string::npos; });
+  EXPECT_EQ(text, "200 app.mesh.local /x /gw/x http\n404 svc /none /none http\n");
+}
+
 TEST_F(AccessLogE2eTest, AccessLogCarriesResponseFlagsAndDetails) {
   Upstream app("app");
   set({staticCluster("dead", {freePort()}), staticCluster("app", {app.port()})},

@@ -108,6 +108,26 @@ TEST_F(ConfigManagerTest, RejectsARouteConfigurationWithAnInvalidRegex) {
   EXPECT_EQ(rc->virtual_hosts(0).routes(0).match().prefix(), "/");  // the last good one
 }
 
+// Envoy's other refusals of a route configuration, in its words: a regex that compiles bigger than
+// the runtime's re2.max_program_size.error_level (100), and weights that sum to 0.
+TEST_F(ConfigManagerTest, RejectsABigRegexAndWeightsSummingToZero) {
+  ASSERT_TRUE(manager_.apply(kRouteType, pack(testing::routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "a" } })"))).ok());
+  // A small alternation is fine; seven long ones (as in a user's path regex) are not.
+  EXPECT_TRUE(manager_.apply(kRouteType, pack(testing::routeConfig("rc", R"(routes { match { safe_regex { regex: "/(a|b)/.*" } } route { cluster: "a" } })"))).ok());
+  const std::string big = "^/user/(488/sms|h5/getJwt|captcha|version/getAIDrawTemplate|version/isMainLand|"
+                          "version/promotionTemplate|version/activityTemplate2).*";
+  Status s = manager_.apply(kRouteType, pack(testing::routeConfig("rc", "routes { match { safe_regex { regex: \"" + big +
+                                                                            "\" } } route { cluster: \"a\" } }")));
+  EXPECT_EQ(s.message(), "route configuration rc: virtual host all: regex '" + big +
+                             "' RE2 program size of 106 > max program size of 100 set for the error level threshold. "
+                             "Increase configured max program size if necessary.");
+  s = manager_.apply(kRouteType, pack(testing::routeConfig("rc", R"(routes { match { prefix: "/" } route {
+        weighted_clusters { clusters { name: "a" weight { value: 0 } } clusters { name: "b" weight { value: 0 } } } } })")));
+  EXPECT_EQ(s.message(), "route configuration rc: virtual host all: Sum of weights in the weighted_cluster must be greater than 0.");
+  auto rc = manager_.current()->routes.at("rc");
+  EXPECT_TRUE(rc->virtual_hosts(0).routes(0).match().has_safe_regex());  // the last good one
+}
+
 TEST_F(ConfigManagerTest, OriginalDstClusterIsWarmAtOnceWithoutHosts) {
   Cluster c;
   c.set_name("out");

@@ -49,8 +49,6 @@ std::string readAll(int fd) {
   return out;
 }
 
-void sendAll(int fd, const std::string& data) { ASSERT_EQ(::send(fd, data.data(), data.size(), MSG_NOSIGNAL), static_cast<ssize_t>(data.size())); }
-
 // A loopback TCP server that keeps what each connection sent and answers it with `reply` once the
 // client has finished sending (with `httpRequest`, once the request head has arrived).
 class Recorder {

@@ -66,6 +66,7 @@ struct HealthChecker::Check {
   std::shared_ptr<ClusterStats> stats;
   bool stopped = false;
   std::shared_ptr<boost::asio::steady_timer> timer;
+  ProbeConnection connection;  // kept from probe to probe, as Envoy's reuse_connection
 };
 
 HealthChecker::HealthChecker(boost::asio::io_context& main, OnVerdict onVerdict)
@@ -121,7 +122,7 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
         }
         while (!check->stopped) {
           check->stats->health_check_attempt++;
-          ProbeResult result = co_await probeHealth(check->host, check->hc, check->cluster);
+          ProbeResult result = co_await probeHealth(check->host, check->hc, check->cluster, check->connection);
           bool ok = result == ProbeResult::kPassed;
           if (check->stopped) co_return;
           if (std::exchange(check->host.pendingActiveHc, false)) {  // the first check decides alone

@@ -9,6 +9,10 @@
 #include "proxy/h2/upstream_pool.h"
 #include "proxy/timed_stream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 namespace meshd::proxy {
 
 namespace beast = boost::beast;
@@ -20,20 +24,29 @@ namespace {
 
 constexpr const char* kUserAgent = "Envoy/HC";
 
-// GET over HTTP/1.1 on a connection closed after it.
-Task<ProbeResult> probeHttp1(TimedStream& stream, const HealthCheck::HttpHealthCheck& h, const std::string& authority) {
+// GET over HTTP/1.1, with the header names in lowercase and no `connection` field, as Envoy's
+// codec writes it. `keep` says whether the connection may carry the next probe.
+Task<ProbeResult> probeHttp1(TimedStream& stream, beast::flat_buffer& buffer, const HealthCheck::HttpHealthCheck& h,
+                             const std::string& authority, bool& keep) {
+  keep = false;
   http::request<http::empty_body> req{http::verb::get, h.path().empty() ? "/" : h.path(), 11};
-  req.set(http::field::host, authority);
-  req.set(http::field::user_agent, kUserAgent);
-  req.keep_alive(false);
+  req.set("host", authority);
+  req.set("user-agent", kUserAgent);
   beast::error_code ec;
   co_await http::async_write(stream, req, into(ec));
   if (ec) co_return ProbeResult::kNetworkFailure;
-  beast::flat_buffer buffer;
   http::response<http::string_body> res;
   co_await http::async_read(stream, buffer, res, into(ec));
   if (ec) co_return ProbeResult::kNetworkFailure;
+  keep = res.keep_alive() && buffer.size() == 0;
   co_return res.result_int() == 200 ? ProbeResult::kPassed : ProbeResult::kFailed;
+}
+
+// Whether a kept connection is still open and quiet: the host may have closed it since.
+bool stillOpen(TimedStream& stream) {
+  char c;
+  ssize_t n = ::recv(stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 // One request over HTTP/2 (prior knowledge) and its whole response, within `deadline`: false when
@@ -107,7 +120,8 @@ Task<ProbeResult> probeGrpc(const Host& host, const std::string& cluster, const 
 
 }  // namespace
 
-Task<ProbeResult> probeHealth(const Host& host, const HealthCheck& hc, const std::string& cluster) {
+Task<ProbeResult> probeHealth(const Host& host, const HealthCheck& hc, const std::string& cluster,
+                              ProbeConnection& connection) {
   auto timeout = toMillis(hc.timeout());
   auto deadline = Clock::now() + timeout;
   if (hc.has_grpc_health_check()) {
@@ -120,15 +134,35 @@ Task<ProbeResult> probeHealth(const Host& host, const HealthCheck& hc, const std
     const std::string& authority = h.host().empty() ? cluster : h.host();
     if (h.codec_client_type() == envoy::type::v3::HTTP2) co_return co_await probeHttp2(host, cluster, h, authority, deadline);
   }
-  TimedStream stream(co_await boost::asio::this_coro::executor);
+  if (connection.stream && !stillOpen(*connection.stream)) connection.stream.reset();
+  if (!connection.stream) {
+    connection.stream = std::make_unique<TimedStream>(co_await boost::asio::this_coro::executor);
+    connection.buffer.clear();
+    connection.stream->expiresAt(deadline);
+    beast::error_code ec;
+    co_await connection.stream->async_connect(host.endpoint, into(ec));
+    if (ec) {
+      connection.stream.reset();
+      co_return ProbeResult::kNetworkFailure;
+    }
+  }
+  if (!hc.has_http_health_check()) {  // TCP: connecting is passing
+    connection.stream.reset();
+    co_return ProbeResult::kPassed;
+  }
+  TimedStream& stream = *connection.stream;
   stream.expiresAt(deadline);
-  beast::error_code ec;
-  co_await stream.async_connect(host.endpoint, into(ec));
-  if (ec) co_return ProbeResult::kNetworkFailure;
-  if (!hc.has_http_health_check()) co_return ProbeResult::kPassed;  // TCP: connecting is passing
   const auto& h = hc.http_health_check();
   const std::string& authority = h.host().empty() ? cluster : h.host();
-  co_return co_await probeHttp1(stream, h, authority);
+  bool keep = false;
+  ProbeResult result = co_await probeHttp1(stream, connection.buffer, h, authority, keep);
+  bool reuse = !hc.has_reuse_connection() || hc.reuse_connection().value();
+  if (keep && reuse) {
+    stream.expiresNever();
+  } else {
+    connection.stream.reset();
+  }
+  co_return result;
 }
 
 }  // namespace meshd::proxy

@@ -1,16 +1,22 @@
 #pragma once
 // One active health check probe of one host, as Envoy's health checkers make it: TCP (connecting is
 // passing), HTTP over HTTP/1.1 or HTTP/2 (GET the path; 200 passes), or gRPC
-// (grpc.health.v1.Health/Check over HTTP/2; a SERVING status with grpc-status 0 passes). Each probe
-// uses a connection of its own, closed after it; the check's timeout bounds all of it.
-// Runs on the io_context of the coroutine that awaits it (the main thread's).
+// (grpc.health.v1.Health/Check over HTTP/2; a SERVING status with grpc-status 0 passes). An HTTP/1.1
+// check keeps its connection from probe to probe, as Envoy's (reuse_connection, true by default),
+// while the host keeps it open; TCP and HTTP/2 probes use a connection of their own, closed after
+// it. The check's timeout bounds each probe. Runs on the io_context of the coroutine that awaits it
+// (the main thread's).
 
 #include <envoy/config/core/v3/health_check.pb.h>
 
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <memory>
 #include <string>
 
 #include "proxy/config.h"
 #include "proxy/io.h"
+#include "proxy/timed_stream.h"
 
 namespace meshd::proxy {
 
@@ -21,7 +27,13 @@ enum class ProbeResult { kPassed, kFailed, kNetworkFailure };
 
 // The HTTP and gRPC requests carry the check's host or authority, else the cluster's name, as
 // :authority / Host (Envoy's default).
+// What one host's check keeps between probes: its HTTP/1.1 connection, when it may be reused.
+struct ProbeConnection {
+  std::unique_ptr<TimedStream> stream;
+  boost::beast::flat_buffer buffer;
+};
+
 Task<ProbeResult> probeHealth(const Host& host, const envoy::config::core::v3::HealthCheck& hc,
-                              const std::string& cluster);
+                              const std::string& cluster, ProbeConnection& connection);
 
 }  // namespace meshd::proxy

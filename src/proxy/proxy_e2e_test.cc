@@ -189,6 +189,58 @@ TEST_F(ProxyE2eTest, TheFirstHealthCheckAloneDecides) {
   EXPECT_NE(admin("/stats").find("cluster.c.health_check.attempt: 2"), std::string::npos) << admin("/stats");
 }
 
+// As Envoy's HTTP health checker (reuse_connection, true by default): one connection carries probe
+// after probe while the host keeps it open, and each is `GET /ping` with lowercase names, the
+// cluster's name as host and no connection field. A host that closes it gets a new one.
+TEST_F(ProxyE2eTest, HealthChecksReuseTheirConnection) {
+  std::mutex mu;
+  std::vector<std::string> heads;
+  std::atomic<int> connections{0};
+  std::atomic<bool> done{false};
+  AcceptLoop host([&](int fd) {
+    int n = ++connections;
+    timeval tv{0, 100000};  // lets the connection notice `done`
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string in;
+    char buf[4096];
+    for (int served = 0;;) {
+      size_t end;
+      while ((end = in.find("\r\n\r\n")) == std::string::npos) {
+        ssize_t got = done ? 0 : ::read(fd, buf, sizeof buf);
+        if (got < 0 && errno == EAGAIN) continue;
+        if (got <= 0) {
+          ::close(fd);
+          return;
+        }
+        in.append(buf, static_cast<size_t>(got));
+      }
+      {
+        std::lock_guard lock(mu);
+        heads.push_back(in.substr(0, end + 4));
+      }
+      in.erase(0, end + 4);
+      sendAll(fd, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+      if (n == 1 && ++served == 3) {  // the host closes the first connection after three probes
+        ::close(fd);
+        return;
+      }
+    }
+  });
+  struct Done {
+    std::atomic<bool>& done;
+    ~Done() { done = true; }  // before `host` joins its connections, however the test ends
+  } guard{done};
+  serveCheckedCluster({host.port()}, "interval { nanos: 30000000 } no_traffic_interval { nanos: 30000000 }");
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return heads.size() >= 6;
+  })) << heads.size() << " probes, " << connections.load() << " connections\n" << admin("/clusters") << admin("/stats");
+  EXPECT_EQ(connections.load(), 2);  // the first, closed by the host after three probes, then one more
+  std::lock_guard lock(mu);
+  EXPECT_EQ(heads[0], "GET /ping HTTP/1.1\r\nhost: c\r\nuser-agent: Envoy/HC\r\n\r\n");
+  EXPECT_EQ(heads[5], heads[0]);
+}
+
 // As Envoy: until its cluster has carried traffic, a host is checked every no_traffic_interval
 // (60 s by default), not every interval.
 TEST_F(ProxyE2eTest, AClusterWithoutTrafficIsCheckedAtTheNoTrafficInterval) {

@@ -44,9 +44,11 @@ RetryPolicy::RetryPolicy(const envoy::config::route::v3::RouteAction& a) {
 std::chrono::milliseconds RetryPolicy::backOff(uint32_t n, uint64_t random) const {
   uint64_t base = static_cast<uint64_t>(backOffBase.count()), max = static_cast<uint64_t>(backOffMax.count());
   if (base == 0) return std::chrono::milliseconds(0);
-  uint64_t span = base;  // (2^k - 1) * base for the retry's k
-  for (uint32_t k = 2; k <= n && span <= max && k < 63; ++k) span = ((uint64_t{1} << k) - 1) * base;
-  return std::chrono::milliseconds(std::min(random % span, max));
+  // Envoy's JitteredExponentialBackOffStrategy: the interval starts at base and doubles after each
+  // retry, becoming max once doubling would pass it; the wait is random modulo the interval.
+  uint64_t interval = base;
+  for (uint32_t k = 1; k < n && interval < max; ++k) interval = interval < max / 2 ? interval * 2 : max;
+  return std::chrono::milliseconds(random % interval);
 }
 
 bool RetryPolicy::retriable(const AttemptOutcome& o) const {
@@ -61,6 +63,8 @@ bool RetryPolicy::retriable(const AttemptOutcome& o) const {
     case AttemptOutcome::kDownstreamReset:
     case AttemptOutcome::kOverflow: return false;
     case AttemptOutcome::kResponse:
+      // As Envoy: never a response an upstream Envoy sent for its overload or its rate limit.
+      if (o.overloaded) return false;
       if (o.grpcStatus && *o.grpcStatus < 32 && (grpcStatuses_ >> *o.grpcStatus & 1)) return true;
       return (on5xx_ && o.status >= 500) || (onGatewayError_ && o.status >= 502 && o.status <= 504) ||
              (on409_ && o.status == 409);

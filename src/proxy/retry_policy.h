@@ -22,6 +22,7 @@ struct AttemptOutcome {
   unsigned status = 0;                  // kResponse: the HTTP status
   std::optional<uint32_t> grpcStatus;   // kResponse: grpc-status in the response head (trailers-only)
   bool refusedStream = false;           // kReset: REFUSED_STREAM (the request was not processed)
+  bool overloaded = false;              // kResponse: x-envoy-overloaded or x-envoy-ratelimited
 };
 
 struct RetryPolicy {
@@ -36,8 +37,7 @@ struct RetryPolicy {
   explicit RetryPolicy(const envoy::config::route::v3::RouteAction& action);
   bool retriable(const AttemptOutcome& o) const;
   // How long to wait before retry `n` (1 for the first), as Envoy's jittered exponential back-off:
-  // `random` modulo (2^n - 1) × base, the exponent growing only while that stays within max, and
-  // never over max.
+  // `random` modulo an interval that starts at base, doubles each retry and stops at max.
   std::chrono::milliseconds backOff(uint32_t n, uint64_t random) const;
 
  private:

@@ -33,22 +33,36 @@ TEST(RetryPolicyTest, EnvoysHttpConditions) {
   EXPECT_FALSE(policy("5xx").retriable({AttemptOutcome::kTimeout}));
 }
 
-// Envoy's JitteredExponentialBackOffStrategy: random % ((2^n - 1) × base), capped; the span stops
-// growing once it passed max.
+// Envoy's JitteredExponentialBackOffStrategy: random % an interval of base, 2 × base, 4 × base, ...
+// that becomes max once doubling would pass it.
 TEST(RetryPolicyTest, JitteredExponentialBackOff) {
-  RetryPolicy p = policy("5xx");
+  RetryPolicy p = policy("5xx");  // 25 ms, max 250 ms
   EXPECT_EQ(p.backOff(1, 24).count(), 24);    // % 25
   EXPECT_EQ(p.backOff(1, 25).count(), 0);
-  EXPECT_EQ(p.backOff(2, 74).count(), 74);    // % 75
-  EXPECT_EQ(p.backOff(3, 174).count(), 174);  // % 175
-  EXPECT_EQ(p.backOff(4, 374).count(), 250);  // % 375, capped
-  EXPECT_EQ(p.backOff(9, 375).count(), 0);    // still % 375: past max the span stays
+  EXPECT_EQ(p.backOff(2, 49).count(), 49);    // % 50
+  EXPECT_EQ(p.backOff(2, 74).count(), 24);
+  EXPECT_EQ(p.backOff(3, 99).count(), 99);    // % 100
+  EXPECT_EQ(p.backOff(4, 199).count(), 199);  // % 200
+  EXPECT_EQ(p.backOff(5, 249).count(), 249);  // % 250: 400 would pass max
+  EXPECT_EQ(p.backOff(5, 250).count(), 0);
+  EXPECT_EQ(p.backOff(9, 374).count(), 124);  // still % 250
   envoy::config::route::v3::RouteAction a;
   a.mutable_retry_policy()->set_retry_on("5xx");
   a.mutable_retry_policy()->mutable_retry_back_off()->mutable_base_interval()->set_nanos(100000000);
   RetryPolicy configured(a);
   EXPECT_EQ(configured.backOffMax.count(), 1000);  // ten times the base when not given
-  EXPECT_EQ(configured.backOff(2, 299).count(), 299);
+  EXPECT_EQ(configured.backOff(2, 199).count(), 199);
+  EXPECT_EQ(configured.backOff(2, 200).count(), 0);
+}
+
+// A 503 an upstream Envoy sent for its overload (a circuit breaker) or its rate limit is never
+// retried: retrying would multiply the load the breaker is there to shed.
+TEST(RetryPolicyTest, OverloadedResponsesAreNotRetried) {
+  AttemptOutcome o = response(503);
+  o.overloaded = true;
+  EXPECT_FALSE(policy("5xx").retriable(o));
+  EXPECT_FALSE(policy("gateway-error").retriable(o));
+  EXPECT_TRUE(policy("5xx").retriable(response(503)));
 }
 
 // App Mesh's client-error is Envoy's retriable-4xx: 409 only.

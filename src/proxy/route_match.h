@@ -37,8 +37,12 @@ bool headerMatches(const envoy::config::route::v3::HeaderMatcher& m, const Reque
 std::string_view pickCluster(const envoy::config::route::v3::RouteAction& a, uint64_t random);
 
 // Why Envoy would refuse `rc` (a regex of a route, header or query matcher, or of a regex_rewrite,
-// that RE2 does not compile), or nullopt. Envoy NACKs such a route configuration.
-std::optional<std::string> invalidRegex(const envoy::config::route::v3::RouteConfiguration& rc);
+// that RE2 does not compile or compiles too big; weighted clusters whose weights sum to 0), or
+// nullopt. Envoy NACKs such a route configuration.
+std::optional<std::string> invalidRoutes(const envoy::config::route::v3::RouteConfiguration& rc);
+
+// Whether the route rewrites the path (a prefix_rewrite of a prefix match, or a regex_rewrite).
+bool rewritesPath(const envoy::config::route::v3::Route& route);
 
 // The request target after the action's prefix_rewrite (or regex_rewrite), given the route matched.
 std::string rewriteTarget(const envoy::config::route::v3::Route& route, std::string_view target);

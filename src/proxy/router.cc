@@ -60,18 +60,16 @@ class InFlight {
 };
 
 // A version 4 UUID from 128 random bits, as Envoy's x-request-id: 8-4-4-4-12 lowercase hex digits.
-std::string uuid4(uint64_t hi, uint64_t lo) {
+void uuid4(uint64_t hi, uint64_t lo, char (&out)[36]) {
   hi = (hi & ~0xf000ull) | 0x4000ull;                        // version 4
   lo = (lo & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // variant 10xx
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(36, '-');
   size_t at = 0;
   for (int i = 0; i < 32; ++i) {
-    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+    if (at == 8 || at == 13 || at == 18 || at == 23) out[at++] = '-';
     uint64_t word = i < 16 ? hi : lo;
     out[at++] = kHex[(word >> (60 - 4 * (i % 16))) & 0xf];
   }
-  return out;
 }
 
 int64_t msSince(RouteTimeouts::Clock::time_point t) {
@@ -100,6 +98,7 @@ AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
     case UpstreamResult::kOk: {
       o.kind = AttemptOutcome::kResponse;
       o.status = r.status;
+      o.overloaded = response.head().find("x-envoy-overloaded") || response.head().find("x-envoy-ratelimited");
       if (auto v = response.head().find("grpc-status")) {
         uint32_t code = 0;
         if (std::from_chars(v->data(), v->data() + v->size(), code).ec == std::errc()) o.grpcStatus = code;
@@ -146,6 +145,23 @@ void finishGrpcStatus(RequestLog& log) {
   }
 }
 
+// The request's fields an access log may name, as they are now. Envoy's router edits the request
+// headers in place, so a log shows the request as it went upstream (rewritten path and Host, the
+// added x-request-id and x-envoy-original-path) and a local reply's log shows it as it came.
+void logRequestHead(RequestLog& log, const FilterChainView& chain, const RequestHead& req) {
+  auto field = [&req](std::string_view name) { return std::string(req.find(name).value_or(std::string_view())); };
+  log.method = std::string(req.method());
+  log.path = std::string(req.target());
+  log.authority = std::string(req.host());
+  log.userAgent = field("user-agent");
+  log.forwardedFor = field("x-forwarded-for");
+  log.requestId = field("x-request-id");
+  log.requestFields.clear();
+  for (const std::string& name : chain.loggedRequestFields) {  // empty unless a log names others
+    if (auto v = req.find(name)) log.requestFields.emplace_back(name, std::string(*v));
+  }
+}
+
 RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std::string_view protocol,
                       Socket& socket, const boost::asio::ip::tcp::endpoint& downstreamLocal, uint64_t connectionId) {
   RequestLog log;
@@ -156,23 +172,11 @@ RequestLog requestLog(const FilterChainView& chain, const RequestHead& req, std:
   log.startedAt = std::chrono::steady_clock::now();
   log.filterChainName = chain.name;
   log.grpc = grpc::isGrpcContentType(req.find("content-type").value_or(std::string_view()));
-  auto field = [&req](std::string_view name) { return std::string(req.find(name).value_or(std::string_view())); };
-  log.method = std::string(req.method());
-  log.path = std::string(req.target());
   log.protocol = std::string(protocol);
-  log.authority = std::string(req.host());
-  log.userAgent = field("user-agent");
-  log.forwardedFor = field("x-forwarded-for");
-  log.requestId = field("x-request-id");
-  for (const std::string& name : chain.loggedRequestFields) {  // empty unless a log names others
-    if (auto v = req.find(name)) log.requestFields.emplace_back(name, std::string(*v));
-  }
+  logRequestHead(log, chain, req);
   boost::system::error_code ignored;
   auto remote = socket.remote_endpoint(ignored);
-  if (!ignored) {
-    std::string a = remote.address().to_string();
-    log.downstreamRemote = (remote.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(remote.port());
-  }
+  if (!ignored) log.downstreamRemote = endpointText(remote);
   return log;
 }
 
@@ -186,11 +190,12 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   static constexpr std::string_view kFields[] = {"x-request-id", "x-forwarded-proto", "x-envoy-expected-rq-timeout-ms"};
   uint32_t present = req.sweep(kFields, 4);
   if (!(present & 1)) {
-    std::string id = uuid4(worker.random(), worker.random());
-    req.add("x-request-id", id);
-    if (!chain.accessLogs.empty()) log.requestId = std::move(id);
+    char id[36];
+    uuid4(worker.random(), worker.random(), id);
+    req.add("x-request-id", std::string_view(id, sizeof id));
   }
   if (!(present & 2)) req.add("x-forwarded-proto", "http");
+  if (!chain.accessLogs.empty()) logRequestHead(log, chain, req);  // as the router will see it
   // As Envoy's connection manager without upgrade_configs (meshd writes none): an HTTP/1.1 client
   // asking to upgrade its connection (WebSocket, ...) is refused 403. An h2c upgrade is not one:
   // Envoy's HTTP/1 codec drops it and the request goes on as HTTP/1.1.
@@ -245,14 +250,17 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   RequestHead& up = req;
   up.eraseHopByHop();
   up.version(11);
-  if (target != up.target()) {
+  if (rewritesPath(*route)) {
+    // As Envoy's router: a route with a rewrite tells the upstream the original path, even when
+    // the rewrite leaves it as it was (prefix "/" rewritten to "/", App Mesh's default).
     std::string original(up.target());  // a copy: adding a field may move the head's bytes
-    up.set("x-envoy-original-path", original);  // as Envoy's router, for a rewritten path
+    up.set("x-envoy-original-path", original);
     up.target(target);
   }
   mutateRequestHeaders(up, *route, *vh, *rc->second);  // before the host rewrite, as Envoy
   if (!action.host_rewrite_literal().empty()) up.set("host", action.host_rewrite_literal());
   if (body.framing() == Framing::kChunked) up.add("transfer-encoding", "chunked");
+  if (!chain.accessLogs.empty()) logRequestHead(log, chain, up);
 
   RetryPolicy retry(action);
   RouteTimeouts timeouts;
@@ -277,16 +285,13 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       co_return co_await d.reply(body, noHealthyUpstream());
     }
     inFlight.set(h);
-    if (logging) log.upstreamHost = (h->endpoint.address().is_v6() ? "[" + h->address + "]" : h->address) + ":" + std::to_string(h->port);
+    if (logging) log.upstreamHost = endpointText(h->endpoint);
     log.attempts = attempt + 1;
     if (logging) log.upstreamProtocol = c.http2 ? "HTTP/2" : "HTTP/1.1";
     result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), worker.h2Pool(), response);
     if (logging) {
       boost::asio::ip::tcp::endpoint local = response.localEndpoint();
-      if (local.port() != 0) {
-        std::string a = local.address().to_string();
-        log.upstreamLocal = (local.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(local.port());
-      }
+      if (local.port() != 0) log.upstreamLocal = endpointText(local);
       log.transportFailure = result.transportFailure;
       log.requestTxDuration.reset();  // the last attempt's, as Envoy's upstream timing
       if (response.requestSent.time_since_epoch().count() != 0) {
@@ -306,8 +311,8 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     }
     if (uint32_t reached = countForOutlierDetection(c, *h, outlierStatus(result))) worker.reportOutlier(c.name, h->key(), reached);
     // Envoy retries only while it still holds the whole body it sent.
-    if (attempt < retry.numRetries && !timeouts.expired() && body.replayable() &&
-        retry.retriable(outcomeOf(result, response))) {
+    bool retriable = body.replayable() && retry.retriable(outcomeOf(result, response));
+    if (attempt < retry.numRetries && !timeouts.expired() && retriable) {
       c.stats->upstream_rq_retry++;
       // Envoy's back-off, within what is left of the route's timeout.
       auto wait = retry.backOff(attempt + 1, worker.random());
@@ -323,13 +328,19 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       continue;
     }
     bool retried = attempt > 0;
-    // Envoy's order: the failure's own flag, then URX when retries ran out.
+    // URX, as Envoy's retry state: this attempt would have been retried, but none were left (a
+    // response too, and with num_retries 0). Envoy's order: the failure's own flag, then URX.
+    bool exhausted = retriable && attempt >= retry.numRetries;
+    if (exhausted) c.stats->upstream_rq_retry_limit_exceeded++;
+    if (retried && !retriable) c.stats->upstream_rq_retry_success++;
     auto flag = [&](const char* f) {
       log.addFlag(f);
-      if (retried) log.addFlag("URX");
+      if (exhausted) log.addFlag("URX");
     };
     switch (result.kind) {
-      case UpstreamResult::kOk: break;
+      case UpstreamResult::kOk:
+        if (exhausted) log.addFlag("URX");
+        break;
       case UpstreamResult::kTimeout:
         if (result.idleTimeout) {  // the HTTP connection manager's stream idle timeout, not the router's
           chain.httpStats->downstream_rq_idle_timeout++;
@@ -337,7 +348,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
           co_return co_await d.reply(body, streamTimeout(body.done()));
         }
         c.stats->upstream_rq_timeout++;
-        log.addFlag("UT");
+        flag("UT");  // URX only after a per-try timeout: the route's is never retried
         co_return co_await d.reply(body, upstreamTimeout(result.perTryTimeout));
       case UpstreamResult::kConnectFailure:
         flag("UF");

@@ -21,6 +21,8 @@ struct ClusterStats {
   std::atomic<uint64_t> upstream_rq_total{0};
   std::atomic<uint64_t> upstream_rq_timeout{0};
   std::atomic<uint64_t> upstream_rq_retry{0};
+  std::atomic<uint64_t> upstream_rq_retry_limit_exceeded{0};  // would have retried, none left
+  std::atomic<uint64_t> upstream_rq_retry_success{0};         // retried, and the last try needs none
   std::atomic<uint64_t> upstream_cx_none_healthy{0};
   std::atomic<uint64_t> health_check_attempt{0};
   std::atomic<uint64_t> health_check_success{0};

@@ -32,8 +32,6 @@ bool readUntil(int fd, std::string& in, F until) {
   return true;
 }
 
-void sendAll(int fd, const std::string& s) { ASSERT_EQ(::send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size())); }
-
 uint64_t residentBytes() {
   std::ifstream in("/proc/self/statm");
   uint64_t size = 0, resident = 0;
@@ -319,6 +317,17 @@ TEST_F(StreamingE2eTest, ARewrittenPathCarriesTheOriginal) {
   std::string head = up.lastHead();
   EXPECT_EQ(head.substr(0, 12), "get /in/x?y=") << head;  // lastHead() is lowercase
   EXPECT_NE(head.find("\r\nx-envoy-original-path: /x?y=1\r\n"), std::string::npos) << head;
+}
+
+// As Envoy's router: a rewrite that leaves the path as it was (App Mesh's default for a gateway
+// route on "/") still tells the upstream the original path.
+TEST_F(StreamingE2eTest, ARewriteToTheSamePathCarriesTheOriginalToo) {
+  StreamingUpstream up({.chunks = 1});
+  serve({up.port()}, "prefix_rewrite: \"/\"");
+  await("/x", [](auto& r) { return r.status == 200; });
+  std::string head = up.lastHead();
+  EXPECT_EQ(head.substr(0, 7), "get /x ") << head;
+  EXPECT_NE(head.find("\r\nx-envoy-original-path: /x\r\n"), std::string::npos) << head;
 }
 
 // As Envoy without upgrade_configs (meshd writes none): a WebSocket upgrade is refused 403 and

@@ -59,10 +59,6 @@ Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::s
   if (log) log->directionEnded();
 }
 
-std::string hostPort(const tcp::endpoint& e) {
-  std::string a = e.address().to_string();
-  return (e.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(e.port());
-}
 
 }  // namespace
 
@@ -80,7 +76,7 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     log->log.type = "TcpConnectionEnd";
     boost::system::error_code ignored;
     auto remote = socket.remote_endpoint(ignored);
-    if (!ignored) log->log.downstreamRemote = hostPort(remote);
+    if (!ignored) log->log.downstreamRemote = endpointText(remote);
   }
   // No upstream connection: the log line says why, now.
   auto refuse = [&log](const char* flag) {
@@ -109,7 +105,7 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     refuse("UH");
     co_return;
   }
-  if (log) log->log.upstreamHost = hostPort(h->endpoint);
+  if (log) log->log.upstreamHost = endpointText(h->endpoint);
   UpstreamPool::Slot slot(c.stats, nullptr);  // counts toward max_connections from here
   TimedStream up(socket.get_executor());
   up.expiresAfter(c.connectTimeout);

@@ -5,6 +5,7 @@
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 #include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
 #include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -237,6 +238,10 @@ std::pair<std::string, std::chrono::steady_clock::duration> readToClose(int fd) 
   char buf[4096];
   for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, n);
   return {got, std::chrono::steady_clock::now() - start};
+}
+
+void sendAll(int fd, const std::string& data) {
+  ASSERT_EQ(::send(fd, data.data(), data.size(), MSG_NOSIGNAL), static_cast<ssize_t>(data.size()));
 }
 
 int connectLoopback(int port) {

@@ -93,6 +93,9 @@ class Upstream {
 // A loopback socket connected to port; -1 when the connection failed. The caller closes it.
 int connectLoopback(int port);
 
+// Sends all of `data` on `fd` in one send (a test failure otherwise).
+void sendAll(int fd, const std::string& data);
+
 // Everything `fd` receives until the peer closes (or 10 s pass), and how long that took.
 std::pair<std::string, std::chrono::steady_clock::duration> readToClose(int fd);
 
