@@ -100,6 +100,22 @@ TEST_F(AccessLogE2eTest, RetriesRunOutOnAResponseTooButNeverForAnOverload) {
   EXPECT_EQ(text, "503 URX /failing\n503 - /overloaded\n");
 }
 
+// As Envoy's max_retries circuit breaker (3 by default): a retry past it is not made, the attempt's
+// own answer goes to the client, and the log says UO (not URX: retries were left).
+TEST_F(AccessLogE2eTest, ARetryPastMaxRetriesIsNotMade) {
+  Upstream failing("failing", 503);
+  auto capped = staticCluster("capped", {failing.port()});
+  capped.mutable_circuit_breakers()->add_thresholds()->mutable_max_retries()->set_value(0);
+  set({capped}, {loggedListener("%RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(:PATH)%\n")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "capped"
+         retry_policy { retry_on: "5xx" num_retries { value: 2 } } } })")});
+  await("/capped", [](auto& r) { return r.status == 503; });
+  EXPECT_EQ(failing.requests(), 1);
+  std::string text = logWhen([](const std::string& t) { return !t.empty(); });
+  EXPECT_EQ(text, "503 UO /capped\n");
+  EXPECT_NE(admin("/stats").find("cluster.capped.upstream_rq_retry_overflow: 1\n"), std::string::npos) << admin("/stats");
+}
+
 // As Envoy, whose router edits the request headers the log reads: a proxied request is logged as
 // it went upstream (Host and path rewritten, the original path kept), a local reply's as it came.
 TEST_F(AccessLogE2eTest, TheLogShowsTheRequestAsTheRouterEditedIt) {

@@ -324,6 +324,7 @@ void ConfigManager::publish() {
       if (t.has_max_requests()) v->breakers.maxRequests = t.max_requests().value();
       if (t.has_max_connections()) v->breakers.maxConnections = t.max_connections().value();
       if (t.has_max_pending_requests()) v->breakers.maxPendingRequests = t.max_pending_requests().value();
+      if (t.has_max_retries()) v->breakers.maxRetries = t.max_retries().value();
     }
     size_t healthy = 0;
     for (const Host& h : e.hosts) healthy += h.healthy() ? 1 : 0;

@@ -59,6 +59,16 @@ class InFlight {
   HostLoad* load_ = nullptr;
 };
 
+// A retry counted against its cluster's max_retries from when it is decided until its outcome is.
+struct RetrySlot {
+  std::atomic<uint64_t>* active = nullptr;
+  ~RetrySlot() { release(); }
+  void release() {
+    if (active) --*active;
+    active = nullptr;
+  }
+};
+
 // A version 4 UUID from 128 random bits, as Envoy's x-request-id: 8-4-4-4-12 lowercase hex digits.
 void uuid4(uint64_t hi, uint64_t lo, char (&out)[36]) {
   hi = (hi & ~0xf000ull) | 0x4000ull;                        // version 4
@@ -274,6 +284,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   setExpectedTimeout(up, timeouts, 0, false);
   UpstreamResponse response;
   InFlight inFlight;
+  RetrySlot retrySlot;
   UpstreamResult result;
   Host originalDst;  // an ORIGINAL_DST cluster's host: where the downstream connection was headed
   for (uint32_t attempt = 0;; ++attempt) {
@@ -312,7 +323,18 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     if (uint32_t reached = countForOutlierDetection(c, *h, outlierStatus(result))) worker.reportOutlier(c.name, h->key(), reached);
     // Envoy retries only while it still holds the whole body it sent.
     bool retriable = body.replayable() && retry.retriable(outcomeOf(result, response));
+    retrySlot.release();  // the last retry is over: its outcome is known (Envoy's resetRetry)
+    bool overflow = false;
     if (attempt < retry.numRetries && !timeouts.expired() && retriable) {
+      // The cluster's max_retries circuit breaker: retries under way in every worker.
+      if (++c.stats->upstream_rq_retry_active > c.breakers.maxRetries) {
+        --c.stats->upstream_rq_retry_active;
+        c.stats->upstream_rq_retry_overflow++;
+        overflow = true;
+      }
+    }
+    if (attempt < retry.numRetries && !timeouts.expired() && retriable && !overflow) {
+      retrySlot.active = &c.stats->upstream_rq_retry_active;
       c.stats->upstream_rq_retry++;
       // Envoy's back-off, within what is left of the route's timeout.
       auto wait = retry.backOff(attempt + 1, worker.random());
@@ -329,16 +351,19 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     }
     bool retried = attempt > 0;
     // URX, as Envoy's retry state: this attempt would have been retried, but none were left (a
-    // response too, and with num_retries 0). Envoy's order: the failure's own flag, then URX.
+    // response too, and with num_retries 0).
     bool exhausted = retriable && attempt >= retry.numRetries;
     if (exhausted) c.stats->upstream_rq_retry_limit_exceeded++;
     if (retried && !retriable) c.stats->upstream_rq_retry_success++;
+    // Envoy's order: the failure's own flag, then UO for a retry the breaker refused, URX.
     auto flag = [&](const char* f) {
       log.addFlag(f);
+      if (overflow) log.addFlag("UO");
       if (exhausted) log.addFlag("URX");
     };
     switch (result.kind) {
       case UpstreamResult::kOk:
+        if (overflow) log.addFlag("UO");
         if (exhausted) log.addFlag("URX");
         break;
       case UpstreamResult::kTimeout:

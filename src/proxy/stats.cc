@@ -38,6 +38,7 @@ std::vector<std::pair<std::string, uint64_t>> ClusterStats::values() const {
           {"upstream_rq_pending_total", upstream_rq_pending_total.load()},
           {"upstream_rq_retry", upstream_rq_retry.load()},
           {"upstream_rq_retry_limit_exceeded", upstream_rq_retry_limit_exceeded.load()},
+          {"upstream_rq_retry_overflow", upstream_rq_retry_overflow.load()},
           {"upstream_rq_retry_success", upstream_rq_retry_success.load()},
           {"upstream_rq_timeout", upstream_rq_timeout.load()},
           {"upstream_rq_total", upstream_rq_total.load()}};

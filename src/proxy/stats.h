@@ -23,6 +23,8 @@ struct ClusterStats {
   std::atomic<uint64_t> upstream_rq_retry{0};
   std::atomic<uint64_t> upstream_rq_retry_limit_exceeded{0};  // would have retried, none left
   std::atomic<uint64_t> upstream_rq_retry_success{0};         // retried, and the last try needs none
+  std::atomic<uint64_t> upstream_rq_retry_overflow{0};        // max_retries refused a retry
+  std::atomic<uint64_t> upstream_rq_retry_active{0};          // retries under way (not a stat)
   std::atomic<uint64_t> upstream_cx_none_healthy{0};
   std::atomic<uint64_t> health_check_attempt{0};
   std::atomic<uint64_t> health_check_success{0};
