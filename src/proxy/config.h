@@ -120,6 +120,9 @@ struct FilterChainView {
   // but drains, as Envoy's connection manager: it closes this much later (HTTP/2: after a GOAWAY
   // notice, then the final GOAWAY), and a request meanwhile is its last.
   std::chrono::milliseconds drainTimeout{5000};
+  // tcp proxy: idle_timeout, how long both directions may carry no byte before both connections
+  // close (Envoy's default: an hour; 0 in the configuration: no limit).
+  std::chrono::milliseconds tcpIdleTimeout{std::chrono::hours(1)};
   std::vector<std::shared_ptr<const AccessLog>> accessLogs;
   // What the logs' REQ(...) (beyond RequestLog's own fields) and RESP(...) name, lowercase.
   std::vector<std::string> loggedRequestFields, loggedResponseFields, loggedTrailerFields;

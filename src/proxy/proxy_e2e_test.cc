@@ -241,6 +241,40 @@ TEST_F(ProxyE2eTest, HealthChecksReuseTheirConnection) {
   EXPECT_EQ(heads[5], heads[0]);
 }
 
+// As Envoy's tcp_proxy idle_timeout (an hour by default): a proxied connection on which neither
+// side sends a byte for that long is closed, both ends; one that carries bytes is not.
+TEST_F(ProxyE2eTest, ATcpProxyClosesAnIdleConnection) {
+  Upstream app("tcp-app", 200, 0ms, true);
+  auto l = tcpListener("t", port_, "app");
+  auto* filter = l.mutable_filter_chains(0)->mutable_filters(0);
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
+  ASSERT_TRUE(filter->typed_config().UnpackTo(&t));
+  t.mutable_idle_timeout()->set_nanos(300000000);
+  filter->mutable_typed_config()->PackFrom(t);
+  set({staticCluster("app", {app.port()})}, {l}, {});
+  ASSERT_EQ(await("/t", [](auto& r) { return r.status == 200; }).body, "tcp-app /t host=svc");
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(eventually([&] { return app.connections() >= 2; }));
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) {  // a request every 200 ms keeps it open past the timeout
+    std::this_thread::sleep_for(200ms);
+    sendAll(fd, "GET /k HTTP/1.1\r\nhost: svc\r\n\r\n");
+    std::string in;
+    char buf[4096];
+    while (in.find("tcp-app /k") == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0) << "closed after " << (std::chrono::steady_clock::now() - start) / 1ms << " ms: " << in;
+      in.append(buf, static_cast<size_t>(n));
+    }
+  }
+  auto [rest, took] = readToClose(fd);  // then silence: closed at the timeout
+  ::close(fd);
+  EXPECT_EQ(rest, "");
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 2s);
+}
+
 // As Envoy: until its cluster has carried traffic, a host is checked every no_traffic_interval
 // (60 s by default), not every interval.
 TEST_F(ProxyE2eTest, AClusterWithoutTrafficIsCheckedAtTheNoTrafficInterval) {

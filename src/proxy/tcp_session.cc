@@ -44,19 +44,49 @@ struct TcpLog {
   }
 };
 
+// The tcp proxy's idle_timeout: when neither direction has moved a byte for that long, both
+// connections close. Shared by the two pumps (one thread) and the watch that waits for it.
+struct IdleWatch {
+  IdleWatch(const Executor& ex, std::chrono::milliseconds timeout) : timer(ex), timeout(timeout) {}
+  Timer timer;
+  std::chrono::milliseconds timeout;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  int open = 2;  // directions still copying
+  void ended() {
+    if (--open == 0) timer.cancel();
+  }
+};
+
+Task<void> watchIdle(std::shared_ptr<IdleWatch> idle, std::shared_ptr<Socket> a, std::shared_ptr<Socket> b) {
+  boost::system::error_code ec;
+  while (idle->open > 0) {
+    if (std::chrono::steady_clock::now() - idle->last >= idle->timeout) {
+      a->close(ec);  // the pumps' reads and writes end with operation_aborted
+      b->close(ec);
+      co_return;
+    }
+    idle->timer.expires_at(idle->last + idle->timeout);
+    co_await idle->timer.async_wait(into(ec));
+  }
+}
+
 // Copies `from` to `to` until `from` ends, counting the bytes in `copied`.
-Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::shared_ptr<TcpLog> log, uint64_t& copied) {
+Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::shared_ptr<TcpLog> log,
+                std::shared_ptr<IdleWatch> idle, uint64_t& copied) {
   std::array<char, 16384> buf;
   boost::system::error_code ec;
   for (;;) {
     size_t n = co_await from->async_read_some(boost::asio::buffer(buf), into(ec));
     if (ec) break;
+    if (idle) idle->last = std::chrono::steady_clock::now();
     co_await boost::asio::async_write(*to, boost::asio::buffer(buf.data(), n), into(ec));
     if (ec) break;
+    if (idle) idle->last = std::chrono::steady_clock::now();
     copied += n;
   }
   to->shutdown(tcp::socket::shutdown_send, ec);
   if (log) log->directionEnded();
+  if (idle) idle->ended();
 }
 
 
@@ -124,10 +154,15 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
   std::shared_ptr<Socket> upstream(held, &held->first);
   // The byte counts live in the log (or, without one, in this frame and the spawned pump's state).
   auto counts = log ? std::shared_ptr<RequestLog>(log, &log->log) : std::make_shared<RequestLog>();
-  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, counts]() -> Task<void> {
-    co_await pump(upstream, down, log, counts->bytesSent);
+  std::shared_ptr<IdleWatch> idle;
+  if (chain.tcpIdleTimeout.count() > 0) {
+    idle = std::make_shared<IdleWatch>(down->get_executor(), chain.tcpIdleTimeout);
+    boost::asio::co_spawn(down->get_executor(), watchIdle(idle, down, upstream), boost::asio::detached);
+  }
+  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, idle, counts]() -> Task<void> {
+    co_await pump(upstream, down, log, idle, counts->bytesSent);
   }, boost::asio::detached);
-  co_await pump(down, upstream, log, counts->bytesReceived);
+  co_await pump(down, upstream, log, idle, counts->bytesReceived);
 }
 
 }  // namespace meshd::proxy
