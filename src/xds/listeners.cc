@@ -122,4 +122,12 @@ void addTcpChain(Listener& l, const std::string& statPrefix, const std::vector<s
   *newChain(l, ChainMatch{matchPort})->add_filters() = tcpProxy(statPrefix, targets, logging);
 }
 
+void setTcpIdleTimeout(Listener& l, const google::protobuf::Duration& idle) {
+  auto* filter = l.mutable_filter_chains(l.filter_chains_size() - 1)->mutable_filters(0);
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy t;
+  filter->typed_config().UnpackTo(&t);
+  *t.mutable_idle_timeout() = idle;
+  *filter->mutable_typed_config() = pack(t);
+}
+
 }  // namespace meshd::xds

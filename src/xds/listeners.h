@@ -43,4 +43,8 @@ void addTcpChain(envoy::config::listener::v3::Listener& l, const std::string& st
 void addTcpChain(envoy::config::listener::v3::Listener& l, const std::string& statPrefix, const std::string& cluster,
                  const nlohmann::json& logging, const ChainMatch& match);
 
+// The tcp_proxy of `l`'s last filter chain closes a connection idle for `idle` (App Mesh's
+// listener timeout.tcp.idle; without it Envoy's default, an hour).
+void setTcpIdleTimeout(envoy::config::listener::v3::Listener& l, const google::protobuf::Duration& idle);
+
 }  // namespace meshd::xds

@@ -71,6 +71,8 @@ Translation Translator::node(const std::string& name, const json& spec) {
         out_.routes.push_back(std::move(routes));
       } else {
         addTcpChain(ingress, "ingress", local.name(), logging, match);
+        const json timeout = l.value("timeout", json::object()).value("tcp", json::object());
+        if (timeout.contains("idle")) setTcpIdleTimeout(ingress, duration(timeout["idle"]));
       }
       out_.clusters.push_back(std::move(local));
     }

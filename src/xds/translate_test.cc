@@ -1,6 +1,7 @@
 #include "xds/translate.h"
 
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
+#include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
@@ -181,6 +182,19 @@ TEST(TranslateTest, RouterWithWeightedTargetsAndRetries) {
   EXPECT_EQ(split.route().timeout().seconds(), 3);
   EXPECT_EQ(vh.routes(1).route().cluster(), "cds_egress_m_colorteller-green-vn_http_9080");
   EXPECT_NE(findCluster(t, "cds_egress_m_colorteller-blue-vn_http_9080"), nullptr);
+}
+
+// App Mesh's listener timeout.tcp.idle is the ingress tcp_proxy's idle_timeout.
+TEST(TranslateTest, TcpListenerIdleTimeout) {
+  World w = walkthrough(false, "");
+  json& listener = w.meshes["m"].virtualNodes["colorteller-red-vn"]["listeners"][0];
+  listener["portMapping"]["protocol"] = "tcp";
+  listener["timeout"] = {{"tcp", {{"idle", {{"unit", "s"}, {"value", 30}}}}}};
+  Translation t = mustTranslate(w, "mesh/m/virtualNode/colorteller-red-vn");
+  ASSERT_TRUE(t.listeners[0].name().starts_with("lds_ingress_")) << t.listeners[0].name();
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+  ASSERT_TRUE(t.listeners[0].filter_chains(0).filters(0).typed_config().UnpackTo(&tcp));
+  EXPECT_EQ(tcp.idle_timeout().seconds(), 30);
 }
 
 TEST(TranslateTest, HttpConnectionManagerUsesRdsOverAds) {
