@@ -54,7 +54,8 @@ std::set<uint32_t> Translator::addEgressTcpChains(envoy::config::listener::v3::L
                              "'s; TCP is routed by destination port only");
         continue;
       }
-      addTcpChain(egress, "egress", targets, logging, port);
+      addTcpChain(egress, "egress", targets.clusters, logging, port);
+      if (!targets.idle.is_null()) setTcpIdleTimeout(egress, duration(targets.idle));
     }
   }
   std::set<uint32_t> ports;

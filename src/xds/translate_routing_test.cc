@@ -92,7 +92,8 @@ envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcpProxyOn(const Li
 }
 
 // TCP has no Host: the egress listener (which restores the original destination) gets one chain
-// per TCP port, to the node's cluster or split over a router's tcpRoute targets.
+// per TCP port, to the node's cluster or split over a router's tcpRoute targets, with the
+// tcpRoute's idle timeout.
 TEST(TranslateRoutingTest, TcpBackendsAreRoutedByDestinationPort) {
   World w = walkthrough(false, "");
   MeshResources& m = w.meshes["m"];
@@ -107,7 +108,8 @@ TEST(TranslateRoutingTest, TcpBackendsAreRoutedByDestinationPort) {
   m.virtualRouters["cache"] = {{"listeners", {{{"portMapping", {{"port", 6379}, {"protocol", "tcp"}}}}}}};
   m.virtualServices["cache.local"] = {{"provider", {{"virtualRouter", {{"virtualRouterName", "cache"}}}}}};
   m.routes["cache"]["split"] = json::parse(R"({"tcpRoute": {"action": {"weightedTargets": [
-      {"virtualNode": "cache-a", "weight": 3}, {"virtualNode": "cache-b", "weight": 1}]}}})");
+      {"virtualNode": "cache-a", "weight": 3}, {"virtualNode": "cache-b", "weight": 1}]},
+      "timeout": {"idle": {"unit": "s", "value": 45}}}})");
   m.virtualServices["db2.local"] = m.virtualServices["db.local"];  // the same TCP port again
   m.virtualNodes["app"] = {{"backends", {{{"virtualService", {{"virtualServiceName", "db.local"}}}},
                                          {{"virtualService", {{"virtualServiceName", "db2.local"}}}},
@@ -121,6 +123,8 @@ TEST(TranslateRoutingTest, TcpBackendsAreRoutedByDestinationPort) {
   EXPECT_EQ(cache.weighted_clusters().clusters(0).name(), "cds_egress_m_cache-a_tcp_6379");
   EXPECT_EQ(cache.weighted_clusters().clusters(0).weight(), 3u);
   EXPECT_NE(findCluster(t, "cds_egress_m_cache-b_tcp_6379"), nullptr);
+  EXPECT_EQ(cache.idle_timeout().seconds(), 45);  // the tcpRoute's timeout.idle
+  EXPECT_FALSE(tcpProxyOn(egress, 5432).has_idle_timeout());  // none given: Envoy's default
   EXPECT_EQ(egress.filter_chains_size(), 4);  // two TCP ports, the HTTP chain and AWS services' TLS
   bool noted = false;
   for (const auto& n : t.notes) noted = noted || n.find("TCP port 5432 of db2.local is already db.local's") != std::string::npos;

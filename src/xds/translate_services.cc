@@ -74,8 +74,8 @@ bool Translator::routerProvided(const std::string& vs) const {
   return it != mesh_.virtualServices.end() && it->second.value("provider", json::object()).contains("virtualRouter");
 }
 
-std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> Translator::tcpTargets(const std::string& vs) {
-  std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> out;
+std::map<uint32_t, Translator::TcpTargets> Translator::tcpTargets(const std::string& vs) {
+  std::map<uint32_t, TcpTargets> out;
   auto it = mesh_.virtualServices.find(vs);
   if (it == mesh_.virtualServices.end()) return out;
   const json& provider = it->second.value("provider", json::object());
@@ -86,7 +86,7 @@ std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> Translator::tc
     for (const json& l : n->second.value("listeners", json::array())) {
       PortMapping pm = portMappingOf(l);
       if (pm.protocol != "tcp") continue;
-      if (std::string c = clusterOf(node, pm.port); !c.empty()) out[pm.port] = {{c, 100}};
+      if (std::string c = clusterOf(node, pm.port); !c.empty()) out[pm.port].clusters = {{c, 100}};
     }
     return out;
   }
@@ -108,7 +108,11 @@ std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> Translator::tc
         std::string c = clusterOf(t["virtualNode"].get<std::string>(), t.value("port", 0u));
         if (!c.empty() && t["weight"].get<uint32_t>() > 0) targets.emplace_back(c, t["weight"].get<uint32_t>());
       }
-      if (!targets.empty()) out[pm.port] = std::move(targets);
+      if (!targets.empty()) {
+        out[pm.port].clusters = std::move(targets);
+        const json& timeout = tcp.value("timeout", json::object());
+        if (timeout.contains("idle")) out[pm.port].idle = timeout["idle"];
+      }
       break;
     }
   }

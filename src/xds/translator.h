@@ -57,8 +57,14 @@ class Translator {
   void addEgressHttpAndExits(envoy::config::listener::v3::Listener& egress, RouteConfiguration& routes,
                              const std::set<uint32_t>& httpPorts, const std::set<uint32_t>& tcpPorts, bool allowAll,
                              const json& logging);
-  // Port -> (cluster, weight) for each TCP listener of `vs`'s provider.
-  std::map<uint32_t, std::vector<std::pair<std::string, uint32_t>>> tcpTargets(const std::string& vs);
+  // Where a TCP listener of a service's provider goes: (cluster, weight), and its tcpRoute's
+  // timeout.idle (an App Mesh duration; null: none given).
+  struct TcpTargets {
+    std::vector<std::pair<std::string, uint32_t>> clusters;
+    nlohmann::json idle;
+  };
+  // Port -> targets for each TCP listener of `vs`'s provider.
+  std::map<uint32_t, TcpTargets> tcpTargets(const std::string& vs);
   bool routerProvided(const std::string& vs) const;
 
   const World& world_;
