@@ -13,6 +13,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cctype>
+
+#include "proxy/access_log.h"
 #include "proxy/original_dst.h"
 #include "proxy/xds_types.h"
 
@@ -43,6 +46,35 @@ std::string hostFlags(const Host& h) {
   return f;
 }
 
+// One cluster in /clusters' text form, as Envoy writes it: its circuit breakers, then each host's
+// counters and health.
+std::string clusterText(const ClusterView& c) {
+  std::string out = c.name + "::observability_name::" + c.name + "\n";
+  for (auto [priority, b] : {std::pair{"default_priority", c.breakers}, std::pair{"high_priority", c.highPriorityBreakers}}) {
+    std::string prefix = c.name + "::" + priority + "::";
+    out += prefix + "max_connections::" + std::to_string(b.maxConnections) + "\n";
+    out += prefix + "max_pending_requests::" + std::to_string(b.maxPendingRequests) + "\n";
+    out += prefix + "max_requests::" + std::to_string(b.maxRequests) + "\n";
+    out += prefix + "max_retries::" + std::to_string(b.maxRetries) + "\n";
+  }
+  out += c.name + "::added_via_api::true\n";
+  // An ORIGINAL_DST cluster's hosts are the destinations its connections used lately.
+  std::vector<Host> used = c.originalDstHosts ? c.originalDstHosts->recent() : std::vector<Host>{};
+  for (const Host& h : c.originalDst ? used : c.hosts) {
+    std::string prefix = c.name + "::" + endpointText(h.endpoint) + "::";
+    for (const auto& [k, v] : h.stats ? h.stats->values() : HostStats().values()) out += prefix + k + "::" + std::to_string(v) + "\n";
+    out += prefix + "hostname::" + h.hostname + "\n";
+    out += prefix + "health_flags::" + hostFlags(h) + "\n";
+    out += prefix + "weight::" + std::to_string(h.weight) + "\n";
+    for (const char* locality : {"region", "zone", "sub_zone"}) out += prefix + locality + "::\n";
+    out += prefix + "canary::false\n";
+    out += prefix + "priority::0\n";
+    out += prefix + "success_rate::-1\n";
+    out += prefix + "local_origin_success_rate::-1\n";
+  }
+  return out;
+}
+
 std::string configDump(const AdminContext& ctx) {
   json clusters = json::array();
   for (const auto& c : ctx.config->clusterProtos()) {
@@ -65,31 +97,35 @@ std::string configDump(const AdminContext& ctx) {
   return dump.dump(2);
 }
 
-// Envoy's Prometheus form: envoy_cluster_<stat>{envoy_cluster_name="<name>"}.
-std::string prometheus(const StatsRegistry& stats, const ConfigManager& config) {
+// Envoy's Prometheus form, by its default tag extractors: the cluster name or stat prefix (to the
+// first dot after the kind) becomes a label, as does a response code or class ending the stat:
+// cluster.c.upstream_rq_503 is envoy_cluster_upstream_rq{envoy_response_code="503",envoy_cluster_name="c"}.
+std::string prometheus(const StatsRegistry& stats) {
+  static const std::map<std::string, std::string> kKinds = {
+      {"cluster", "envoy_cluster_name"}, {"http", "envoy_http_conn_manager_prefix"}, {"tcp", "envoy_tcp_prefix"}};
   std::string out;
   std::map<std::string, std::vector<std::string>> byMetric;
   for (const auto& [name, value] : stats.all()) {
-    std::string metric, label;
-    for (const char* kind : {"cluster.", "http."}) {
-      if (!name.starts_with(kind)) continue;
-      // The name between the kind and the stat may contain dots (App Mesh names do not, but be safe
-      // for the stat part: it is one of ours).
-      std::string rest = name.substr(std::string(kind).size());
-      for (const char* stat : {".health_check.", ".outlier_detection.", ".upstream_", ".downstream_", ".no_route"}) {
-        size_t at = rest.find(stat);
-        if (at == std::string::npos) continue;
-        std::string who = rest.substr(0, at);
-        std::string s = rest.substr(at + 1);
-        for (char& c : s) c = c == '.' ? '_' : c;
-        bool isCluster = std::string(kind) == "cluster.";
-        metric = std::string("envoy_") + (isCluster ? "cluster_" : "http_") + s;
-        label = std::string(isCluster ? "envoy_cluster_name" : "envoy_http_conn_manager_prefix") + "=\"" + who + "\"";
-        break;
-      }
+    size_t first = name.find('.'), second = name.find('.', first + 1);
+    auto kind = kKinds.find(name.substr(0, first));
+    if (kind == kKinds.end() || second == std::string::npos) continue;
+    std::string stat = name.substr(second + 1);
+    std::string labels = kind->second + "=\"" + name.substr(first + 1, second - first - 1) + "\"";
+    // _rq_<ddd> and _rq_<d>xx: the code or class is a label.
+    size_t n = stat.size();
+    if (n > 7 && stat.compare(n - 7, 4, "_rq_") == 0) {
+      std::string code = stat.substr(n - 3);
+      bool digits = std::isdigit(static_cast<unsigned char>(code[0])) && std::isdigit(static_cast<unsigned char>(code[1])) &&
+                    std::isdigit(static_cast<unsigned char>(code[2]));
+      bool cls = std::isdigit(static_cast<unsigned char>(code[0])) && code.compare(1, 2, "xx") == 0;
+      if (digits) labels = "envoy_response_code=\"" + code + "\"," + labels;
+      if (cls) labels = "envoy_response_code_class=\"" + code.substr(0, 1) + "\"," + labels;
+      if (digits) stat.resize(n - 4);              // upstream_rq
+      if (cls) stat.replace(n - 3, 3, "xx");       // upstream_rq_xx
     }
-    if (metric.empty()) continue;
-    byMetric[metric].push_back(metric + "{" + label + "} " + std::to_string(value));
+    for (char& c : stat) c = c == '.' ? '_' : c;
+    std::string metric = "envoy_" + name.substr(0, first) + "_" + stat;
+    byMetric[metric].push_back(metric + "{" + labels + "} " + std::to_string(value));
   }
   for (const auto& [metric, lines] : byMetric) {
     // Envoy's gauges among these: what is open or in flight now, and the hosts healthy now.
@@ -118,14 +154,7 @@ AdminResponse adminHandle(const AdminContext& ctx, const std::string& target) {
   if (path == "/config_dump") return {200, "application/json", configDump(ctx) + "\n"};
   if (path == "/clusters") {
     std::string out;
-    for (const auto& [name, c] : ctx.config->current()->clusters) {
-      // An ORIGINAL_DST cluster's hosts are the destinations its connections used lately.
-      std::vector<Host> used = c->originalDstHosts ? c->originalDstHosts->recent() : std::vector<Host>{};
-      for (const Host& h : c->originalDst ? used : c->hosts) {
-        std::string prefix = name + "::" + h.address + ":" + std::to_string(h.port) + "::";
-        out += prefix + "health_flags::" + hostFlags(h) + "\n";
-      }
-    }
+    for (const auto& [name, c] : ctx.config->current()->clusters) out += clusterText(*c);
     return {200, "text/plain; charset=UTF-8", out};
   }
   if (path == "/listeners") {
@@ -142,7 +171,7 @@ AdminResponse adminHandle(const AdminContext& ctx, const std::string& target) {
     for (const auto& [name, value] : ctx.stats->all()) out += name + ": " + std::to_string(value) + "\n";
     return {200, "text/plain; charset=UTF-8", out};
   }
-  if (path == "/stats/prometheus") return {200, "text/plain; version=0.0.4", prometheus(*ctx.stats, *ctx.config)};
+  if (path == "/stats/prometheus") return {200, "text/plain; version=0.0.4", prometheus(*ctx.stats)};
   return {404, "text/plain; charset=UTF-8", "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus\n"};
 }
 

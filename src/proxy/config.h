@@ -37,11 +37,6 @@ struct HostOutlierState {
   std::atomic<uint64_t> requests{0}, successes{0};  // this interval's; the detector takes them
 };
 
-// Requests in flight to one host, counted by every worker (least request balancing reads it).
-struct HostLoad {
-  std::atomic<uint32_t> active{0};
-};
-
 struct Host {
   std::string address;
   uint32_t port = 0;
@@ -53,7 +48,9 @@ struct Host {
   bool pendingActiveHc = false;
   bool ejected = false;         // outlier detection ejected it
   std::shared_ptr<HostOutlierState> outlier;  // when the cluster has outlier detection
-  std::shared_ptr<HostLoad> load;             // lives across updates of the host; null in unit tests
+  std::shared_ptr<HostStats> stats;           // lives across updates of the host; null in unit tests
+  std::string hostname;  // the endpoint's, or a DNS cluster's name
+  uint32_t weight = 1;   // load_balancing_weight, as /clusters shows it
 
   bool healthy() const { return !edsUnhealthy && !failedActiveHc && !pendingActiveHc && !ejected; }
   std::string key() const { return address + ":" + std::to_string(port); }
@@ -69,6 +66,7 @@ struct ClusterView {
   std::vector<Host> hosts;
   std::shared_ptr<ClusterStats> stats;  // lives across updates of the cluster
   CircuitBreakers breakers;
+  CircuitBreakers highPriorityBreakers;  // no route of meshd's asks for HIGH: /clusters shows them
   uint32_t consecutive5xx = 0;  // outlier detection's threshold; 0: off
   uint32_t consecutiveGatewayFailure = 0;
   // ORIGINAL_DST: no hosts of its own; each connection goes to its downstream connection's original
@@ -112,6 +110,7 @@ struct FilterChainView {
   std::vector<std::pair<std::string, uint32_t>> tcpClusters;  // tcp proxy: (cluster, weight)
   std::string statPrefix;
   std::shared_ptr<HttpStats> httpStats;  // http: http.<stat_prefix>.*
+  std::shared_ptr<TcpStats> tcpStats;    // tcp proxy: tcp.<stat_prefix>.*
   ServerHeader server;                   // http: server_name, server_header_transformation
   // http: common_http_protocol_options.idle_timeout, how long a connection may have no request
   // (Envoy's default: an hour; 0 in the configuration: no limit).

@@ -156,6 +156,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
           fc.tcpClusters.emplace_back(t.cluster(), 1);
         }
         fc.statPrefix = t.stat_prefix();
+        fc.tcpStats = stats_.tcp(t.stat_prefix());
         if (t.has_idle_timeout()) fc.tcpIdleTimeout = toMillis(t.idle_timeout());
         auto logs = accessLogs(t.access_log());
         if (!logs.ok()) return badRequest("listener " + l.name() + ": " + logs.status().message());

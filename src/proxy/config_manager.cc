@@ -80,13 +80,13 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
           }
         }
         hostsFromAssignment(e, c->load_assignment());
-        e.warm = true;
+        e.hostsKnown = true;
         break;
       case Cluster::EDS:
         e.edsName = c->eds_cluster_config().service_name().empty() ? c->name() : c->eds_cluster_config().service_name();
         if (auto it = endpoints_.find(e.edsName); it != endpoints_.end()) {
           hostsFromAssignment(e, it->second);
-          e.warm = true;
+          e.hostsKnown = true;
         }
         break;
       case Cluster::STRICT_DNS:
@@ -96,7 +96,7 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
         const auto& sa = eps[0].lb_endpoints(0).endpoint().address().socket_address();
         if (isIp(sa.address())) {
           hostsFromAssignment(e, c->load_assignment());
-          e.warm = true;
+          e.hostsKnown = true;
         } else {
           // No addresses carried over: with a new lookup family the old answer may be one the
           // new cluster must not use (the IP preference changed). The old version serves meanwhile.
@@ -116,7 +116,7 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
         }
         e.originalDstHosts = std::make_shared<OriginalDstHosts>(
             c->has_cleanup_interval() ? toMillis(c->cleanup_interval()) : std::chrono::milliseconds(5000));
-        e.warm = true;
+        e.hostsKnown = true;
         break;
       default:
         return badRequest("cluster " + c->name() + ": unsupported cluster type " + Cluster::DiscoveryType_Name(c->type()));
@@ -151,7 +151,7 @@ Status ConfigManager::applyEndpoints(const google::protobuf::RepeatedPtrField<go
     for (auto& [name, e] : clusters_) {
       if (e.edsName != cla.cluster_name()) continue;
       hostsFromAssignment(e, cla);
-      e.warm = true;
+      e.hostsKnown = true;
     }
     endpoints_[cla.cluster_name()] = std::move(cla);
   }
@@ -164,6 +164,8 @@ void ConfigManager::hostsFromAssignment(ClusterEntry& e, const ClusterLoadAssign
     for (const auto& lb : l.lb_endpoints()) {
       auto h = hostOf(lb.endpoint().address().socket_address());
       if (!h.ok()) continue;
+      h->hostname = lb.endpoint().hostname();
+      if (lb.has_load_balancing_weight()) h->weight = lb.load_balancing_weight().value();
       auto hs = lb.health_status();
       h->edsUnhealthy = hs == envoy::config::core::v3::UNHEALTHY || hs == envoy::config::core::v3::DRAINING ||
                         hs == envoy::config::core::v3::TIMEOUT;
@@ -181,11 +183,11 @@ void ConfigManager::setHosts(ClusterEntry& e, std::vector<Host> hosts) {
   const auto& ejected = ejected_[name];
   auto& outliers = outliers_[name];
   bool detect = e.proto->has_outlier_detection();
-  auto& loads = loads_[name];
+  auto& stats = hostStats_[name];
   for (Host& h : hosts) {
-    auto& load = loads[hostKey(h)];
-    if (!load) load = std::make_shared<HostLoad>();
-    h.load = load;
+    auto& s = stats[hostKey(h)];
+    if (!s) s = std::make_shared<HostStats>();
+    h.stats = s;
     h.failedActiveHc = failed.count(hostKey(h)) > 0;
     h.pendingActiveHc = activeHc && !checked.count(hostKey(h));
     h.ejected = ejected.count(hostKey(h)) > 0;
@@ -233,15 +235,18 @@ void ConfigManager::onDnsResolved(const std::string& cluster, bool failed, const
   if (it == clusters_.end()) return;
   ClusterEntry& e = it->second;
   bool strict = e.proto->type() == Cluster::STRICT_DNS;
-  e.warm = true;  // Envoy warms a DNS cluster after its first resolution, whatever the outcome
+  e.hostsKnown = true;  // Envoy warms a DNS cluster after its first resolution, whatever the outcome
   if (!failed && (strict || !addresses.empty())) {
-    uint32_t port = e.proto->load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address().port_value();
+    const auto& named = e.proto->load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address();
     std::vector<Host> hosts;
     for (const auto& a : addresses) {
       envoy::config::core::v3::SocketAddress sa;
       sa.set_address(a);
-      sa.set_port_value(port);
-      if (auto h = hostOf(sa); h.ok()) hosts.push_back(*h);
+      sa.set_port_value(named.port_value());
+      auto h = hostOf(sa);
+      if (!h.ok()) continue;
+      h->hostname = named.address();  // as Envoy: each address of the answer is a host of that name
+      hosts.push_back(*h);
       if (!strict) break;  // LOGICAL_DNS connects to the first address of the answer
     }
     setHosts(e, std::move(hosts));
@@ -291,9 +296,29 @@ std::string ConfigManager::versionOf(const std::string& typeUrl) const {
   return it == versions_.end() ? "" : it->second;
 }
 
+void ConfigManager::updateWarm(ClusterEntry& e) {
+  if (e.warm || !e.hostsKnown) return;
+  if (e.proto->health_checks_size() > 0) {
+    const auto& checked = checkedHc_[e.proto->name()];
+    for (const Host& h : e.hosts) {
+      if (!checked.count(hostKey(h))) return;
+    }
+  }
+  e.warm = true;
+}
+
+std::vector<ConfigManager::HealthCheckTarget> ConfigManager::healthCheckTargets() const {
+  std::vector<HealthCheckTarget> out;
+  for (const auto& [name, e] : clusters_) {
+    if (e.proto->health_checks_size() > 0) out.push_back({e.proto, e.hosts, e.stats});
+  }
+  return out;
+}
+
 void ConfigManager::publish() {
   auto c = std::make_shared<Config>();
   for (auto& [name, e] : clusters_) {
+    updateWarm(e);
     if (!e.warm) {
       if (e.active) c->clusters[name] = e.active;
       continue;
@@ -320,11 +345,11 @@ void ConfigManager::publish() {
       v->consecutiveGatewayFailure = od.has_consecutive_gateway_failure() ? od.consecutive_gateway_failure().value() : 5;
     }
     for (const auto& t : e.proto->circuit_breakers().thresholds()) {
-      if (t.priority() != envoy::config::core::v3::DEFAULT) continue;
-      if (t.has_max_requests()) v->breakers.maxRequests = t.max_requests().value();
-      if (t.has_max_connections()) v->breakers.maxConnections = t.max_connections().value();
-      if (t.has_max_pending_requests()) v->breakers.maxPendingRequests = t.max_pending_requests().value();
-      if (t.has_max_retries()) v->breakers.maxRetries = t.max_retries().value();
+      CircuitBreakers& b = t.priority() == envoy::config::core::v3::HIGH ? v->highPriorityBreakers : v->breakers;
+      if (t.has_max_requests()) b.maxRequests = t.max_requests().value();
+      if (t.has_max_connections()) b.maxConnections = t.max_connections().value();
+      if (t.has_max_pending_requests()) b.maxPendingRequests = t.max_pending_requests().value();
+      if (t.has_max_retries()) b.maxRetries = t.max_retries().value();
     }
     size_t healthy = 0;
     for (const Host& h : e.hosts) healthy += h.healthy() ? 1 : 0;

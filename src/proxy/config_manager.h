@@ -62,7 +62,16 @@ class ConfigManager {
   bool initialized() const;
   ConfigPtr current() const { return current_; }
 
-  // For the admin endpoints and the health checker.
+  // The clusters with active health checks and their hosts, warm or not: a warming cluster's
+  // hosts are checked too, and their first verdicts finish its warming.
+  struct HealthCheckTarget {
+    std::shared_ptr<const envoy::config::cluster::v3::Cluster> proto;
+    std::vector<Host> hosts;
+    std::shared_ptr<ClusterStats> stats;
+  };
+  std::vector<HealthCheckTarget> healthCheckTargets() const;
+
+  // For the admin endpoints and the outlier detector.
   std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>> clusterProtos() const;
   std::vector<std::shared_ptr<const envoy::config::listener::v3::Listener>> listenerProtos() const;
   std::string versionOf(const std::string& typeUrl) const;
@@ -72,6 +81,9 @@ class ConfigManager {
   struct ClusterEntry {
     std::shared_ptr<const envoy::config::cluster::v3::Cluster> proto;
     std::string edsName;  // EDS: the name endpoints arrive under
+    bool hostsKnown = false;  // static, or the first EDS assignment or DNS answer came
+    // Envoy's warming: hosts known and, with active health checks, a first verdict for each of
+    // those hosts (hosts that come later start pending). Latched by updateWarm().
     bool warm = false;
     std::vector<Host> hosts;
     std::shared_ptr<ClusterStats> stats;
@@ -94,6 +106,7 @@ class ConfigManager {
   void hostsFromAssignment(ClusterEntry& e, const envoy::config::endpoint::v3::ClusterLoadAssignment& cla);
   void setHosts(ClusterEntry& e, std::vector<Host> hosts);
   bool listenerWarm(const ListenerView& l) const;
+  void updateWarm(ClusterEntry& e);
   void publish();
 
   size_t workers_;
@@ -112,7 +125,7 @@ class ConfigManager {
   std::map<std::string, std::set<std::string>> checkedHc_;  // cluster -> hosts with a first verdict
   std::map<std::string, std::set<std::string>> ejected_;   // cluster -> hosts ejected as outliers
   std::map<std::string, std::map<std::string, std::shared_ptr<HostOutlierState>>> outliers_;
-  std::map<std::string, std::map<std::string, std::shared_ptr<HostLoad>>> loads_;  // cluster -> host -> in flight
+  std::map<std::string, std::map<std::string, std::shared_ptr<HostStats>>> hostStats_;  // cluster -> host -> stats
   std::map<std::string, std::string> versions_;
   ConfigPtr current_ = std::make_shared<Config>();
 };

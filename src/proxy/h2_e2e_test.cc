@@ -417,5 +417,18 @@ TEST_F(H2E2eTest, AFailingAnswerTakesAHostOutAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
 }
 
+// As Envoy's (reuse_connection, true by default): a gRPC or HTTP/2 check makes its probes on one
+// connection while the host keeps it open.
+TEST_F(H2E2eTest, Http2HealthChecksReuseTheirConnection) {
+  h2::testing::UpstreamTestServer up;
+  auto c = http2Cluster("c", up.endpoint().port());
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "timeout { seconds: 1 } interval { nanos: 50000000 } no_traffic_interval { nanos: 50000000 } grpc_health_check {}",
+      c.add_health_checks()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  ASSERT_TRUE(eventually([&] { return up.requests() >= 5; }));
+  EXPECT_EQ(up.connections(), 1);
+}
+
 }  // namespace
 }  // namespace meshd::proxy::testing

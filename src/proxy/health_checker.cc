@@ -82,18 +82,14 @@ void HealthChecker::stop() {
   checks_.clear();
 }
 
-void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters,
-                              const Config& config) {
+void HealthChecker::reconcile(const std::vector<ConfigManager::HealthCheckTarget>& targets) {
   std::map<std::string, std::shared_ptr<Check>> next;
-  for (const auto& c : clusters) {
-    if (c->health_checks_size() == 0) continue;
-    auto view = config.clusters.find(c->name());
-    if (view == config.clusters.end()) continue;
+  for (const auto& [c, hosts, stats] : targets) {
     const auto& hc = c->health_checks(0);
     // As Envoy, which builds a changed cluster anew, with fresh health checkers: a check lives as
     // long as its host and its cluster's definition.
     std::string definition = c->SerializeAsString();
-    for (const Host& h : view->second->hosts) {
+    for (const Host& h : hosts) {
       std::string hostKey = h.address + ":" + std::to_string(h.port);
       std::string key = c->name() + "|" + hostKey + "|" + definition;
       if (auto it = checks_.find(key); it != checks_.end()) {
@@ -106,7 +102,7 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
       check->hostKey = hostKey;
       check->host = h;
       check->hc = hc;
-      check->stats = view->second->stats;
+      check->stats = stats;
       check->timer = std::make_shared<boost::asio::steady_timer>(main_);
       next[key] = check;
       boost::asio::co_spawn(main_, [this, check]() -> Task<> {
@@ -127,6 +123,7 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
           if (check->stopped) co_return;
           if (std::exchange(check->host.pendingActiveHc, false)) {  // the first check decides alone
             (ok ? check->stats->health_check_success : check->stats->health_check_failure)++;
+            if (result == ProbeResult::kNetworkFailure) check->stats->health_check_network_failure++;
             failed = !ok;
             onVerdict_(check->cluster, check->hostKey, failed);
           } else if (ok) {
@@ -138,6 +135,7 @@ void HealthChecker::reconcile(const std::vector<std::shared_ptr<const envoy::con
             }
           } else {
             check->stats->health_check_failure++;
+            if (result == ProbeResult::kNetworkFailure) check->stats->health_check_network_failure++;
             passes = 0;
             // As Envoy: an answer that fails takes the host out at once; only network failures
             // count toward unhealthy_threshold.

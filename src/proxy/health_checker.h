@@ -20,6 +20,7 @@
 #include <string>
 
 #include "proxy/config.h"
+#include "proxy/config_manager.h"
 
 namespace meshd::proxy {
 
@@ -46,8 +47,7 @@ class HealthChecker {
   ~HealthChecker();
 
   // Starts checks for hosts that are new, stops those for hosts or clusters that went away.
-  void reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters,
-                 const Config& config);
+  void reconcile(const std::vector<ConfigManager::HealthCheckTarget>& targets);
   void stop();
 
  private:

@@ -56,9 +56,10 @@ struct H2Exchange {
   std::string contentType, body;
   h2::Headers trailers;
 };
-Task<bool> exchangeH2(const Host& host, const std::string& cluster, const h2::Headers& head, std::string_view body,
-                      Clock::time_point deadline, H2Exchange& out) {
-  h2::UpstreamPool pool(co_await boost::asio::this_coro::executor);  // this probe's connection only
+// One request on the check's HTTP/2 connection (`pool` holds it; the caller drops it when it must
+// not be reused).
+Task<bool> exchangeH2(h2::UpstreamPool& pool, const Host& host, const std::string& cluster, const h2::Headers& head,
+                      std::string_view body, Clock::time_point deadline, H2Exchange& out) {
   boost::system::error_code ec;
   auto stream = co_await pool.open(cluster, host.endpoint, h2::Settings{}, head, body.empty(), deadline, ec);
   if (!stream) co_return false;
@@ -87,27 +88,28 @@ h2::Headers requestHead(std::string_view method, std::string_view path, const st
           {":path", std::string(path)}, {"user-agent", kUserAgent}};
 }
 
-Task<ProbeResult> probeHttp2(const Host& host, const std::string& cluster, const HealthCheck::HttpHealthCheck& h,
-                      const std::string& authority, Clock::time_point deadline) {
+Task<ProbeResult> probeHttp2(h2::UpstreamPool& pool, const Host& host, const std::string& cluster,
+                             const HealthCheck::HttpHealthCheck& h, const std::string& authority, Clock::time_point deadline) {
   // Named, not temporaries in the co_await: GCC 12 destroys those twice.
   h2::Headers head = requestHead("GET", h.path().empty() ? std::string_view("/") : std::string_view(h.path()), authority);
   H2Exchange res;
-  bool exchanged = co_await exchangeH2(host, cluster, head, std::string_view(), deadline, res);
+  bool exchanged = co_await exchangeH2(pool, host, cluster, head, std::string_view(), deadline, res);
   if (!exchanged) co_return ProbeResult::kNetworkFailure;
   co_return res.status == 200 ? ProbeResult::kPassed : ProbeResult::kFailed;
 }
 
 // As Envoy's gRPC health checker: HTTP 200 with a gRPC content-type, one HealthCheckResponse whose
 // status is SERVING, and grpc-status 0.
-Task<ProbeResult> probeGrpc(const Host& host, const std::string& cluster, const HealthCheck::GrpcHealthCheck& g,
-                     const std::string& authority, std::chrono::milliseconds timeout, Clock::time_point deadline) {
+Task<ProbeResult> probeGrpc(h2::UpstreamPool& pool, const Host& host, const std::string& cluster,
+                            const HealthCheck::GrpcHealthCheck& g, const std::string& authority,
+                            std::chrono::milliseconds timeout, Clock::time_point deadline) {
   h2::Headers head = requestHead("POST", grpc::kHealthCheckPath, authority);
   head.emplace_back("content-type", "application/grpc");
   head.emplace_back("te", "trailers");
   head.emplace_back("grpc-timeout", std::to_string(timeout.count()) + "m");
   std::string body = grpc::healthCheckRequest(g.service_name());
   H2Exchange res;
-  bool exchanged = co_await exchangeH2(host, cluster, head, body, deadline, res);
+  bool exchanged = co_await exchangeH2(pool, host, cluster, head, body, deadline, res);
   if (!exchanged) co_return ProbeResult::kNetworkFailure;
   bool ok = res.status == 200 && grpc::isGrpcContentType(res.contentType);
   bool grpcOk = false;
@@ -124,15 +126,23 @@ Task<ProbeResult> probeHealth(const Host& host, const HealthCheck& hc, const std
                               ProbeConnection& connection) {
   auto timeout = toMillis(hc.timeout());
   auto deadline = Clock::now() + timeout;
-  if (hc.has_grpc_health_check()) {
-    const auto& g = hc.grpc_health_check();
-    const std::string& authority = g.authority().empty() ? cluster : g.authority();
-    co_return co_await probeGrpc(host, cluster, g, authority, timeout, deadline);
-  }
-  if (hc.has_http_health_check()) {
-    const auto& h = hc.http_health_check();
-    const std::string& authority = h.host().empty() ? cluster : h.host();
-    if (h.codec_client_type() == envoy::type::v3::HTTP2) co_return co_await probeHttp2(host, cluster, h, authority, deadline);
+  bool reuse = !hc.has_reuse_connection() || hc.reuse_connection().value();
+  bool http2 = hc.has_http_health_check() && hc.http_health_check().codec_client_type() == envoy::type::v3::HTTP2;
+  if (hc.has_grpc_health_check() || http2) {
+    if (!connection.h2) connection.h2 = std::make_unique<h2::UpstreamPool>(co_await boost::asio::this_coro::executor);
+    ProbeResult result;
+    if (hc.has_grpc_health_check()) {
+      const auto& g = hc.grpc_health_check();
+      const std::string& authority = g.authority().empty() ? cluster : g.authority();
+      result = co_await probeGrpc(*connection.h2, host, cluster, g, authority, timeout, deadline);
+    } else {
+      const auto& h = hc.http_health_check();
+      const std::string& authority = h.host().empty() ? cluster : h.host();
+      result = co_await probeHttp2(*connection.h2, host, cluster, h, authority, deadline);
+    }
+    // As Envoy: a network failure or timeout closes the connection; the next probe makes another.
+    if (!reuse || result == ProbeResult::kNetworkFailure) connection.h2.reset();
+    co_return result;
   }
   if (connection.stream && !stillOpen(*connection.stream)) connection.stream.reset();
   if (!connection.stream) {
@@ -156,7 +166,6 @@ Task<ProbeResult> probeHealth(const Host& host, const HealthCheck& hc, const std
   const std::string& authority = h.host().empty() ? cluster : h.host();
   bool keep = false;
   ProbeResult result = co_await probeHttp1(stream, connection.buffer, h, authority, keep);
-  bool reuse = !hc.has_reuse_connection() || hc.reuse_connection().value();
   if (keep && reuse) {
     stream.expiresNever();
   } else {

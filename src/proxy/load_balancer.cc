@@ -11,7 +11,7 @@ bool panicMode(const ClusterView& c, size_t& healthy) {
   return 100.0 * static_cast<double>(healthy) / static_cast<double>(c.hosts.size()) < c.panicThresholdPercent;
 }
 
-uint32_t active(const Host& h) { return h.load ? h.load->active.load(std::memory_order_relaxed) : 0; }
+uint64_t active(const Host& h) { return h.stats ? h.stats->rq_active.load(std::memory_order_relaxed) : 0; }
 
 }  // namespace
 

@@ -59,8 +59,8 @@ ClusterView leastRequest(std::vector<bool> healthy, std::vector<uint32_t> active
   ClusterView c = cluster(std::move(healthy));
   c.lbPolicy = LbPolicy::kLeastRequest;
   for (size_t i = 0; i < c.hosts.size(); ++i) {
-    c.hosts[i].load = std::make_shared<HostLoad>();
-    c.hosts[i].load->active = active[i];
+    c.hosts[i].stats = std::make_shared<HostStats>();
+    c.hosts[i].stats->rq_active = active[i];
   }
   return c;
 }
@@ -71,7 +71,7 @@ TEST(LoadBalancerTest, LeastRequestTakesTheLessBusyOfTwoChoices) {
   EXPECT_EQ(pickLeastRequest(c, choices(1, 0))->address, "127.0.0.2");
   EXPECT_EQ(pickLeastRequest(c, choices(0, 2))->address, "127.0.0.3");
   EXPECT_EQ(pickLeastRequest(c, choices(2, 2))->address, "127.0.0.3");  // the same host twice
-  c.hosts[2].load->active = 5;
+  c.hosts[2].stats->rq_active = 5;
   EXPECT_EQ(pickLeastRequest(c, choices(2, 0))->address, "127.0.0.3");  // a tie keeps the first
   size_t rr = 0;
   EXPECT_EQ(selectHost(c, rr, choices(0, 1))->address, "127.0.0.2");

@@ -62,7 +62,7 @@ Status Proxy::start() {
       }
     }
     p.dns->retain(dnsClusters);
-    p.health->reconcile(p.config->clusterProtos(), *c);
+    p.health->reconcile(p.config->healthCheckTargets());
     if (p.outliers) p.outliers->reconcile(p.config->clusterProtos());
   };
   p.dns = std::make_unique<DnsRefresher>(main_, dnsResolvers(options_.bootstrap), [this](const std::string& cluster, const LookupResult& r) {

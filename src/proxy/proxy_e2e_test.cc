@@ -189,6 +189,20 @@ TEST_F(ProxyE2eTest, TheFirstHealthCheckAloneDecides) {
   EXPECT_NE(admin("/stats").find("cluster.c.health_check.attempt: 2"), std::string::npos) << admin("/stats");
 }
 
+// As Envoy's cluster warming: a cluster with active health checks is not used (nor is the proxy
+// LIVE) until each of its hosts had its first check, so its hosts never serve as pending.
+TEST_F(ProxyE2eTest, AHealthCheckedClusterWarmsWithItsFirstChecks) {
+  Upstream slow("slow", 200, 800ms);  // answers the first check after 0.8 s
+  auto start = std::chrono::steady_clock::now();
+  serveCheckedCluster({slow.port()}, "interval { seconds: 30 }");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(admin("/ready"), "PRE_INITIALIZING\n");
+  EXPECT_EQ(admin("/clusters").find("c::"), std::string::npos) << admin("/clusters");
+  ASSERT_TRUE(eventually([&] { return admin("/ready") == "LIVE\n"; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 700ms);
+  EXPECT_TRUE(healthSettles({{"c", slow.port(), "healthy"}}, 0s)) << "pending when it came";
+}
+
 // As Envoy's HTTP health checker (reuse_connection, true by default): one connection carries probe
 // after probe while the host keeps it open, and each is `GET /ping` with lowercase names, the
 // cluster's name as host and no connection field. A host that closes it gets a new one.

@@ -19,26 +19,42 @@ RetryPolicy::RetryPolicy(const envoy::config::route::v3::RouteAction& a) {
   if (!a.has_retry_policy()) return;
   const auto& p = a.retry_policy();
   numRetries = p.has_num_retries() ? p.num_retries().value() : 1;
-  std::string_view on = p.retry_on();
-  while (!on.empty()) {
-    size_t comma = on.find(',');
-    std::string_view e = on.substr(0, comma);
-    onConnectFailure_ |= e == "connect-failure" || e == "5xx" || e == "gateway-error";
-    on5xx_ |= e == "5xx";
-    onGatewayError_ |= e == "gateway-error";
-    onReset_ |= e == "reset" || e == "5xx" || e == "gateway-error";
-    onRefusedStream_ |= e == "refused-stream";
-    on409_ |= e == "retriable-4xx";
-    for (const auto& [name, code] : kGrpcOn) {
-      if (e == name) grpcStatuses_ |= 1u << code;
-    }
-    on = comma == std::string_view::npos ? std::string_view() : on.substr(comma + 1);
-  }
+  hasPolicy_ = true;
+  parse(p.retry_on(), true, true);
   if (p.has_retry_back_off()) {
     backOffBase = toMillis(p.retry_back_off().base_interval());
     backOffMax = p.retry_back_off().has_max_interval() ? toMillis(p.retry_back_off().max_interval()) : backOffBase * 10;
   }
   if (p.has_per_try_timeout()) perTry = toMillis(p.per_try_timeout());
+}
+
+void RetryPolicy::parse(std::string_view on, bool http, bool grpc) {
+  while (!on.empty()) {
+    size_t comma = on.find(',');
+    std::string_view e = on.substr(0, comma);
+    if (http) {
+      onConnectFailure_ |= e == "connect-failure" || e == "5xx" || e == "gateway-error";
+      on5xx_ |= e == "5xx";
+      onGatewayError_ |= e == "gateway-error";
+      onReset_ |= e == "reset" || e == "5xx" || e == "gateway-error";
+      onRefusedStream_ |= e == "refused-stream";
+      on409_ |= e == "retriable-4xx";
+    }
+    for (const auto& [name, code] : kGrpcOn) {
+      if (grpc && e == name) grpcStatuses_ |= 1u << code;
+    }
+    on = comma == std::string_view::npos ? std::string_view() : on.substr(comma + 1);
+  }
+}
+
+void RetryPolicy::merge(std::string_view retryOn, std::string_view grpcRetryOn, std::optional<uint32_t> maxRetries) {
+  if (!hasPolicy_ && (!retryOn.empty() || !grpcRetryOn.empty())) {
+    hasPolicy_ = true;
+    numRetries = 1;  // Envoy's default policy's
+  }
+  parse(retryOn, true, false);
+  parse(grpcRetryOn, false, true);
+  if (maxRetries && retriesAnything()) numRetries = *maxRetries;
 }
 
 std::chrono::milliseconds RetryPolicy::backOff(uint32_t n, uint64_t random) const {

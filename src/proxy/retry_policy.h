@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 namespace meshd::proxy {
 
@@ -35,12 +36,22 @@ struct RetryPolicy {
 
   // No retry_policy: no retries.
   explicit RetryPolicy(const envoy::config::route::v3::RouteAction& action);
+  // The client's say, as Envoy's router merges it: x-envoy-retry-on and x-envoy-retry-grpc-on add
+  // to retry_on (a request with either and no policy retries once), and x-envoy-max-retries sets
+  // the number when anything is retried at all. Empty or absent values: nothing.
+  void merge(std::string_view retryOn, std::string_view grpcRetryOn, std::optional<uint32_t> maxRetries);
   bool retriable(const AttemptOutcome& o) const;
+  bool retriesAnything() const {
+    return onConnectFailure_ || on5xx_ || onGatewayError_ || onReset_ || onRefusedStream_ || on409_ || grpcStatuses_ != 0;
+  }
   // How long to wait before retry `n` (1 for the first), as Envoy's jittered exponential back-off:
   // `random` modulo an interval that starts at base, doubles each retry and stops at max.
   std::chrono::milliseconds backOff(uint32_t n, uint64_t random) const;
 
  private:
+  // Adds a retry_on list's HTTP names, gRPC names, or both (Envoy ignores names it does not know).
+  void parse(std::string_view list, bool http, bool grpc);
+
   bool onConnectFailure_ = false;
   bool on5xx_ = false;
   bool onGatewayError_ = false;
@@ -48,6 +59,7 @@ struct RetryPolicy {
   bool onRefusedStream_ = false;
   bool on409_ = false;
   uint32_t grpcStatuses_ = 0;  // bit n: retry on grpc-status n
+  bool hasPolicy_ = false;     // the route's, or one the client's headers made
 };
 
 }  // namespace meshd::proxy

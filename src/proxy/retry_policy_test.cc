@@ -100,5 +100,28 @@ TEST(RetryPolicyTest, GrpcStatuses) {
   EXPECT_FALSE(policy("5xx").retriable(response(200, 14)));
 }
 
+// A client's x-envoy-retry-on / x-envoy-retry-grpc-on / x-envoy-max-retries, as Envoy merges them.
+TEST(RetryPolicyTest, ClientHeadersAddToThePolicy) {
+  RetryPolicy none{envoy::config::route::v3::RouteAction()};
+  none.merge("", "", 5);  // nothing to retry on: the count alone changes nothing
+  EXPECT_EQ(none.numRetries, 0u);
+  none.merge("5xx", "", std::nullopt);  // no policy: the header's retries once
+  EXPECT_EQ(none.numRetries, 1u);
+  EXPECT_TRUE(none.retriable(response(500)));
+
+  RetryPolicy p = policy("connect-failure", 2);
+  p.merge("retriable-4xx,unknown-name", "unavailable", 4);
+  EXPECT_EQ(p.numRetries, 4u);  // the header's count wins
+  EXPECT_TRUE(p.retriable({AttemptOutcome::kConnectFailure}));  // the route's conditions stay
+  EXPECT_TRUE(p.retriable(response(409)));
+  EXPECT_TRUE(p.retriable(response(200, 14)));
+  EXPECT_FALSE(p.retriable(response(503)));
+
+  RetryPolicy grpcOnly{envoy::config::route::v3::RouteAction()};
+  grpcOnly.merge("unavailable", "5xx", std::nullopt);  // each header knows its own names only
+  EXPECT_EQ(grpcOnly.numRetries, 1u);
+  EXPECT_FALSE(grpcOnly.retriesAnything());
+}
+
 }  // namespace
 }  // namespace meshd::proxy

@@ -5,7 +5,9 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include "proxy/h2/grpc.h"
 #include "proxy/header_mutation.h"
@@ -45,19 +47,35 @@ constexpr auto kDefaultRouteTimeout = std::chrono::milliseconds(15000);
 // Envoy's response code details when the client went away first.
 constexpr const char* kDownstreamDisconnect = "downstream_remote_disconnect";
 
-// Counts a request in flight at a host for least request balancing, as long as it lives.
+// Counts a request in flight at a host (least request balancing reads it), as long as it lives.
 class InFlight {
  public:
   ~InFlight() { set(nullptr); }
   void set(const Host* h) {
-    if (load_) load_->active.fetch_sub(1, std::memory_order_relaxed);
-    load_ = h ? h->load.get() : nullptr;
-    if (load_) load_->active.fetch_add(1, std::memory_order_relaxed);
+    if (stats_) stats_->rq_active.fetch_sub(1, std::memory_order_relaxed);
+    stats_ = h ? h->stats.get() : nullptr;
+    if (stats_) stats_->rq_active.fetch_add(1, std::memory_order_relaxed);
   }
 
  private:
-  HostLoad* load_ = nullptr;
+  HostStats* stats_ = nullptr;
 };
+
+// What the router charges for an attempt's end: the response's code, or the one a failure is
+// answered with (0: nothing, e.g. the connection manager's idle timeout, not the router's).
+uint32_t chargedCode(const UpstreamResult& r) {
+  if (r.idleTimeout) return 0;
+  return r.kind == UpstreamResult::kOverflow ? 503 : outlierStatus(r);
+}
+
+// An attempt's end in its host's counters (/clusters).
+void chargeHost(const Host& h, const UpstreamResult& r) {
+  if (!h.stats) return;
+  if (r.kind == UpstreamResult::kTimeout && !r.idleTimeout) h.stats->rq_timeout++;
+  uint32_t code = chargedCode(r);
+  if (code == 0) return;
+  (code >= 500 ? h.stats->rq_error : h.stats->rq_success)++;
+}
 
 // A retry counted against its cluster's max_retries from when it is decided until its outcome is.
 struct RetrySlot {
@@ -68,6 +86,43 @@ struct RetrySlot {
     active = nullptr;
   }
 };
+
+// The fields forward() looks for in one pass: x-request-id, x-forwarded-proto, a client's
+// x-envoy-expected-rq-timeout-ms, then the router's headers that a client may send (kClientFields).
+constexpr std::string_view kSweptFields[] = {"x-request-id",
+                                             "x-forwarded-proto",
+                                             "x-envoy-expected-rq-timeout-ms",
+                                             "x-envoy-retry-on",
+                                             "x-envoy-retry-grpc-on",
+                                             "x-envoy-max-retries",
+                                             "x-envoy-upstream-rq-timeout-ms",
+                                             "x-envoy-upstream-rq-per-try-timeout-ms"};
+constexpr uint32_t kClientFields = ~7u;
+
+// A client's say in its retries and timeouts. Envoy's router honours these headers unless the
+// connection manager stripped them from an edge request (use_remote_address, which meshd's never
+// set), and takes them off the request either way.
+void applyClientFields(RequestHead& up, RetryPolicy& retry, RouteTimeouts& timeouts) {
+  auto number = [&up](std::string_view name) -> std::optional<uint64_t> {
+    auto v = up.find(name);
+    uint64_t n = 0;
+    if (!v) return std::nullopt;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;  // ignored, as Envoy
+    return n;
+  };
+  std::string retryOn(up.find("x-envoy-retry-on").value_or(std::string_view()));
+  std::string grpcRetryOn(up.find("x-envoy-retry-grpc-on").value_or(std::string_view()));
+  std::optional<uint64_t> maxRetries = number("x-envoy-max-retries");
+  std::optional<uint64_t> timeout = number("x-envoy-upstream-rq-timeout-ms");
+  std::optional<uint64_t> perTry = number("x-envoy-upstream-rq-per-try-timeout-ms");
+  for (size_t i = 3; i < std::size(kSweptFields); ++i) up.erase(kSweptFields[i]);
+  std::optional<uint32_t> max;
+  if (maxRetries) max = static_cast<uint32_t>(std::min<uint64_t>(*maxRetries, UINT32_MAX));
+  retry.merge(retryOn, grpcRetryOn, max);
+  if (timeout) timeouts.route = std::chrono::milliseconds(*timeout);  // 0: none
+  if (perTry) timeouts.perTry = std::chrono::milliseconds(*perTry);
+}
 
 // A version 4 UUID from 128 random bits, as Envoy's x-request-id: 8-4-4-4-12 lowercase hex digits.
 void uuid4(uint64_t hi, uint64_t lo, char (&out)[36]) {
@@ -196,9 +251,8 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   // As Envoy's connection manager (generate_request_id, and no TLS downstream): a request without
   // an x-request-id gets one, and one without x-forwarded-proto says http.
   // One pass over the fields finds those two and drops a client's x-envoy-expected-rq-timeout-ms
-  // (the router writes its own).
-  static constexpr std::string_view kFields[] = {"x-request-id", "x-forwarded-proto", "x-envoy-expected-rq-timeout-ms"};
-  uint32_t present = req.sweep(kFields, 4);
+  // (the router writes its own); it also tells whether the client sent the router's x-envoy-*.
+  uint32_t present = req.sweep(kSweptFields, 4);
   if (!(present & 1)) {
     char id[36];
     uuid4(worker.random(), worker.random(), id);
@@ -250,6 +304,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   } release{c.stats->upstream_rq_active};
   if (active > c.breakers.maxRequests) {
     c.stats->upstream_rq_pending_overflow++;
+    c.stats->upstream_rq.charge(503);
     log.addFlag("UO");
     co_return co_await d.reply(body, upstreamReset(kOverflow, "", false));
   }
@@ -276,6 +331,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   RouteTimeouts timeouts;
   timeouts.route = action.has_timeout() ? toMillis(action.timeout()) : kDefaultRouteTimeout;
   timeouts.perTry = retry.perTry;
+  if (present & kClientFields) applyClientFields(up, retry, timeouts);
   if (action.has_idle_timeout()) {
     timeouts.idle = toMillis(action.idle_timeout());
     body.idleTimeout(timeouts.idle);  // the client's silence while its body comes counts too
@@ -321,6 +377,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       co_return co_await d.reply(body, streamTimeout(false));
     }
     if (uint32_t reached = countForOutlierDetection(c, *h, outlierStatus(result))) worker.reportOutlier(c.name, h->key(), reached);
+    chargeHost(*h, result);
     // Envoy retries only while it still holds the whole body it sent.
     bool retriable = body.replayable() && retry.retriable(outcomeOf(result, response));
     retrySlot.release();  // the last retry is over: its outcome is known (Envoy's resetRetry)
@@ -336,6 +393,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     if (attempt < retry.numRetries && !timeouts.expired() && retriable && !overflow) {
       retrySlot.active = &c.stats->upstream_rq_retry_active;
       c.stats->upstream_rq_retry++;
+      if (result.kind == UpstreamResult::kOk) c.stats->retry_upstream_rq.charge(result.status);
       // Envoy's back-off, within what is left of the route's timeout.
       auto wait = retry.backOff(attempt + 1, worker.random());
       if (timeouts.deadline) {
@@ -361,6 +419,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       if (overflow) log.addFlag("UO");
       if (exhausted) log.addFlag("URX");
     };
+    c.stats->upstream_rq.charge(chargedCode(result));  // as Envoy's router: the final attempt's
     switch (result.kind) {
       case UpstreamResult::kOk:
         if (overflow) log.addFlag("UO");

@@ -4,10 +4,26 @@
 
 namespace meshd::proxy {
 
-std::vector<std::pair<std::string, uint64_t>> ClusterStats::values() const {
-  return {{"health_check.attempt", health_check_attempt.load()},
+void ResponseCodes::appendTo(StatValues& out, const std::string& stem, unsigned shown) const {
+  uint64_t classes[5] = {}, total = 0;
+  for (size_t i = 0; i < codes_.size(); ++i) {
+    uint64_t n = codes_[i].load(std::memory_order_relaxed);
+    if (n == 0) continue;
+    classes[i / 100] += n;
+    total += n;
+    if (shown & kPerCode) out.emplace_back(stem + "_" + std::to_string(100 + i), n);
+  }
+  for (int c = 0; c < 5; ++c) {
+    if ((shown & kClasses) || classes[c] > 0) out.emplace_back(stem + "_" + std::to_string(c + 1) + "xx", classes[c]);
+  }
+  if ((shown & kTotal) || total > 0) out.emplace_back(stem + "_completed", total);
+}
+
+StatValues ClusterStats::values() const {
+  StatValues out = {{"health_check.attempt", health_check_attempt.load()},
           {"health_check.failure", health_check_failure.load()},
           {"health_check.healthy", health_check_healthy.load()},
+          {"health_check.network_failure", health_check_network_failure.load()},
           {"health_check.success", health_check_success.load()},
           {"upstream_cx_active", upstream_cx_active.load()},
           {"upstream_cx_connect_fail", upstream_cx_connect_fail.load()},
@@ -42,15 +58,35 @@ std::vector<std::pair<std::string, uint64_t>> ClusterStats::values() const {
           {"upstream_rq_retry_success", upstream_rq_retry_success.load()},
           {"upstream_rq_timeout", upstream_rq_timeout.load()},
           {"upstream_rq_total", upstream_rq_total.load()}};
+  upstream_rq.appendTo(out, "upstream_rq", ResponseCodes::kTotal | ResponseCodes::kPerCode);
+  retry_upstream_rq.appendTo(out, "retry.upstream_rq", ResponseCodes::kPerCode);
+  return out;
 }
 
-std::vector<std::pair<std::string, uint64_t>> HttpStats::values() const {
-  return {{"downstream_cx_idle_timeout", downstream_cx_idle_timeout.load()},
+StatValues HttpStats::values() const {
+  StatValues out = {{"downstream_cx_idle_timeout", downstream_cx_idle_timeout.load()},
           {"downstream_cx_total", downstream_cx_total.load()},
           {"downstream_rq_idle_timeout", downstream_rq_idle_timeout.load()},
           {"downstream_rq_total", downstream_rq_total.load()},
           {"downstream_rq_ws_on_non_ws_route", downstream_rq_ws_on_non_ws_route.load()},
           {"no_route", no_route.load()}};
+  downstream_rq.appendTo(out, "downstream_rq", ResponseCodes::kTotal | ResponseCodes::kClasses);
+  return out;
+}
+
+StatValues HostStats::values() const {
+  return {{"cx_active", cx_active.load()},   {"cx_connect_fail", cx_connect_fail.load()},
+          {"cx_total", cx_total.load()},     {"rq_active", rq_active.load()},
+          {"rq_error", rq_error.load()},     {"rq_success", rq_success.load()},
+          {"rq_timeout", rq_timeout.load()}, {"rq_total", rq_total.load()}};
+}
+
+StatValues TcpStats::values() const {
+  return {{"downstream_cx_no_route", downstream_cx_no_route.load()},
+          {"downstream_cx_rx_bytes_total", downstream_cx_rx_bytes_total.load()},
+          {"downstream_cx_total", downstream_cx_total.load()},
+          {"downstream_cx_tx_bytes_total", downstream_cx_tx_bytes_total.load()},
+          {"idle_timeout", idle_timeout.load()}};
 }
 
 std::shared_ptr<ClusterStats> StatsRegistry::cluster(const std::string& name) {
@@ -65,6 +101,12 @@ std::shared_ptr<HttpStats> StatsRegistry::http(const std::string& prefix) {
   return s;
 }
 
+std::shared_ptr<TcpStats> StatsRegistry::tcp(const std::string& prefix) {
+  auto& s = tcp_[prefix];
+  if (!s) s = std::make_shared<TcpStats>();
+  return s;
+}
+
 std::vector<std::pair<std::string, uint64_t>> StatsRegistry::all() const {
   std::vector<std::pair<std::string, uint64_t>> out;
   for (const auto& [name, s] : clusters_) {
@@ -72,6 +114,9 @@ std::vector<std::pair<std::string, uint64_t>> StatsRegistry::all() const {
   }
   for (const auto& [prefix, s] : http_) {
     for (auto& [k, v] : s->values()) out.emplace_back("http." + prefix + "." + k, v);
+  }
+  for (const auto& [prefix, s] : tcp_) {
+    for (auto& [k, v] : s->values()) out.emplace_back("tcp." + prefix + "." + k, v);
   }
   std::sort(out.begin(), out.end());
   return out;

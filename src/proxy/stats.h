@@ -2,6 +2,7 @@
 // Counters with Envoy's names. Counters are atomics: incremented by any worker without locks; the
 // registry (name -> counters) belongs to the main thread.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -11,6 +12,24 @@
 #include <vector>
 
 namespace meshd::proxy {
+
+using StatValues = std::vector<std::pair<std::string, uint64_t>>;
+
+// Responses by status code, as Envoy's code stats count them: `<stem>_<code>`, `<stem>_<n>xx` and
+// `<stem>_completed`. The classes and the total are sums, so a response costs one atomic add.
+class ResponseCodes {
+ public:
+  void charge(unsigned code) {
+    if (code >= 100 && code < 600) codes_[code - 100].fetch_add(1, std::memory_order_relaxed);
+  }
+  // Which counters exist before their first count (Envoy creates some up front) and whether each
+  // code has its own.
+  enum Shown : unsigned { kCounted = 0, kTotal = 1, kClasses = 2, kPerCode = 4 };
+  void appendTo(StatValues& out, const std::string& stem, unsigned shown) const;
+
+ private:
+  std::array<std::atomic<uint64_t>, 500> codes_{};
+};
 
 struct ClusterStats {
   std::atomic<uint64_t> upstream_cx_total{0};
@@ -29,6 +48,7 @@ struct ClusterStats {
   std::atomic<uint64_t> health_check_attempt{0};
   std::atomic<uint64_t> health_check_success{0};
   std::atomic<uint64_t> health_check_failure{0};
+  std::atomic<uint64_t> health_check_network_failure{0};  // no answer: connect failure or timeout
   std::atomic<uint64_t> health_check_healthy{0};  // a gauge in Envoy: hosts healthy now
   std::atomic<uint64_t> upstream_rq_active{0};    // a gauge: requests in flight (circuit breaking)
   std::atomic<uint64_t> upstream_rq_pending_overflow{0};
@@ -52,9 +72,59 @@ struct ClusterStats {
   std::atomic<uint64_t> outlier_ejections_enforced_success_rate{0};
   std::atomic<uint64_t> outlier_ejections_detected_failure_percentage{0};
   std::atomic<uint64_t> outlier_ejections_enforced_failure_percentage{0};
+  // The router's: each request's final response or local failure (503, 504), and under retry.* the
+  // responses it retried.
+  ResponseCodes upstream_rq;
+  ResponseCodes retry_upstream_rq;
 
   // (stat suffix, value) in Envoy's naming, e.g. ("upstream_cx_connect_fail", 3).
-  std::vector<std::pair<std::string, uint64_t>> values() const;
+  StatValues values() const;
+};
+
+// One host's counters, as Envoy's /clusters lists them; every worker counts (least request
+// balancing reads rq_active).
+struct HostStats {
+  std::atomic<uint64_t> cx_active{0};  // a gauge
+  std::atomic<uint64_t> cx_connect_fail{0};
+  std::atomic<uint64_t> cx_total{0};
+  std::atomic<uint64_t> rq_active{0};  // a gauge
+  std::atomic<uint64_t> rq_error{0};   // answered 5xx or failed
+  std::atomic<uint64_t> rq_success{0};
+  std::atomic<uint64_t> rq_timeout{0};
+  std::atomic<uint64_t> rq_total{0};
+  StatValues values() const;
+};
+
+// An upstream connection's place in the upstream_cx_active gauges of its cluster and its host
+// (either may be absent), from its connect to its close. Header-only: the connection pools
+// (proxy_io) use it without the rest of the stats.
+class ActiveConnection {
+ public:
+  ActiveConnection() = default;
+  ActiveConnection(std::shared_ptr<ClusterStats> cluster, std::shared_ptr<HostStats> host)
+      : cluster_(std::move(cluster)), host_(std::move(host)) {
+    if (cluster_) cluster_->upstream_cx_active++;
+    if (host_) host_->cx_active++;
+  }
+  ActiveConnection(ActiveConnection&& o) noexcept = default;
+  ActiveConnection& operator=(ActiveConnection&& o) noexcept {
+    end();
+    cluster_ = std::move(o.cluster_);
+    host_ = std::move(o.host_);
+    return *this;
+  }
+  ~ActiveConnection() { end(); }
+  void end() {
+    if (cluster_) cluster_->upstream_cx_active--;
+    if (host_) host_->cx_active--;
+    cluster_.reset();
+    host_.reset();
+  }
+  ClusterStats* cluster() const { return cluster_.get(); }
+
+ private:
+  std::shared_ptr<ClusterStats> cluster_;
+  std::shared_ptr<HostStats> host_;
 };
 
 // Per-listener-prefix HTTP connection manager counters (http.<stat_prefix>.*).
@@ -65,7 +135,18 @@ struct HttpStats {
   std::atomic<uint64_t> downstream_cx_idle_timeout{0};
   std::atomic<uint64_t> no_route{0};
   std::atomic<uint64_t> downstream_rq_ws_on_non_ws_route{0};
-  std::vector<std::pair<std::string, uint64_t>> values() const;
+  ResponseCodes downstream_rq;  // every response the connection manager sent, local replies too
+  StatValues values() const;
+};
+
+// Per-prefix TCP proxy counters (tcp.<stat_prefix>.*).
+struct TcpStats {
+  std::atomic<uint64_t> downstream_cx_total{0};
+  std::atomic<uint64_t> downstream_cx_no_route{0};       // its cluster is not there
+  std::atomic<uint64_t> downstream_cx_rx_bytes_total{0};  // from the client, as sent on
+  std::atomic<uint64_t> downstream_cx_tx_bytes_total{0};  // to the client
+  std::atomic<uint64_t> idle_timeout{0};
+  StatValues values() const;
 };
 
 // Main thread only.
@@ -73,12 +154,14 @@ class StatsRegistry {
  public:
   std::shared_ptr<ClusterStats> cluster(const std::string& name);
   std::shared_ptr<HttpStats> http(const std::string& prefix);
+  std::shared_ptr<TcpStats> tcp(const std::string& prefix);
   // Every counter as (full Envoy name, value), sorted by name.
   std::vector<std::pair<std::string, uint64_t>> all() const;
 
  private:
   std::map<std::string, std::shared_ptr<ClusterStats>> clusters_;
   std::map<std::string, std::shared_ptr<HttpStats>> http_;
+  std::map<std::string, std::shared_ptr<TcpStats>> tcp_;
 };
 
 }  // namespace meshd::proxy

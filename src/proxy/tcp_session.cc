@@ -57,10 +57,12 @@ struct IdleWatch {
   }
 };
 
-Task<void> watchIdle(std::shared_ptr<IdleWatch> idle, std::shared_ptr<Socket> a, std::shared_ptr<Socket> b) {
+Task<void> watchIdle(std::shared_ptr<IdleWatch> idle, std::shared_ptr<Socket> a, std::shared_ptr<Socket> b,
+                     std::shared_ptr<TcpStats> stats) {
   boost::system::error_code ec;
   while (idle->open > 0) {
     if (std::chrono::steady_clock::now() - idle->last >= idle->timeout) {
+      if (stats) stats->idle_timeout++;
       a->close(ec);  // the pumps' reads and writes end with operation_aborted
       b->close(ec);
       co_return;
@@ -70,9 +72,10 @@ Task<void> watchIdle(std::shared_ptr<IdleWatch> idle, std::shared_ptr<Socket> a,
   }
 }
 
-// Copies `from` to `to` until `from` ends, counting the bytes in `copied`.
+// Copies `from` to `to` until `from` ends, counting the bytes in `copied` and in `total` (a stat
+// kept alive by the pump's caller).
 Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::shared_ptr<TcpLog> log,
-                std::shared_ptr<IdleWatch> idle, uint64_t& copied) {
+                std::shared_ptr<IdleWatch> idle, uint64_t& copied, std::atomic<uint64_t>* total) {
   std::array<char, 16384> buf;
   boost::system::error_code ec;
   for (;;) {
@@ -83,6 +86,7 @@ Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::s
     if (ec) break;
     if (idle) idle->last = std::chrono::steady_clock::now();
     copied += n;
+    if (total) total->fetch_add(n, std::memory_order_relaxed);
   }
   to->shutdown(tcp::socket::shutdown_send, ec);
   if (log) log->directionEnded();
@@ -115,8 +119,11 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     log->write();
   };
   std::string_view name = pickWeighted(chain.tcpClusters, worker.random());
+  std::shared_ptr<TcpStats> stats = chain.tcpStats;
+  if (stats) stats->downstream_cx_total++;
   auto it = config->clusters.find(name);
   if (it == config->clusters.end()) {
+    if (stats) stats->downstream_cx_no_route++;
     refuse("NC");
     co_return;
   }
@@ -136,14 +143,16 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     co_return;
   }
   if (log) log->log.upstreamHost = endpointText(h->endpoint);
-  UpstreamPool::Slot slot(c.stats, nullptr);  // counts toward max_connections from here
+  UpstreamPool::Slot slot(ActiveConnection(c.stats, h->stats), nullptr);  // counts toward max_connections from here
   TimedStream up(socket.get_executor());
   up.expiresAfter(c.connectTimeout);
   boost::system::error_code ec;
   c.stats->upstream_cx_total++;
+  if (h->stats) h->stats->cx_total++;
   co_await up.async_connect(h->endpoint, into(ec));
   if (ec) {
     c.stats->upstream_cx_connect_fail++;
+    if (h->stats) h->stats->cx_connect_fail++;
     refuse("UF");
     co_return;
   }
@@ -157,12 +166,12 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
   std::shared_ptr<IdleWatch> idle;
   if (chain.tcpIdleTimeout.count() > 0) {
     idle = std::make_shared<IdleWatch>(down->get_executor(), chain.tcpIdleTimeout);
-    boost::asio::co_spawn(down->get_executor(), watchIdle(idle, down, upstream), boost::asio::detached);
+    boost::asio::co_spawn(down->get_executor(), watchIdle(idle, down, upstream, stats), boost::asio::detached);
   }
-  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, idle, counts]() -> Task<void> {
-    co_await pump(upstream, down, log, idle, counts->bytesSent);
+  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, idle, counts, stats]() -> Task<void> {
+    co_await pump(upstream, down, log, idle, counts->bytesSent, stats ? &stats->downstream_cx_tx_bytes_total : nullptr);
   }, boost::asio::detached);
-  co_await pump(down, upstream, log, idle, counts->bytesReceived);
+  co_await pump(down, upstream, log, idle, counts->bytesReceived, stats ? &stats->downstream_cx_rx_bytes_total : nullptr);
 }
 
 }  // namespace meshd::proxy

@@ -214,7 +214,16 @@ void Upstream::serve(int fd) {
   ::close(fd);
 }
 
+std::string Upstream::lastHead() {
+  std::lock_guard lock(mu_);
+  return lastHead_;
+}
+
 bool Upstream::answer(int fd, const std::string& head) {
+  {
+    std::lock_guard lock(mu_);
+    lastHead_ = head;
+  }
   ++requests_;
   std::string target = head.substr(4, head.find(' ', 4) - 4);
   std::string host;

@@ -77,10 +77,13 @@ class Upstream {
   int port() const { return loop_.port(); }
   int requests() const { return requests_.load(); }
   int connections() const { return connections_count_.load(); }
+  std::string lastHead();  // the last request's head, as received
 
  private:
   void serve(int fd);
   bool answer(int fd, const std::string& head);
+  std::mutex mu_;
+  std::string lastHead_;  // guarded by mu_
   std::string name_;
   int status_;
   std::chrono::milliseconds delay_;

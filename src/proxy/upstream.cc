@@ -20,11 +20,13 @@ constexpr size_t kResponseReadSize = 32 << 10;
 
 // Sends the head, what the client sent of the body so far, and the rest as it arrives; then reads the
 // response head. A body that arrived with the head goes in the same write.
-Task<UpstreamResult> send(const ClusterView& cluster, const RequestHead& head, RequestBody& body, RouteTimeouts& timeouts, UpstreamResponse& out) {
+Task<UpstreamResult> send(const Host& host, const ClusterView& cluster, const RequestHead& head, RequestBody& body,
+                          RouteTimeouts& timeouts, UpstreamResponse& out) {
   TimedStream& stream = *out.stream;
   UpstreamResult result;
   beast::error_code ec, downstreamEc;
   cluster.stats->upstream_rq_total++;  // per attempt, as Envoy counts
+  if (host.stats) host.stats->rq_total++;
   if (!body.done() && body.ready() && body.kept().empty()) co_await body.next(downstreamEc);
   if (body.done()) {
     if (!timeouts.deadline) timeouts.start();
@@ -94,6 +96,7 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
   TimedStream& stream = *out.stream;
   cluster.stats->upstream_cx_total++;
   cluster.stats->upstream_cx_http1_total++;
+  if (host.stats) host.stats->cx_total++;
   auto now = Clock::now();
   bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
   stream.expiresAt(deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout);
@@ -107,12 +110,14 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
     }
     cluster.stats->upstream_cx_connect_fail++;
     cluster.stats->upstream_cx_connect_timeout++;
+    if (host.stats) host.stats->cx_connect_fail++;
     result.kind = UpstreamResult::kConnectTimeout;
     co_return result;
   }
   if (!ec) stream.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);  // as downstream, and as Envoy
   if (ec) {
     cluster.stats->upstream_cx_connect_fail++;
+    if (host.stats) host.stats->cx_connect_fail++;
     result.kind = UpstreamResult::kConnectFailure;
     result.transportFailure = "delayed connect error: " + ec.message();
   }
@@ -217,7 +222,7 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
     if (got.stream) {
       got.kind = UpstreamPool::Acquired::kReused;
     } else {
-      got = co_await pool.acquire(cluster.name, cluster.stats, cluster.breakers, host.endpoint, waitUntil);
+      got = co_await pool.acquire(cluster.name, cluster.stats, host.stats, cluster.breakers, host.endpoint, waitUntil);
     }
     UpstreamResult result;
     switch (got.kind) {
@@ -230,13 +235,13 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
         UpstreamResult connected = co_await connect(host, cluster, timeouts, got.slot, out);
         if (connected.kind != UpstreamResult::kOk) co_return connected;
         got.pending.end();
-        co_return co_await send(cluster, head, body, timeouts, out);
+        co_return co_await send(host, cluster, head, body, timeouts, out);
       }
       case UpstreamPool::Acquired::kReused:
       case UpstreamPool::Acquired::kHandedOver: break;
     }
     out.stream = std::move(got.stream);
-    result = co_await send(cluster, head, body, timeouts, out);
+    result = co_await send(host, cluster, head, body, timeouts, out);
     // Reset before any response on a connection that sat idle: the upstream closed it meanwhile
     // (the peek in the pool missed it by a moment). Again, on another connection, if the body can
     // be sent again.

@@ -63,6 +63,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
                                 RouteTimeouts& timeouts, h2::UpstreamPool& pool, UpstreamResponse& out) {
   UpstreamResult result;
   cluster.stats->upstream_rq_total++;
+  if (host.stats) host.stats->rq_total++;
   if (timeouts.deadline || body.done()) timeouts.start();
   auto now = Clock::now();
   bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
@@ -70,7 +71,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
   bool bodiless = body.done() && body.kept().empty();
   bool connected = false;  // this request made a connection attempt (others may share it)
   // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
-  h2::ClusterCounts counts{cluster.stats, cluster.breakers.maxPendingRequests};
+  h2::ClusterCounts counts{cluster.stats, host.stats, cluster.breakers.maxPendingRequests};
   out.h2 = co_await pool.open(cluster.name, host.endpoint, cluster.http2Settings, requestHeaders(head), bodiless,
                               deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec, &connected,
                               cluster.options, counts);
@@ -78,6 +79,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
   if (connected) {
     cluster.stats->upstream_cx_total++;
     cluster.stats->upstream_cx_http2_total++;
+    if (host.stats) host.stats->cx_total++;
   }
   if (!out.h2) {
     if (ec == boost::asio::error::no_buffer_space) {  // past max_pending_requests
@@ -91,6 +93,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
       co_return result;
     }
     if (connected) cluster.stats->upstream_cx_connect_fail++;
+    if (connected && host.stats) host.stats->cx_connect_fail++;
     if (ec == beast::error::timeout) {
       if (connected) cluster.stats->upstream_cx_connect_timeout++;
       result.kind = UpstreamResult::kConnectTimeout;

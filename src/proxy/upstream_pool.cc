@@ -37,22 +37,20 @@ struct UpstreamPool::Waiter {
   bool freed = false;
 };
 
-UpstreamPool::Slot::Slot(std::shared_ptr<ClusterStats> cluster, std::shared_ptr<HostConnections> host)
-    : cluster_(std::move(cluster)), host_(std::move(host)) {
-  if (cluster_) cluster_->upstream_cx_active++;
+UpstreamPool::Slot::Slot(ActiveConnection active, std::shared_ptr<HostConnections> host)
+    : active_(std::move(active)), host_(std::move(host)) {
   if (host_) host_->open++;
 }
 
 UpstreamPool::Slot& UpstreamPool::Slot::operator=(Slot&& o) noexcept {
   free();
-  cluster_ = std::move(o.cluster_);
+  active_ = std::move(o.active_);
   host_ = std::move(o.host_);
   return *this;
 }
 
 void UpstreamPool::Slot::free() {
-  if (cluster_) cluster_->upstream_cx_active--;
-  cluster_.reset();
+  active_.end();
   if (!host_) return;
   host_->open--;
   if (!host_->waiters.empty()) {  // room for one more connection: the first waiting request may open it
@@ -83,6 +81,7 @@ std::shared_ptr<UpstreamPool::HostConnections>& UpstreamPool::host(std::string_v
 }
 
 Task<UpstreamPool::Acquired> UpstreamPool::acquire(std::string_view cluster, const std::shared_ptr<ClusterStats>& stats,
+                                                   const std::shared_ptr<HostStats>& hostStats,
                                                    const CircuitBreakers& limits, const tcp::endpoint& endpoint,
                                                    std::chrono::steady_clock::time_point deadline) {
   Acquired out;
@@ -103,7 +102,7 @@ Task<UpstreamPool::Acquired> UpstreamPool::acquire(std::string_view cluster, con
     if (!room) stats->upstream_cx_overflow++;
     if (room || h->open == 0) {
       out.kind = Acquired::kConnect;
-      out.slot = Slot(stats, h);
+      out.slot = Slot(ActiveConnection(stats, hostStats), h);
       co_return out;
     }
     Waiter w(co_await boost::asio::this_coro::executor, h);

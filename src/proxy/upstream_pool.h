@@ -44,20 +44,21 @@ class UpstreamPool {
   struct HostConnections;
 
  public:
-  // A connection's place in its cluster's count (upstream_cx_active, which max_connections bounds)
-  // and in its worker's count for its host; both drop when it closes, which wakes a waiting request.
+  // A connection's place in its cluster's and its host's counts (upstream_cx_active, which
+  // max_connections bounds) and in its worker's count for its host; all drop when it closes, which
+  // wakes a waiting request.
   class Slot {
    public:
     Slot() = default;
-    Slot(std::shared_ptr<ClusterStats> cluster, std::shared_ptr<HostConnections> host);
+    Slot(ActiveConnection active, std::shared_ptr<HostConnections> host);
     Slot(Slot&& o) noexcept = default;
     Slot& operator=(Slot&& o) noexcept;
     ~Slot() { free(); }
-    ClusterStats* cluster() const { return cluster_.get(); }
+    ClusterStats* cluster() const { return active_.cluster(); }
 
    private:
     void free();
-    std::shared_ptr<ClusterStats> cluster_;
+    ActiveConnection active_;
     std::shared_ptr<HostConnections> host_;
   };
 
@@ -112,6 +113,7 @@ class UpstreamPool {
     Pending pending;
   };
   Task<Acquired> acquire(std::string_view cluster, const std::shared_ptr<ClusterStats>& stats,
+                         const std::shared_ptr<HostStats>& hostStats,
                          const CircuitBreakers& limits, const boost::asio::ip::tcp::endpoint& host,
                          std::chrono::steady_clock::time_point deadline);
 

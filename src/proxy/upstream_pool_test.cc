@@ -28,7 +28,7 @@ class UpstreamPoolTest : public ::testing::Test {
     Socket s(io_.get_executor());
     s.connect(acceptor_.local_endpoint());
     peers_.push_back(acceptor_.accept());
-    return std::make_unique<UpstreamPool::Connection>(std::move(s), UpstreamPool::Slot(stats_, nullptr), options);
+    return std::make_unique<UpstreamPool::Connection>(std::move(s), UpstreamPool::Slot(ActiveConnection(stats_, nullptr), nullptr), options);
   }
   // The upstream's end of connection `i` sees the pool's side closed (within a second: a test
   // that fails does not hang).

@@ -145,19 +145,16 @@ UpstreamConnection::UpstreamConnection(Executor ex, tcp::endpoint host, const Se
       writable_(ex),
       idleSince_(Clock::now()) {}
 
-UpstreamConnection::~UpstreamConnection() {
-  if (stats_) stats_->upstream_cx_active--;  // never connected, or never failed
-}
+UpstreamConnection::~UpstreamConnection() = default;  // active_ counts down, if fail() has not
 
 Task<std::shared_ptr<UpstreamConnection>> UpstreamConnection::connect(Executor ex, tcp::endpoint host,
                                                                       Settings settings,
                                                                       Clock::time_point connectDeadline,
                                                                       boost::system::error_code& ec,
                                                                       UpstreamOptions options,
-                                                                      std::shared_ptr<ClusterStats> stats) {
+                                                                      ActiveConnection active) {
   std::shared_ptr<UpstreamConnection> c(new UpstreamConnection(ex, host, settings, options));
-  if (stats) stats->upstream_cx_active++;
-  c->stats_ = std::move(stats);  // a failed attempt counts down as it goes
+  c->active_ = std::move(active);  // a failed attempt counts down as it goes
   c->socket_.expiresAt(connectDeadline);
   co_await c->socket_.async_connect(host, into(ec));
   if (ec) co_return nullptr;
@@ -227,7 +224,7 @@ void UpstreamConnection::afterCodec() {
 void UpstreamConnection::fail(StreamResult::Kind kind, bool now) {
   if (!closed_) {
     closed_ = true;
-    if (auto stats = std::exchange(stats_, nullptr)) stats->upstream_cx_active--;
+    active_.end();
     auto streams = std::exchange(streams_, {});
     endingSenders_ = 0;
     idleSince_ = Clock::now();

@@ -138,7 +138,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   static Task<std::shared_ptr<UpstreamConnection>> connect(Executor ex, tcp::endpoint host, Settings settings,
                                                            Clock::time_point connectDeadline,
                                                            boost::system::error_code& ec, UpstreamOptions options = {},
-                                                           std::shared_ptr<ClusterStats> stats = nullptr);
+                                                           ActiveConnection active = {});
   ~UpstreamConnection() override;
 
   // A new stream may start here: open, no GOAWAY received, fewer streams than the server's
@@ -195,7 +195,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   const Settings settings_;
   const UpstreamOptions options_;
   uint32_t streamsOpened_ = 0;
-  std::shared_ptr<ClusterStats> stats_;  // its cluster's upstream_cx_active counts it from connect to close
+  ActiveConnection active_;  // its cluster's and host's upstream_cx_active count it from connect to close
   const tcp::endpoint host_;
   TimedStream socket_;
   ClientCodec codec_;

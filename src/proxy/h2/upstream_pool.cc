@@ -125,7 +125,8 @@ Task<std::unique_ptr<UpstreamStream>> UpstreamPool::openOn(std::shared_ptr<State
     auto made = std::make_shared<Connecting>(st->ex);
     h.connecting = made;
     if (connected) *connected = true;
-    auto c = co_await UpstreamConnection::connect(st->ex, key.second, settings, connectDeadline, ec, options, counts.stats);
+    auto c = co_await UpstreamConnection::connect(st->ex, key.second, settings, connectDeadline, ec, options,
+                                                  ActiveConnection(counts.stats, counts.host));
     made->ec = ec;
     made->done.cancel();
     if (st->closed) {

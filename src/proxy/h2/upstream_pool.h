@@ -33,6 +33,7 @@ namespace meshd::proxy::h2 {
 // up to max_pending_requests, then upstream_rq_pending_overflow); nothing counted without stats.
 struct ClusterCounts {
   std::shared_ptr<ClusterStats> stats;
+  std::shared_ptr<HostStats> host;
   uint32_t maxPendingRequests = UINT32_MAX;
 };
 

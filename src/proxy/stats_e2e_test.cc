@@ -1,0 +1,151 @@
+// Envoy's counters for what requests and connections came to: responses by code (cluster and
+// connection manager), each host's counters in /clusters, and the tcp proxy's.
+#include <unistd.h>
+
+#include <map>
+#include <sstream>
+
+#include "proxy/e2e_fixture.h"
+
+namespace meshd::proxy::testing {
+namespace {
+
+class StatsE2eTest : public ProxyE2eTest {
+ protected:
+  // /stats as name -> value.
+  std::map<std::string, uint64_t> stats() {
+    std::map<std::string, uint64_t> out;
+    std::istringstream in(admin("/stats"));
+    std::string line;
+    while (std::getline(in, line)) {
+      size_t colon = line.rfind(": ");
+      if (colon != std::string::npos) out[line.substr(0, colon)] = std::stoull(line.substr(colon + 2));
+    }
+    return out;
+  }
+  // How much counter `name` grew from `before` to `after` (absent counts as 0).
+  static uint64_t grew(const std::map<std::string, uint64_t>& before, const std::map<std::string, uint64_t>& after,
+                       const std::string& name) {
+    auto value = [&name](const auto& m) { return m.count(name) ? m.at(name) : 0; };
+    return value(after) - value(before);
+  }
+};
+
+// Each request's final response (or the 503 a failure is answered with) counts under its code and
+// class; a response that was retried counts under retry.*; the connection manager counts classes.
+TEST_F(StatsE2eTest, ResponsesCountByCodeAndClass) {
+  Upstream ok("ok"), sick("sick", 503);
+  int closed = freePort();
+  auto routes = routeConfig("rc", R"(
+      routes { match { prefix: "/ok" } route { cluster: "ok" } }
+      routes { match { prefix: "/sick" } route { cluster: "sick" retry_policy { retry_on: "5xx" num_retries { value: 1 } } } }
+      routes { match { prefix: "/down" } route { cluster: "down" } })");
+  set({staticCluster("ok", {ok.port()}), staticCluster("sick", {sick.port()}), staticCluster("down", {closed})},
+      {httpListener("l", port_, "rc")}, {routes});
+  await("/ok", [](auto& r) { return r.status == 200; });
+  auto before = stats();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(httpGet("127.0.0.1", port_, "/ok").status, 200);
+  ASSERT_EQ(httpGet("127.0.0.1", port_, "/sick").status, 503);
+  ASSERT_EQ(httpGet("127.0.0.1", port_, "/down").status, 503);
+  ASSERT_EQ(httpGet("127.0.0.1", port_, "/none").status, 404);
+  auto after = stats();
+  EXPECT_EQ(grew(before, after, "cluster.ok.upstream_rq_200"), 3u);
+  EXPECT_EQ(grew(before, after, "cluster.ok.upstream_rq_2xx"), 3u);
+  EXPECT_EQ(grew(before, after, "cluster.ok.upstream_rq_completed"), 3u);
+  EXPECT_EQ(grew(before, after, "cluster.sick.upstream_rq_503"), 1u);  // the last try's
+  EXPECT_EQ(grew(before, after, "cluster.sick.retry.upstream_rq_503"), 1u);
+  EXPECT_EQ(grew(before, after, "cluster.sick.upstream_rq_total"), 2u);
+  EXPECT_EQ(grew(before, after, "cluster.down.upstream_rq_503"), 1u);  // a connect failure's answer
+  EXPECT_EQ(after.count("cluster.ok.upstream_rq_5xx"), 0u);  // created on first use, as Envoy's
+  EXPECT_EQ(grew(before, after, "http.ingress.downstream_rq_2xx"), 3u);
+  EXPECT_EQ(grew(before, after, "http.ingress.downstream_rq_4xx"), 1u);
+  EXPECT_EQ(grew(before, after, "http.ingress.downstream_rq_5xx"), 2u);
+  EXPECT_EQ(grew(before, after, "http.ingress.downstream_rq_completed"), 6u);
+  EXPECT_EQ(after.at("http.ingress.downstream_rq_1xx"), 0u);  // the connection manager's exist from the start
+  std::string prom = admin("/stats/prometheus");
+  EXPECT_NE(prom.find("envoy_cluster_upstream_rq{envoy_response_code=\"200\",envoy_cluster_name=\"ok\"} "), std::string::npos)
+      << prom;
+  EXPECT_NE(prom.find("envoy_cluster_upstream_rq_xx{envoy_response_code_class=\"5\",envoy_cluster_name=\"down\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(prom.find("envoy_cluster_retry_upstream_rq{envoy_response_code=\"503\",envoy_cluster_name=\"sick\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(prom.find("envoy_http_downstream_rq_xx{envoy_response_code_class=\"4\",envoy_http_conn_manager_prefix=\"ingress\"} "),
+            std::string::npos);
+  EXPECT_NE(prom.find("# TYPE envoy_cluster_upstream_rq_completed counter\n"), std::string::npos);
+}
+
+// /clusters as Envoy writes it: the circuit breakers, then each host's counters and health.
+TEST_F(StatsE2eTest, ClustersListEachHostsCounters) {
+  Upstream ok("ok"), sick("sick", 503);
+  int closed = freePort();
+  auto routes = routeConfig("rc", R"(
+      routes { match { prefix: "/ok" } route { cluster: "ok" } }
+      routes { match { prefix: "/sick" } route { cluster: "sick" } }
+      routes { match { prefix: "/down" } route { cluster: "down" } })");
+  auto capped = staticCluster("ok", {ok.port()});
+  capped.mutable_circuit_breakers()->add_thresholds()->mutable_max_connections()->set_value(7);
+  set({capped, staticCluster("sick", {sick.port()}), staticCluster("down", {closed})}, {httpListener("l", port_, "rc")},
+      {routes});
+  await("/ok", [](auto& r) { return r.status == 200; });
+  std::string okHost = "ok::127.0.0.1:" + std::to_string(ok.port()) + "::";
+  uint64_t served = 0;
+  {
+    std::istringstream in(admin("/clusters"));
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with(okHost + "rq_success::")) served = std::stoull(line.substr(okHost.size() + 12));
+    }
+  }
+  ASSERT_GE(served, 1u);
+  ASSERT_EQ(httpGet("127.0.0.1", port_, "/ok").status, 200);
+  ASSERT_EQ(httpGet("127.0.0.1", port_, "/sick").status, 503);
+  ASSERT_EQ(httpGet("127.0.0.1", port_, "/down").status, 503);
+  std::string clusters = admin("/clusters");
+  auto has = [&clusters](const std::string& line) { return clusters.find(line + "\n") != std::string::npos; };
+  EXPECT_TRUE(has("ok::observability_name::ok")) << clusters;
+  EXPECT_TRUE(has("ok::default_priority::max_connections::7"));
+  EXPECT_TRUE(has("ok::default_priority::max_retries::3"));
+  EXPECT_TRUE(has("ok::high_priority::max_requests::1024"));
+  EXPECT_TRUE(has("ok::added_via_api::true"));
+  EXPECT_TRUE(has(okHost + "rq_success::" + std::to_string(served + 1)));
+  EXPECT_TRUE(has(okHost + "rq_total::" + std::to_string(served + 1)));
+  EXPECT_TRUE(has(okHost + "rq_error::0"));
+  EXPECT_TRUE(has(okHost + "rq_active::0"));
+  EXPECT_TRUE(has(okHost + "weight::1"));
+  EXPECT_TRUE(has(okHost + "health_flags::healthy"));
+  std::string sickHost = "sick::127.0.0.1:" + std::to_string(sick.port()) + "::";
+  EXPECT_TRUE(has(sickHost + "rq_error::1"));
+  EXPECT_TRUE(has(sickHost + "rq_success::0"));
+  EXPECT_TRUE(has(sickHost + "cx_total::1"));
+  std::string downHost = "down::127.0.0.1:" + std::to_string(closed) + "::";
+  EXPECT_TRUE(has(downHost + "cx_connect_fail::1"));
+  EXPECT_TRUE(has(downHost + "cx_active::0"));
+  EXPECT_TRUE(has(downHost + "rq_error::1"));
+}
+
+// The tcp proxy's counters: connections, bytes each way, and connections whose cluster is missing.
+TEST_F(StatsE2eTest, TcpProxyCountsConnectionsAndBytes) {
+  Upstream app("tcp-app");
+  set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});
+  auto r = await("/t", [](auto& r) { return r.status == 200; });
+  auto before = stats();
+  r = httpGet("127.0.0.1", port_, "/bytes");
+  ASSERT_EQ(r.status, 200);
+  auto after = stats();
+  EXPECT_EQ(grew(before, after, "tcp.tcp.downstream_cx_total"), 1u);
+  EXPECT_GT(grew(before, after, "tcp.tcp.downstream_cx_rx_bytes_total"), 20u);  // the request
+  EXPECT_GT(grew(before, after, "tcp.tcp.downstream_cx_tx_bytes_total"), r.body.size());  // the response
+  EXPECT_EQ(after.at("tcp.tcp.downstream_cx_no_route"), 0u);
+  // A cluster that is not there: the connection closes and counts as having no route.
+  int listener = freePort();
+  set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app"), tcpListener("m", listener, "nowhere")}, {});
+  ASSERT_TRUE(eventually([&] {
+    int fd = connectLoopback(listener);
+    if (fd < 0) return false;
+    readToClose(fd);
+    ::close(fd);
+    return stats()["tcp.tcp.downstream_cx_no_route"] >= 1;
+  }));
+}
+
+}  // namespace
+}  // namespace meshd::proxy::testing
