@@ -13,7 +13,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <set>
 
 #include "proxy/access_log.h"
 #include "proxy/original_dst.h"
@@ -50,6 +53,12 @@ std::string hostFlags(const Host& h) {
 // counters and health.
 std::string clusterText(const ClusterView& c) {
   std::string out = c.name + "::observability_name::" + c.name + "\n";
+  if (c.consecutive5xx != 0) {  // outlier detection: -1 where no success rate was computed, as Envoy
+    for (const char* k : {"success_rate_average", "success_rate_ejection_threshold", "local_origin_success_rate_average",
+                          "local_origin_success_rate_ejection_threshold"}) {
+      out += c.name + "::outlier::" + k + "::-1\n";
+    }
+  }
   for (auto [priority, b] : {std::pair{"default_priority", c.breakers}, std::pair{"high_priority", c.highPriorityBreakers}}) {
     std::string prefix = c.name + "::" + priority + "::";
     out += prefix + "max_connections::" + std::to_string(b.maxConnections) + "\n";
@@ -58,6 +67,7 @@ std::string clusterText(const ClusterView& c) {
     out += prefix + "max_retries::" + std::to_string(b.maxRetries) + "\n";
   }
   out += c.name + "::added_via_api::true\n";
+  if (!c.edsServiceName.empty()) out += c.name + "::eds_service_name::" + c.edsServiceName + "\n";
   // An ORIGINAL_DST cluster's hosts are the destinations its connections used lately.
   std::vector<Host> used = c.originalDstHosts ? c.originalDstHosts->recent() : std::vector<Host>{};
   for (const Host& h : c.originalDst ? used : c.hosts) {
@@ -97,20 +107,53 @@ std::string configDump(const AdminContext& ctx) {
   return dump.dump(2);
 }
 
+// Envoy's gauges among our stats (by Prometheus name): what is open, in flight, healthy, serving
+// or warming now, and the server's and the control plane connection's state.
+bool isGauge(const std::string& metric) {
+  static const char* const kEndings[] = {"_active", "health_check_healthy", "membership_healthy", "membership_total",
+                                         "connected_state", "_clusters", "total_listeners_warming"};
+  for (const char* e : kEndings) {
+    if (metric.ends_with(e)) return true;
+  }
+  return metric.starts_with("envoy_server_");
+}
+
+// Every stat: the registry's, and what the server and its configuration are now (Envoy's server.*,
+// cluster_manager.* and listener_manager.* gauges), sorted by name.
+StatValues allStats(const AdminContext& ctx) {
+  StatValues out = ctx.stats->all();
+  bool live = ctx.config->initialized();
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started).count();
+  ConfigManager::Counts n = ctx.config->counts();
+  out.insert(out.end(), {{"cluster_manager.active_clusters", n.activeClusters},
+                         {"cluster_manager.warming_clusters", n.warmingClusters},
+                         {"listener_manager.total_listeners_active", n.activeListeners},
+                         {"listener_manager.total_listeners_warming", n.warmingListeners},
+                         {"server.concurrency", ctx.concurrency},
+                         {"server.live", live ? 1u : 0u},
+                         {"server.state", live ? 0u : 2u},  // Envoy's LIVE, PRE_INITIALIZING
+                         {"server.uptime", static_cast<uint64_t>(uptime)}});
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // Envoy's Prometheus form, by its default tag extractors: the cluster name or stat prefix (to the
 // first dot after the kind) becomes a label, as does a response code or class ending the stat:
 // cluster.c.upstream_rq_503 is envoy_cluster_upstream_rq{envoy_response_code="503",envoy_cluster_name="c"}.
-std::string prometheus(const StatsRegistry& stats) {
+std::string prometheus(const StatValues& stats, const std::vector<StatsRegistry::NamedHistogram>& histograms) {
   static const std::map<std::string, std::string> kKinds = {
       {"cluster", "envoy_cluster_name"}, {"http", "envoy_http_conn_manager_prefix"}, {"tcp", "envoy_tcp_prefix"}};
   std::string out;
   std::map<std::string, std::vector<std::string>> byMetric;
-  for (const auto& [name, value] : stats.all()) {
+  std::set<std::string> histogramNames;
+  for (const auto& [name, value] : stats) {
     size_t first = name.find('.'), second = name.find('.', first + 1);
     auto kind = kKinds.find(name.substr(0, first));
-    if (kind == kKinds.end() || second == std::string::npos) continue;
-    std::string stat = name.substr(second + 1);
-    std::string labels = kind->second + "=\"" + name.substr(first + 1, second - first - 1) + "\"";
+    std::string stat = name, labels;  // untagged: server.live is envoy_server_live{}
+    if (kind != kKinds.end() && second != std::string::npos) {
+      stat = name.substr(second + 1);
+      labels = kind->second + "=\"" + name.substr(first + 1, second - first - 1) + "\"";
+    }
     // _rq_<ddd> and _rq_<d>xx: the code or class is a label.
     size_t n = stat.size();
     if (n > 7 && stat.compare(n - 7, 4, "_rq_") == 0) {
@@ -124,13 +167,31 @@ std::string prometheus(const StatsRegistry& stats) {
       if (cls) stat.replace(n - 3, 3, "xx");       // upstream_rq_xx
     }
     for (char& c : stat) c = c == '.' ? '_' : c;
-    std::string metric = "envoy_" + name.substr(0, first) + "_" + stat;
+    std::string metric = labels.empty() ? "envoy_" + stat : "envoy_" + name.substr(0, first) + "_" + stat;
     byMetric[metric].push_back(metric + "{" + labels + "} " + std::to_string(value));
   }
+  // Histograms: Envoy's buckets, cumulative, then the sum and the count of each series.
+  for (const auto& h : histograms) {
+    std::string metric = h.name.substr(0, h.name.find('.')) + "_" + h.name.substr(h.name.find('.', h.name.find('.') + 1) + 1);
+    metric = "envoy_" + metric;
+    std::string tag = h.tagName + "=\"" + h.tagValue + "\"";
+    auto counts = h.histogram->cumulative();
+    auto& lines = byMetric[metric];
+    for (size_t i = 0; i < counts.size(); ++i) {
+      std::string le = "+Inf";
+      if (i < std::size(LatencyHistogram::kBounds)) {  // as Envoy writes them: 0.5, 1, 5, ... 3600000
+        char text[32];
+        le.assign(text, std::to_chars(text, text + sizeof text, LatencyHistogram::kBounds[i], std::chars_format::fixed).ptr);
+      }
+      lines.push_back(metric + "_bucket{" + tag + ",le=\"" + le + "\"} " + std::to_string(counts[i]));
+    }
+    lines.push_back(metric + "_sum{" + tag + "} " + std::to_string(h.histogram->sum()));
+    lines.push_back(metric + "_count{" + tag + "} " + std::to_string(counts.back()));
+    histogramNames.insert(metric);
+  }
   for (const auto& [metric, lines] : byMetric) {
-    // Envoy's gauges among these: what is open or in flight now, and the hosts healthy now.
-    bool gauge = metric.ends_with("_active") || metric.ends_with("health_check_healthy");
-    out += "# TYPE " + metric + (gauge ? " gauge\n" : " counter\n");
+    bool gauge = isGauge(metric);
+    out += "# TYPE " + metric + (histogramNames.count(metric) ? " histogram\n" : gauge ? " gauge\n" : " counter\n");
     for (const auto& l : lines) out += l + "\n";
   }
   return out;
@@ -168,10 +229,10 @@ AdminResponse adminHandle(const AdminContext& ctx, const std::string& target) {
   }
   if (path == "/stats") {
     std::string out;
-    for (const auto& [name, value] : ctx.stats->all()) out += name + ": " + std::to_string(value) + "\n";
+    for (const auto& [name, value] : allStats(ctx)) out += name + ": " + std::to_string(value) + "\n";
     return {200, "text/plain; charset=UTF-8", out};
   }
-  if (path == "/stats/prometheus") return {200, "text/plain; version=0.0.4", prometheus(*ctx.stats)};
+  if (path == "/stats/prometheus") return {200, "text/plain; version=0.0.4", prometheus(allStats(ctx), ctx.stats->histograms())};
   return {404, "text/plain; charset=UTF-8", "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus\n"};
 }
 

@@ -1,11 +1,15 @@
-// A client's x-envoy-* retry and timeout headers, which Envoy's router honours (meshd's connection
-// managers leave them to it) and does not pass on.
+// A client's x-envoy-* retry and timeout headers. Envoy's router honours them from an internal
+// request (one x-forwarded-for address, an internal one) and consumes them; from any other request
+// the connection manager strips them first (meshd's connection managers keep Envoy's defaults).
 #include <unistd.h>
 
 #include "proxy/e2e_fixture.h"
 
 namespace meshd::proxy::testing {
 namespace {
+
+// One x-forwarded-for address, an internal one: the request is internal.
+const std::string kInternal = "x-forwarded-for: 10.0.0.1\r\n";
 
 class ClientHeadersE2eTest : public ProxyE2eTest {
  protected:
@@ -31,15 +35,21 @@ TEST_F(ClientHeadersE2eTest, TheClientsRetryHeadersAreHonoured) {
   auto [plain, t0] = get("/", "");
   EXPECT_EQ(sick.requests() - before, 1);  // no policy: no retry
   before = sick.requests();
-  auto [retried, t1] = get("/", "x-envoy-retry-on: 5xx\r\nx-envoy-max-retries: 2\r\n");
+  auto [retried, t1] = get("/", kInternal + "x-envoy-retry-on: 5xx\r\nx-envoy-max-retries: 2\r\n");
   EXPECT_TRUE(retried.starts_with("HTTP/1.1 503")) << retried;
   EXPECT_EQ(sick.requests() - before, 3);  // once and twice again
   before = sick.requests();
-  get("/", "x-envoy-retry-on: 5xx\r\n");
+  get("/", kInternal + "x-envoy-retry-on: 5xx\r\n");
   EXPECT_EQ(sick.requests() - before, 2);  // Envoy's default policy: one retry
   before = sick.requests();
-  get("/", "x-envoy-max-retries: 3\r\n");
+  get("/", kInternal + "x-envoy-max-retries: 3\r\n");
   EXPECT_EQ(sick.requests() - before, 1);  // a count with nothing to retry on
+  before = sick.requests();
+  get("/", "x-envoy-retry-on: 5xx\r\nx-envoy-max-retries: 2\r\n");
+  EXPECT_EQ(sick.requests() - before, 1);  // external: stripped, never honoured
+  before = sick.requests();
+  get("/", "x-forwarded-for: 10.0.0.1, 10.0.0.2\r\nx-envoy-retry-on: 5xx\r\n");
+  EXPECT_EQ(sick.requests() - before, 1);  // two hops: external too
 }
 
 // x-envoy-upstream-rq-timeout-ms replaces the route's timeout; the upstream never sees it.
@@ -47,10 +57,11 @@ TEST_F(ClientHeadersE2eTest, TheClientsTimeoutReplacesTheRoutes) {
   Upstream slow("slow", 200, 3000ms);
   set({staticCluster("slow", {slow.port()})}, {httpListener("l", port_, "rc")},
       {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "slow" timeout { seconds: 10 } } })")});
-  auto [reply, took] = get("/", "x-envoy-upstream-rq-timeout-ms: 200\r\n");
+  std::string fields = kInternal + "x-envoy-upstream-rq-timeout-ms: 200\r\n";
+  auto [reply, took] = get("/", fields);
   for (int i = 0; i < 100 && reply.empty(); ++i) {  // until the listener is there
     std::this_thread::sleep_for(50ms);
-    std::tie(reply, took) = get("/", "x-envoy-upstream-rq-timeout-ms: 200\r\n");
+    std::tie(reply, took) = get("/", fields);
   }
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 504")) << reply;
   EXPECT_NE(reply.find("\r\n\r\nupstream request timeout"), std::string::npos) << reply;
@@ -65,7 +76,8 @@ TEST_F(ClientHeadersE2eTest, TheClientsPerTryTimeoutIsRetried) {
   Upstream slow("slow", 200, 3000ms);
   set({staticCluster("slow", {slow.port()})}, {httpListener("l", port_, "rc")},
       {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "slow" } })")});
-  std::string fields = "x-envoy-retry-on: reset\r\nx-envoy-max-retries: 1\r\nx-envoy-upstream-rq-per-try-timeout-ms: 150\r\n";
+  std::string fields =
+      kInternal + "x-envoy-retry-on: reset\r\nx-envoy-max-retries: 1\r\nx-envoy-upstream-rq-per-try-timeout-ms: 150\r\n";
   auto [reply, took] = get("/", fields);
   for (int i = 0; i < 100 && reply.empty(); ++i) {
     std::this_thread::sleep_for(50ms);
@@ -78,6 +90,25 @@ TEST_F(ClientHeadersE2eTest, TheClientsPerTryTimeoutIsRetried) {
   EXPECT_EQ(head.find("x-envoy-retry-on"), std::string::npos) << head;
   EXPECT_EQ(head.find("x-envoy-max-retries"), std::string::npos) << head;
   EXPECT_EQ(head.find("x-envoy-upstream-rq-per-try-timeout-ms"), std::string::npos) << head;
+}
+
+// An internal request is marked x-envoy-internal; an external one loses the x-envoy-* headers
+// Envoy strips and keeps the rest.
+TEST_F(ClientHeadersE2eTest, ExternalRequestsLoseTheRoutersHeaders) {
+  Upstream app("app");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  get("/", "x-envoy-internal: true\r\nx-envoy-upstream-rq-timeout-ms: 5\r\nx-envoy-force-trace: 1\r\nx-other: kept\r\n");
+  std::string head = app.lastHead();
+  EXPECT_EQ(head.find("x-envoy-internal"), std::string::npos) << head;  // a client cannot claim it
+  EXPECT_EQ(head.find("x-envoy-upstream-rq-timeout-ms"), std::string::npos) << head;
+  EXPECT_EQ(head.find("x-envoy-force-trace"), std::string::npos) << head;
+  EXPECT_NE(head.find("x-other: kept\r\n"), std::string::npos) << head;
+  get("/", kInternal + "x-envoy-force-trace: 1\r\n");
+  head = app.lastHead();
+  EXPECT_NE(head.find("x-envoy-internal: true\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("x-envoy-force-trace: 1\r\n"), std::string::npos) << head;  // internal: not the router's to take
 }
 
 }  // namespace

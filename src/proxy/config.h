@@ -66,6 +66,7 @@ struct ClusterView {
   std::vector<Host> hosts;
   std::shared_ptr<ClusterStats> stats;  // lives across updates of the cluster
   CircuitBreakers breakers;
+  std::string edsServiceName;  // EDS: the name its endpoints come under (/clusters shows it)
   CircuitBreakers highPriorityBreakers;  // no route of meshd's asks for HIGH: /clusters shows them
   uint32_t consecutive5xx = 0;  // outlier detection's threshold; 0: off
   uint32_t consecutiveGatewayFailure = 0;

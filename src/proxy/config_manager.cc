@@ -70,6 +70,10 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
     ClusterEntry e;
     e.proto = c;
     e.stats = stats_.cluster(c->name());
+    // As Envoy, which builds a new or changed cluster anew: its hosts wait for fresh first checks
+    // (the previous version serves meanwhile, with the verdicts it was built with).
+    checkedHc_.erase(c->name());
+    failedHc_.erase(c->name());
     if (old != clusters_.end()) e.active = old->second.active;
     switch (c->type()) {
       case Cluster::STATIC:
@@ -124,6 +128,10 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
     next[c->name()] = std::move(e);
   }
   clusters_ = std::move(next);
+  for (auto* perCluster : {&checkedHc_, &failedHc_}) {  // what removed clusters left
+    std::erase_if(*perCluster, [this](const auto& kv) { return !clusters_.count(kv.first); });
+  }
+  std::erase_if(hostStats_, [this](const auto& kv) { return !clusters_.count(kv.first); });
   for (auto it = endpoints_.begin(); it != endpoints_.end();) {
     bool used = false;
     for (const auto& [n, e] : clusters_) used = used || e.edsName == it->first;
@@ -183,10 +191,12 @@ void ConfigManager::setHosts(ClusterEntry& e, std::vector<Host> hosts) {
   const auto& ejected = ejected_[name];
   auto& outliers = outliers_[name];
   bool detect = e.proto->has_outlier_detection();
+  // A host's counters live as long as it does (one that leaves and comes back starts at 0).
   auto& stats = hostStats_[name];
+  std::map<std::string, std::shared_ptr<HostStats>> kept;
   for (Host& h : hosts) {
-    auto& s = stats[hostKey(h)];
-    if (!s) s = std::make_shared<HostStats>();
+    auto& s = kept[hostKey(h)];
+    if (!s) s = stats.count(hostKey(h)) ? stats[hostKey(h)] : std::make_shared<HostStats>();
     h.stats = s;
     h.failedActiveHc = failed.count(hostKey(h)) > 0;
     h.pendingActiveHc = activeHc && !checked.count(hostKey(h));
@@ -197,6 +207,7 @@ void ConfigManager::setHosts(ClusterEntry& e, std::vector<Host> hosts) {
       h.outlier = state;
     }
   }
+  stats = std::move(kept);
   e.hosts = std::move(hosts);
 }
 
@@ -285,6 +296,19 @@ bool ConfigManager::initialized() const {
   return true;
 }
 
+ConfigManager::Counts ConfigManager::counts() const {
+  Counts n;
+  for (const auto& [name, e] : clusters_) {
+    if (e.warm || e.active) ++n.activeClusters;
+    if (!e.warm) ++n.warmingClusters;
+  }
+  for (const auto& [name, l] : listeners_) {
+    if (l.active) ++n.activeListeners;
+    if (!listenerWarm(*l.latest)) ++n.warmingListeners;
+  }
+  return n;
+}
+
 std::vector<std::shared_ptr<const Cluster>> ConfigManager::clusterProtos() const {
   std::vector<std::shared_ptr<const Cluster>> out;
   for (const auto& [n, e] : clusters_) out.push_back(e.proto);
@@ -333,6 +357,7 @@ void ConfigManager::publish() {
     v->stats = e.stats;
     v->originalDst = e.originalDstHosts != nullptr;
     v->originalDstHosts = e.originalDstHosts;
+    v->edsServiceName = e.edsName;
     if (auto p = protocolOf(*e.proto); p.ok()) {  // checked when the cluster came
       v->http2 = p->http2.has_value();
       if (p->http2) v->http2Settings = *p->http2;
@@ -354,6 +379,8 @@ void ConfigManager::publish() {
     size_t healthy = 0;
     for (const Host& h : e.hosts) healthy += h.healthy() ? 1 : 0;
     e.stats->health_check_healthy = healthy;
+    e.stats->membership_healthy = healthy;
+    e.stats->membership_total = e.hosts.size();
     e.active = v;
     c->clusters[name] = std::move(v);
   }

@@ -71,6 +71,13 @@ class ConfigManager {
   };
   std::vector<HealthCheckTarget> healthCheckTargets() const;
 
+  // What is serving and what is warming (a changed cluster or listener may be both), for the
+  // admin's cluster_manager.* and listener_manager.* gauges.
+  struct Counts {
+    size_t activeClusters = 0, warmingClusters = 0, activeListeners = 0, warmingListeners = 0;
+  };
+  Counts counts() const;
+
   // For the admin endpoints and the outlier detector.
   std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>> clusterProtos() const;
   std::vector<std::shared_ptr<const envoy::config::listener::v3::Listener>> listenerProtos() const;

@@ -397,6 +397,7 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   H2Downstream d(*this, *s, log, chain_.server, req.method() == "HEAD", grpc::isGrpcRequest(s->head));
   co_await forward(worker_, chain_, req, body, d);
   chain_.httpStats->downstream_rq.charge(log.responseCode);
+  chain_.httpStats->downstream_rq_time.record(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
   // A response that went out before the request's body ended: as Envoy, the rest of it is
   // refused (RST_STREAM NO_ERROR once the response is out, RFC 9113 §8.1).
   if (!s->ended && !s->reset) codec_.resetStream(s->id, h2::ErrorCode::kNoError);

@@ -214,6 +214,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
       frame(res, false, false, chain.server);
       std::string head;
       co_await writeMessage(stream, res, head, ec);
+      chain.httpStats->downstream_rq_total++;  // Envoy's codec made a stream for it
       chain.httpStats->downstream_rq.charge(res.result_int());
       break;
     }
@@ -235,6 +236,8 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     Http1Downstream d(stream, *drain, log, chain.server, req.version(), req.method() == "HEAD", parsed.keepAlive && !draining);
     bool again = co_await forward(worker, chain, req, body, d);  // edits req into the upstream request
     chain.httpStats->downstream_rq.charge(log.responseCode);
+    chain.httpStats->downstream_rq_time.record(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
     if (!chain.accessLogs.empty()) {
       log.bytesReceived = body.bytes();
       log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);

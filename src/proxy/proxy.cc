@@ -94,7 +94,7 @@ Status Proxy::start() {
     (*options_.bootstrap.mutable_node()->mutable_metadata()->mutable_fields())[xds::kAdminPortKey].set_number_value(adminPort_);
   }
   for (auto& w : p.workers) w->start();
-  p.xds = std::make_unique<XdsClient>(options_.bootstrap, *target, main_, *p.config);
+  p.xds = std::make_unique<XdsClient>(options_.bootstrap, *target, main_, *p.config, &p.stats.xds);
   p.xds->start();
   spdlog::info("msg=\"meshproxy started\" node={} xds={} admin_port={} workers={}", options_.bootstrap.node().id(), *target,
                adminPort_, options_.concurrency);

@@ -203,6 +203,23 @@ TEST_F(ProxyE2eTest, AHealthCheckedClusterWarmsWithItsFirstChecks) {
   EXPECT_TRUE(healthSettles({{"c", slow.port(), "healthy"}}, 0s)) << "pending when it came";
 }
 
+// A changed cluster is built anew, as Envoy's: its hosts get fresh first checks while the previous
+// version serves, so the change never shows its hosts pending.
+TEST_F(ProxyE2eTest, AChangedHealthCheckedClusterWarmsWithFreshChecks) {
+  Upstream good("good");
+  serveCheckedCluster({good.port()}, "interval { seconds: 30 }");
+  ASSERT_TRUE(healthSettles({{"c", good.port(), "healthy"}}));
+  EXPECT_NE(admin("/stats").find("cluster.c.health_check.attempt: 1\n"), std::string::npos) << admin("/stats");
+  auto c = staticCluster("c", {good.port()});
+  c.mutable_connect_timeout()->set_seconds(3);  // a change
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "timeout { seconds: 1 } interval { seconds: 30 } http_health_check { path: \"/ping\" }", c.add_health_checks()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  ASSERT_TRUE(eventually([&] { return admin("/stats").find("cluster.c.health_check.attempt: 2\n") != std::string::npos; }));
+  EXPECT_TRUE(healthSettles({{"c", good.port(), "healthy"}}, 0s));
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+}
+
 // As Envoy's HTTP health checker (reuse_connection, true by default): one connection carries probe
 // after probe while the host keeps it open, and each is `GET /ping` with lowercase names, the
 // cluster's name as host and no connection field. A host that closes it gets a new one.

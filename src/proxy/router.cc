@@ -11,6 +11,7 @@
 
 #include "proxy/h2/grpc.h"
 #include "proxy/header_mutation.h"
+#include "proxy/internal_request.h"
 #include "proxy/load_balancer.h"
 #include "proxy/original_dst.h"
 #include "proxy/outlier_detector.h"
@@ -65,16 +66,24 @@ class InFlight {
 // answered with (0: nothing, e.g. the connection manager's idle timeout, not the router's).
 uint32_t chargedCode(const UpstreamResult& r) {
   if (r.idleTimeout) return 0;
+  if (r.kind == UpstreamResult::kProtocolError) return 502;  // answered 502, as Envoy
   return r.kind == UpstreamResult::kOverflow ? 503 : outlierStatus(r);
 }
 
-// An attempt's end in its host's counters (/clusters).
-void chargeHost(const Host& h, const UpstreamResult& r) {
+// A request's code in its cluster's stats, as Envoy's code stats: upstream_rq_*, and again under
+// internal. or external. by the request's kind.
+void chargeCluster(ClusterStats& s, uint32_t code, bool internal) {
+  s.upstream_rq.charge(code);
+  (internal ? s.internal_upstream_rq : s.external_upstream_rq).charge(code);
+}
+
+// An attempt's end in its host's counters (/clusters): as Envoy, an attempt retried is an error.
+void chargeHost(const Host& h, const UpstreamResult& r, bool retried) {
   if (!h.stats) return;
   if (r.kind == UpstreamResult::kTimeout && !r.idleTimeout) h.stats->rq_timeout++;
   uint32_t code = chargedCode(r);
   if (code == 0) return;
-  (code >= 500 ? h.stats->rq_error : h.stats->rq_success)++;
+  (code >= 500 || retried ? h.stats->rq_error : h.stats->rq_success)++;
 }
 
 // A retry counted against its cluster's max_retries from when it is decided until its outcome is.
@@ -88,20 +97,34 @@ struct RetrySlot {
 };
 
 // The fields forward() looks for in one pass: x-request-id, x-forwarded-proto, a client's
-// x-envoy-expected-rq-timeout-ms, then the router's headers that a client may send (kClientFields).
+// x-envoy-expected-rq-timeout-ms and x-envoy-internal (both dropped: the proxy writes its own),
+// x-forwarded-for, then the x-envoy-* headers Envoy's connection manager strips from an external
+// request: first those the router consumes from an internal one (kClientFields), the router's
+// retry and timeout headers, then the rest.
 constexpr std::string_view kSweptFields[] = {"x-request-id",
                                              "x-forwarded-proto",
                                              "x-envoy-expected-rq-timeout-ms",
+                                             "x-envoy-internal",
+                                             "x-forwarded-for",
                                              "x-envoy-retry-on",
                                              "x-envoy-retry-grpc-on",
                                              "x-envoy-max-retries",
                                              "x-envoy-upstream-rq-timeout-ms",
-                                             "x-envoy-upstream-rq-per-try-timeout-ms"};
-constexpr uint32_t kClientFields = ~7u;
+                                             "x-envoy-upstream-rq-per-try-timeout-ms",
+                                             "x-envoy-retriable-status-codes",
+                                             "x-envoy-retriable-header-names",
+                                             "x-envoy-hedge-on-per-try-timeout",
+                                             "x-envoy-upstream-rq-timeout-alt-response",
+                                             "x-envoy-upstream-alt-stat-name",
+                                             "x-envoy-force-trace",
+                                             "x-envoy-ip-tags",
+                                             "x-envoy-original-url"};
+constexpr uint32_t kDropped = 4 | 8, kForwardedFor = 16;
+constexpr size_t kFirstClientField = 5, kEndConsumed = 13;
+constexpr uint32_t kClientFields = ~uint32_t{0} << kFirstClientField;
 
-// A client's say in its retries and timeouts. Envoy's router honours these headers unless the
-// connection manager stripped them from an edge request (use_remote_address, which meshd's never
-// set), and takes them off the request either way.
+// A client's say in its retries and timeouts, from an internal request (internal_request.h): the
+// router honours these headers and takes them off the request, as Envoy's does.
 void applyClientFields(RequestHead& up, RetryPolicy& retry, RouteTimeouts& timeouts) {
   auto number = [&up](std::string_view name) -> std::optional<uint64_t> {
     auto v = up.find(name);
@@ -116,7 +139,7 @@ void applyClientFields(RequestHead& up, RetryPolicy& retry, RouteTimeouts& timeo
   std::optional<uint64_t> maxRetries = number("x-envoy-max-retries");
   std::optional<uint64_t> timeout = number("x-envoy-upstream-rq-timeout-ms");
   std::optional<uint64_t> perTry = number("x-envoy-upstream-rq-per-try-timeout-ms");
-  for (size_t i = 3; i < std::size(kSweptFields); ++i) up.erase(kSweptFields[i]);
+  for (size_t i = kFirstClientField; i < kEndConsumed; ++i) up.erase(kSweptFields[i]);
   std::optional<uint32_t> max;
   if (maxRetries) max = static_cast<uint32_t>(std::min<uint64_t>(*maxRetries, UINT32_MAX));
   retry.merge(retryOn, grpcRetryOn, max);
@@ -250,9 +273,15 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   RequestLog& log = d.log;
   // As Envoy's connection manager (generate_request_id, and no TLS downstream): a request without
   // an x-request-id gets one, and one without x-forwarded-proto says http.
-  // One pass over the fields finds those two and drops a client's x-envoy-expected-rq-timeout-ms
-  // (the router writes its own); it also tells whether the client sent the router's x-envoy-*.
-  uint32_t present = req.sweep(kSweptFields, 4);
+  // One pass over the fields finds those two, drops what the proxy writes itself, and tells
+  // whether the request is internal and brought x-envoy-* headers.
+  uint32_t present = req.sweep(kSweptFields, kDropped);
+  bool internal = (present & kForwardedFor) && isInternalRequest(req.find("x-forwarded-for"));
+  if (internal) {
+    req.add("x-envoy-internal", "true");
+  } else if (present & kClientFields) {  // external: stripped before routing, as Envoy
+    for (size_t i = kFirstClientField; i < std::size(kSweptFields); ++i) req.erase(kSweptFields[i]);
+  }
   if (!(present & 1)) {
     char id[36];
     uuid4(worker.random(), worker.random(), id);
@@ -304,7 +333,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   } release{c.stats->upstream_rq_active};
   if (active > c.breakers.maxRequests) {
     c.stats->upstream_rq_pending_overflow++;
-    c.stats->upstream_rq.charge(503);
+    chargeCluster(*c.stats, 503, internal);
     log.addFlag("UO");
     co_return co_await d.reply(body, upstreamReset(kOverflow, "", false));
   }
@@ -331,7 +360,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   RouteTimeouts timeouts;
   timeouts.route = action.has_timeout() ? toMillis(action.timeout()) : kDefaultRouteTimeout;
   timeouts.perTry = retry.perTry;
-  if (present & kClientFields) applyClientFields(up, retry, timeouts);
+  if (internal && (present & kClientFields)) applyClientFields(up, retry, timeouts);
   if (action.has_idle_timeout()) {
     timeouts.idle = toMillis(action.idle_timeout());
     body.idleTimeout(timeouts.idle);  // the client's silence while its body comes counts too
@@ -343,11 +372,13 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   RetrySlot retrySlot;
   UpstreamResult result;
   Host originalDst;  // an ORIGINAL_DST cluster's host: where the downstream connection was headed
+  HostStats* lastHost = nullptr;  // the last attempt's host's counters
   for (uint32_t attempt = 0;; ++attempt) {
     const Host* h = c.originalDst ? useOriginalDst(c, log.downstreamLocal, originalDst)
                                   : selectHost(c, worker.roundRobin(c.name), worker.random());
     if (!h) {
       c.stats->upstream_cx_none_healthy++;
+      chargeCluster(*c.stats, 503, internal);  // as Envoy's sendNoHealthyUpstreamResponse
       log.addFlag("UH");
       co_return co_await d.reply(body, noHealthyUpstream());
     }
@@ -377,7 +408,6 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       co_return co_await d.reply(body, streamTimeout(false));
     }
     if (uint32_t reached = countForOutlierDetection(c, *h, outlierStatus(result))) worker.reportOutlier(c.name, h->key(), reached);
-    chargeHost(*h, result);
     // Envoy retries only while it still holds the whole body it sent.
     bool retriable = body.replayable() && retry.retriable(outcomeOf(result, response));
     retrySlot.release();  // the last retry is over: its outcome is known (Envoy's resetRetry)
@@ -390,7 +420,10 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
         overflow = true;
       }
     }
-    if (attempt < retry.numRetries && !timeouts.expired() && retriable && !overflow) {
+    bool retrying = attempt < retry.numRetries && !timeouts.expired() && retriable && !overflow;
+    chargeHost(*h, result, retrying);
+    lastHost = h->stats.get();
+    if (retrying) {
       retrySlot.active = &c.stats->upstream_rq_retry_active;
       c.stats->upstream_rq_retry++;
       if (result.kind == UpstreamResult::kOk) c.stats->retry_upstream_rq.charge(result.status);
@@ -419,7 +452,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       if (overflow) log.addFlag("UO");
       if (exhausted) log.addFlag("URX");
     };
-    c.stats->upstream_rq.charge(chargedCode(result));  // as Envoy's router: the final attempt's
+    chargeCluster(*c.stats, chargedCode(result), internal);  // as Envoy's router: the final attempt's
     switch (result.kind) {
       case UpstreamResult::kOk:
         if (overflow) log.addFlag("UO");
@@ -483,7 +516,9 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     }
   }
   switch (relayed.kind) {
-    case RelayResult::kDone: co_return d.again();
+    case RelayResult::kDone:
+      if (timeouts.deadline) c.stats->upstream_rq_time.record(std::chrono::milliseconds(msSince(timeouts.started)));
+      co_return d.again();
     case RelayResult::kUpstreamTimeout:  // too late for a 504: the stream is reset
       if (timeouts.idle.count() > 0 && !timeouts.expired()) {  // the route's idle_timeout, not its timeout
         chain.httpStats->downstream_rq_idle_timeout++;
@@ -492,6 +527,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
         co_return false;
       }
       c.stats->upstream_rq_timeout++;
+      if (lastHost) lastHost->rq_timeout++;
       log.addFlag("UT");
       log.details = "response_timeout";
       co_return false;

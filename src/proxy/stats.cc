@@ -19,12 +19,21 @@ void ResponseCodes::appendTo(StatValues& out, const std::string& stem, unsigned 
   if ((shown & kTotal) || total > 0) out.emplace_back(stem + "_completed", total);
 }
 
+std::array<uint64_t, LatencyHistogram::kBuckets> LatencyHistogram::cumulative() const {
+  std::array<uint64_t, kBuckets> out{};
+  uint64_t total = 0;
+  for (size_t i = 0; i < kBuckets; ++i) out[i] = total += buckets_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
 StatValues ClusterStats::values() const {
   StatValues out = {{"health_check.attempt", health_check_attempt.load()},
                     {"health_check.failure", health_check_failure.load()},
                     {"health_check.healthy", health_check_healthy.load()},
                     {"health_check.network_failure", health_check_network_failure.load()},
                     {"health_check.success", health_check_success.load()},
+                    {"membership_healthy", membership_healthy.load()},
+                    {"membership_total", membership_total.load()},
                     {"upstream_cx_active", upstream_cx_active.load()},
                     {"upstream_cx_connect_fail", upstream_cx_connect_fail.load()},
                     {"upstream_cx_connect_timeout", upstream_cx_connect_timeout.load()},
@@ -60,6 +69,8 @@ StatValues ClusterStats::values() const {
                     {"upstream_rq_total", upstream_rq_total.load()}};
   upstream_rq.appendTo(out, "upstream_rq", ResponseCodes::kTotal | ResponseCodes::kPerCode);
   retry_upstream_rq.appendTo(out, "retry.upstream_rq", ResponseCodes::kPerCode);
+  internal_upstream_rq.appendTo(out, "internal.upstream_rq", ResponseCodes::kPerCode);
+  external_upstream_rq.appendTo(out, "external.upstream_rq", ResponseCodes::kPerCode);
   return out;
 }
 
@@ -79,6 +90,23 @@ StatValues HostStats::values() const {
           {"cx_total", cx_total.load()},     {"rq_active", rq_active.load()},
           {"rq_error", rq_error.load()},     {"rq_success", rq_success.load()},
           {"rq_timeout", rq_timeout.load()}, {"rq_total", rq_total.load()}};
+}
+
+XdsStats::Subscription* XdsStats::of(std::string_view typeUrl) {
+  if (typeUrl.ends_with(".Cluster")) return &cds;
+  if (typeUrl.ends_with(".Listener")) return &lds;
+  return nullptr;
+}
+
+StatValues XdsStats::values() const {
+  StatValues out = {{"control_plane.connected_state", connected_state.load()}};
+  for (auto [prefix, s] : {std::pair{"cluster_manager.cds.", &cds}, std::pair{"listener_manager.lds.", &lds}}) {
+    out.emplace_back(std::string(prefix) + "update_attempt", s->update_attempt.load());
+    out.emplace_back(std::string(prefix) + "update_failure", s->update_failure.load());
+    out.emplace_back(std::string(prefix) + "update_rejected", s->update_rejected.load());
+    out.emplace_back(std::string(prefix) + "update_success", s->update_success.load());
+  }
+  return out;
 }
 
 StatValues TcpStats::values() const {
@@ -101,6 +129,17 @@ std::shared_ptr<HttpStats> StatsRegistry::http(const std::string& prefix) {
   return s;
 }
 
+std::vector<StatsRegistry::NamedHistogram> StatsRegistry::histograms() const {
+  std::vector<NamedHistogram> out;
+  for (const auto& [name, s] : clusters_) {
+    out.push_back({"cluster." + name + ".upstream_rq_time", "envoy_cluster_name", name, &s->upstream_rq_time});
+  }
+  for (const auto& [prefix, s] : http_) {
+    out.push_back({"http." + prefix + ".downstream_rq_time", "envoy_http_conn_manager_prefix", prefix, &s->downstream_rq_time});
+  }
+  return out;
+}
+
 std::shared_ptr<TcpStats> StatsRegistry::tcp(const std::string& prefix) {
   auto& s = tcp_[prefix];
   if (!s) s = std::make_shared<TcpStats>();
@@ -115,6 +154,7 @@ std::vector<std::pair<std::string, uint64_t>> StatsRegistry::all() const {
   for (const auto& [prefix, s] : http_) {
     for (auto& [k, v] : s->values()) out.emplace_back("http." + prefix + "." + k, v);
   }
+  for (auto& kv : xds.values()) out.push_back(std::move(kv));
   for (const auto& [prefix, s] : tcp_) {
     for (auto& [k, v] : s->values()) out.emplace_back("tcp." + prefix + "." + k, v);
   }

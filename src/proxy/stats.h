@@ -4,10 +4,13 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +34,30 @@ class ResponseCodes {
   std::array<std::atomic<uint64_t>, 500> codes_{};
 };
 
+// A duration histogram as Envoy's (whole milliseconds, its default bucket bounds for Prometheus):
+// each record is one atomic add to its bucket and one to the sum.
+class LatencyHistogram {
+ public:
+  static constexpr double kBounds[] = {0.5,  1,    5,     10,    25,     50,     100,     250,     500,    1000,
+                                       2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
+  static constexpr size_t kBuckets = std::size(kBounds) + 1;  // and +Inf
+
+  void record(std::chrono::milliseconds d) {
+    uint64_t ms = d.count() < 0 ? 0 : static_cast<uint64_t>(d.count());
+    size_t i = 0;
+    while (i < std::size(kBounds) && static_cast<double>(ms) > kBounds[i]) ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(ms, std::memory_order_relaxed);
+  }
+  // Counts at or below each bound (the last: all of them), and the sum in milliseconds.
+  std::array<uint64_t, kBuckets> cumulative() const;
+  uint64_t sum() const { return sum_.load(std::memory_order_relaxed); }
+
+ private:
+  std::array<std::atomic<uint64_t>, kBuckets> buckets_{};
+  std::atomic<uint64_t> sum_{0};
+};
+
 struct ClusterStats {
   std::atomic<uint64_t> upstream_cx_total{0};
   std::atomic<uint64_t> upstream_cx_http1_total{0};
@@ -50,6 +77,8 @@ struct ClusterStats {
   std::atomic<uint64_t> health_check_failure{0};
   std::atomic<uint64_t> health_check_network_failure{0};  // no answer: connect failure or timeout
   std::atomic<uint64_t> health_check_healthy{0};  // a gauge in Envoy: hosts healthy now
+  std::atomic<uint64_t> membership_healthy{0};    // gauges: the hosts healthy now, and all of them
+  std::atomic<uint64_t> membership_total{0};
   std::atomic<uint64_t> upstream_rq_active{0};    // a gauge: requests in flight (circuit breaking)
   std::atomic<uint64_t> upstream_rq_pending_overflow{0};
   // Circuit breaking of HTTP/1.1 and TCP connections (upstream_pool.h).
@@ -75,7 +104,11 @@ struct ClusterStats {
   // The router's: each request's final response or local failure (503, 504), and under retry.* the
   // responses it retried.
   ResponseCodes upstream_rq;
+  ResponseCodes internal_upstream_rq;  // the same by the request's kind (internal_request.h)
+  ResponseCodes external_upstream_rq;
   ResponseCodes retry_upstream_rq;
+  // From the request's end to the response's, for each response relayed whole.
+  LatencyHistogram upstream_rq_time;
 
   // (stat suffix, value) in Envoy's naming, e.g. ("upstream_cx_connect_fail", 3).
   StatValues values() const;
@@ -136,6 +169,7 @@ struct HttpStats {
   std::atomic<uint64_t> no_route{0};
   std::atomic<uint64_t> downstream_rq_ws_on_non_ws_route{0};
   ResponseCodes downstream_rq;  // every response the connection manager sent, local replies too
+  LatencyHistogram downstream_rq_time;  // from the request's head to the response's end
   StatValues values() const;
 };
 
@@ -149,6 +183,22 @@ struct TcpStats {
   StatValues values() const;
 };
 
+// The ADS stream's counters: per subscription (cluster_manager.cds.*, listener_manager.lds.*) and
+// control_plane.connected_state. Counted by the xDS client's thread and the main thread.
+struct XdsStats {
+  struct Subscription {
+    std::atomic<uint64_t> update_attempt{0};
+    std::atomic<uint64_t> update_success{0};
+    std::atomic<uint64_t> update_rejected{0};  // NACKed
+    std::atomic<uint64_t> update_failure{0};   // the stream failed or could not be opened
+  };
+  Subscription cds, lds;
+  std::atomic<uint64_t> connected_state{0};  // a gauge: 1 while the stream is up
+  // The subscription of a resource type, or null for one without these counters.
+  Subscription* of(std::string_view typeUrl);
+  StatValues values() const;
+};
+
 // Main thread only.
 class StatsRegistry {
  public:
@@ -157,6 +207,14 @@ class StatsRegistry {
   std::shared_ptr<TcpStats> tcp(const std::string& prefix);
   // Every counter as (full Envoy name, value), sorted by name.
   std::vector<std::pair<std::string, uint64_t>> all() const;
+  // Every histogram as (full Envoy name, tag name, tag value, histogram), e.g.
+  // ("cluster.c.upstream_rq_time", "envoy_cluster_name", "c", ...).
+  struct NamedHistogram {
+    std::string name, tagName, tagValue;
+    const LatencyHistogram* histogram;
+  };
+  std::vector<NamedHistogram> histograms() const;
+  XdsStats xds;
 
  private:
   std::map<std::string, std::shared_ptr<ClusterStats>> clusters_;

@@ -52,6 +52,8 @@ TEST_F(StatsE2eTest, ResponsesCountByCodeAndClass) {
   EXPECT_EQ(grew(before, after, "cluster.ok.upstream_rq_200"), 3u);
   EXPECT_EQ(grew(before, after, "cluster.ok.upstream_rq_2xx"), 3u);
   EXPECT_EQ(grew(before, after, "cluster.ok.upstream_rq_completed"), 3u);
+  EXPECT_EQ(grew(before, after, "cluster.ok.external.upstream_rq_200"), 3u);  // no x-forwarded-for: external
+  EXPECT_EQ(after.count("cluster.ok.internal.upstream_rq_200"), 0u);
   EXPECT_EQ(grew(before, after, "cluster.sick.upstream_rq_503"), 1u);  // the last try's
   EXPECT_EQ(grew(before, after, "cluster.sick.retry.upstream_rq_503"), 1u);
   EXPECT_EQ(grew(before, after, "cluster.sick.upstream_rq_total"), 2u);
@@ -72,6 +74,14 @@ TEST_F(StatsE2eTest, ResponsesCountByCodeAndClass) {
   EXPECT_NE(prom.find("envoy_http_downstream_rq_xx{envoy_response_code_class=\"4\",envoy_http_conn_manager_prefix=\"ingress\"} "),
             std::string::npos);
   EXPECT_NE(prom.find("# TYPE envoy_cluster_upstream_rq_completed counter\n"), std::string::npos);
+  // Latency histograms with Envoy's buckets: a response relayed counts, a failure does not.
+  EXPECT_NE(prom.find("# TYPE envoy_cluster_upstream_rq_time histogram\n"), std::string::npos);
+  EXPECT_NE(prom.find("envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name=\"sick\",le=\"0.5\"} "), std::string::npos);
+  EXPECT_NE(prom.find("envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name=\"sick\",le=\"+Inf\"} 1\n"), std::string::npos);
+  EXPECT_NE(prom.find("envoy_cluster_upstream_rq_time_count{envoy_cluster_name=\"sick\"} 1\n"), std::string::npos);
+  EXPECT_NE(prom.find("envoy_cluster_upstream_rq_time_count{envoy_cluster_name=\"down\"} 0\n"), std::string::npos);
+  EXPECT_NE(prom.find("envoy_http_downstream_rq_time_bucket{envoy_http_conn_manager_prefix=\"ingress\",le=\"3600000\"} "),
+            std::string::npos);
 }
 
 // /clusters as Envoy writes it: the circuit breakers, then each host's counters and health.
@@ -130,7 +140,12 @@ TEST_F(StatsE2eTest, TcpProxyCountsConnectionsAndBytes) {
   auto before = stats();
   r = httpGet("127.0.0.1", port_, "/bytes");
   ASSERT_EQ(r.status, 200);
-  auto after = stats();
+  // Both directions end a moment after the client has its reply.
+  std::map<std::string, uint64_t> after;
+  ASSERT_TRUE(eventually([&] {
+    after = stats();
+    return grew(before, after, "tcp.tcp.downstream_cx_tx_bytes_total") > r.body.size();
+  }));
   EXPECT_EQ(grew(before, after, "tcp.tcp.downstream_cx_total"), 1u);
   EXPECT_GT(grew(before, after, "tcp.tcp.downstream_cx_rx_bytes_total"), 20u);  // the request
   EXPECT_GT(grew(before, after, "tcp.tcp.downstream_cx_tx_bytes_total"), r.body.size());  // the response
@@ -145,6 +160,41 @@ TEST_F(StatsE2eTest, TcpProxyCountsConnectionsAndBytes) {
     ::close(fd);
     return stats()["tcp.tcp.downstream_cx_no_route"] >= 1;
   }));
+}
+
+// Envoy's server, control plane and manager stats: what a dashboard watches (server.live,
+// control_plane.connected_state, the xDS subscriptions' updates, cluster membership).
+TEST_F(StatsE2eTest, ServerControlPlaneAndMembershipStats) {
+  Upstream a("a"), b("b");
+  int closed = freePort();
+  auto routes = routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })");
+  set({staticCluster("app", {a.port(), b.port(), closed})}, {httpListener("l", port_, "rc")}, {routes});
+  await("/", [](auto& r) { return r.status == 200; });
+  ASSERT_TRUE(eventually([&] { return admin("/ready") == "LIVE\n"; }));
+  auto s = stats();
+  EXPECT_EQ(s["server.live"], 1u);
+  EXPECT_EQ(s["server.state"], 0u);
+  EXPECT_EQ(s["server.concurrency"], 2u);
+  EXPECT_EQ(s["control_plane.connected_state"], 1u);
+  EXPECT_GE(s["cluster_manager.cds.update_success"], 1u);
+  EXPECT_GE(s["listener_manager.lds.update_success"], 1u);
+  EXPECT_EQ(s["cluster_manager.cds.update_rejected"], 0u);
+  EXPECT_EQ(s["cluster_manager.active_clusters"], 1u);
+  EXPECT_EQ(s["cluster_manager.warming_clusters"], 0u);
+  EXPECT_EQ(s["listener_manager.total_listeners_active"], 1u);
+  EXPECT_EQ(s["cluster.app.membership_total"], 3u);
+  EXPECT_EQ(s["cluster.app.membership_healthy"], 3u);  // no health checks: all of them
+  // A cluster Envoy would reject: NACKed, counted, and the last good one serves on.
+  auto bad = staticCluster("odd", {a.port()});
+  bad.set_type(envoy::config::cluster::v3::Cluster::ORIGINAL_DST);
+  set({staticCluster("app", {a.port(), b.port(), closed}), bad}, {httpListener("l", port_, "rc")}, {routes});
+  ASSERT_TRUE(eventually([&] { return stats()["cluster_manager.cds.update_rejected"] == 1; })) << admin("/stats");
+  EXPECT_EQ(stats()["cluster_manager.active_clusters"], 1u);
+  std::string prom = admin("/stats/prometheus");
+  EXPECT_NE(prom.find("# TYPE envoy_server_live gauge\nenvoy_server_live{} 1\n"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("envoy_control_plane_connected_state{} 1\n"), std::string::npos);
+  EXPECT_NE(prom.find("# TYPE envoy_cluster_manager_cds_update_rejected counter\n"), std::string::npos);
+  EXPECT_NE(prom.find("envoy_cluster_membership_healthy{envoy_cluster_name=\"app\"} 3\n"), std::string::npos);
 }
 
 }  // namespace

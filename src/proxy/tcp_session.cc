@@ -72,21 +72,23 @@ Task<void> watchIdle(std::shared_ptr<IdleWatch> idle, std::shared_ptr<Socket> a,
   }
 }
 
-// Copies `from` to `to` until `from` ends, counting the bytes in `copied` and in `total` (a stat
-// kept alive by the pump's caller).
+// Copies `from` to `to` until `from` ends, counting the bytes in `copied`, and in `read` as they
+// are read or in `written` as they are written (stats kept alive by the pump's caller).
 Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::shared_ptr<TcpLog> log,
-                std::shared_ptr<IdleWatch> idle, uint64_t& copied, std::atomic<uint64_t>* total) {
+                std::shared_ptr<IdleWatch> idle, uint64_t& copied, std::atomic<uint64_t>* read,
+                std::atomic<uint64_t>* written) {
   std::array<char, 16384> buf;
   boost::system::error_code ec;
   for (;;) {
     size_t n = co_await from->async_read_some(boost::asio::buffer(buf), into(ec));
     if (ec) break;
+    if (read) read->fetch_add(n, std::memory_order_relaxed);
     if (idle) idle->last = std::chrono::steady_clock::now();
     co_await boost::asio::async_write(*to, boost::asio::buffer(buf.data(), n), into(ec));
     if (ec) break;
     if (idle) idle->last = std::chrono::steady_clock::now();
     copied += n;
-    if (total) total->fetch_add(n, std::memory_order_relaxed);
+    if (written) written->fetch_add(n, std::memory_order_relaxed);
   }
   to->shutdown(tcp::socket::shutdown_send, ec);
   if (log) log->directionEnded();
@@ -169,9 +171,9 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     boost::asio::co_spawn(down->get_executor(), watchIdle(idle, down, upstream, stats), boost::asio::detached);
   }
   boost::asio::co_spawn(down->get_executor(), [upstream, down, log, idle, counts, stats]() -> Task<void> {
-    co_await pump(upstream, down, log, idle, counts->bytesSent, stats ? &stats->downstream_cx_tx_bytes_total : nullptr);
+    co_await pump(upstream, down, log, idle, counts->bytesSent, nullptr, stats ? &stats->downstream_cx_tx_bytes_total : nullptr);
   }, boost::asio::detached);
-  co_await pump(down, upstream, log, idle, counts->bytesReceived, stats ? &stats->downstream_cx_rx_bytes_total : nullptr);
+  co_await pump(down, upstream, log, idle, counts->bytesReceived, stats ? &stats->downstream_cx_rx_bytes_total : nullptr, nullptr);
 }
 
 }  // namespace meshd::proxy

@@ -63,7 +63,6 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
                                 RouteTimeouts& timeouts, h2::UpstreamPool& pool, UpstreamResponse& out) {
   UpstreamResult result;
   cluster.stats->upstream_rq_total++;
-  if (host.stats) host.stats->rq_total++;
   if (timeouts.deadline || body.done()) timeouts.start();
   auto now = Clock::now();
   bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
@@ -75,6 +74,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
   out.h2 = co_await pool.open(cluster.name, host.endpoint, cluster.http2Settings, requestHeaders(head), bodiless,
                               deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout, ec, &connected,
                               cluster.options, counts);
+  if (out.h2 && host.stats) host.stats->rq_total++;  // a stream on a connection, as Envoy counts a host's
   if (out.h2 && out.h2->lastOnItsConnection()) cluster.stats->upstream_cx_max_requests++;
   if (connected) {
     cluster.stats->upstream_cx_total++;

@@ -46,8 +46,8 @@ StatusOr<std::string> adsTarget(const envoy::config::bootstrap::v3::Bootstrap& b
 }
 
 XdsClient::XdsClient(envoy::config::bootstrap::v3::Bootstrap bootstrap, std::string target,
-                     boost::asio::io_context& main, ConfigManager& manager)
-    : bootstrap_(std::move(bootstrap)), target_(std::move(target)), main_(main), manager_(manager) {}
+                     boost::asio::io_context& main, ConfigManager& manager, XdsStats* stats)
+    : bootstrap_(std::move(bootstrap)), target_(std::move(target)), main_(main), manager_(manager), stats_(stats) {}
 
 XdsClient::~XdsClient() { stop(); }
 
@@ -70,9 +70,24 @@ void XdsClient::run() {
       if (stopping_) return;
     }
     session();
-    connected_ = false;
+    markConnected(false);
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (stats_) {  // as Envoy's subscriptions on a failed stream: an attempt that failed
+      for (auto* sub : {&stats_->cds, &stats_->lds}) {
+        sub->update_attempt++;
+        sub->update_failure++;
+      }
+    }
     backoff();
   }
+}
+
+void XdsClient::markConnected(bool up) {
+  connected_ = up;
+  if (stats_) stats_->connected_state = up ? 1 : 0;
 }
 
 void XdsClient::backoff() {
@@ -108,6 +123,10 @@ std::optional<XdsClient::Applied> XdsClient::applyOnMain(
   boost::asio::post(main_, [this, promise, resources, type, version] {
     Applied a;
     a.status = manager_.apply(type, *resources);
+    if (XdsStats::Subscription* sub = stats_ ? stats_->of(type) : nullptr) {
+      sub->update_attempt++;
+      (a.status.ok() ? sub->update_success : sub->update_rejected)++;
+    }
     if (a.status.ok()) manager_.setVersion(type, version);
     a.endpoints = manager_.endpointNames();
     a.routes = manager_.routeNames();
@@ -144,7 +163,7 @@ void XdsClient::sotwSession(grpc::ClientContext& context) {
   auto resp = std::make_shared<DiscoveryResponse>();
   while (ok && stream->Read(resp.get())) {
     if (!connected_) spdlog::info("msg=\"xDS stream up\" server={}", target_);
-    connected_ = true;
+    markConnected(true);
     delay_ = std::chrono::milliseconds(0);
     const std::string type = resp->type_url();
     nonces[type] = resp->nonce();

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "common/status.h"
+#include "proxy/stats.h"
 
 namespace grpc {
 class ClientContext;
@@ -38,8 +39,9 @@ StatusOr<std::string> adsTarget(const envoy::config::bootstrap::v3::Bootstrap& b
 
 class XdsClient {
  public:
+  // `stats` (may be null) gets the subscriptions' counters and the connection's gauge.
   XdsClient(envoy::config::bootstrap::v3::Bootstrap bootstrap, std::string target, boost::asio::io_context& main,
-            ConfigManager& manager);
+            ConfigManager& manager, XdsStats* stats = nullptr);
   ~XdsClient();
 
   void start();
@@ -66,6 +68,7 @@ class XdsClient {
                                      std::shared_ptr<const google::protobuf::RepeatedPtrField<google::protobuf::Any>> resources,
                                      const std::string& version);
   void backoff();
+  void markConnected(bool up);
 
   envoy::config::bootstrap::v3::Bootstrap bootstrap_;
   std::string target_;
@@ -74,6 +77,7 @@ class XdsClient {
   std::thread thread_;
   std::atomic<int> streams_{0};
   std::atomic<bool> connected_{false};
+  XdsStats* stats_;
   std::chrono::milliseconds delay_{0};
   // Delta: the resources accepted so far, by type and name. They outlive a stream, so that a new
   // one starts from initial_resource_versions and the server sends only what changed meanwhile.

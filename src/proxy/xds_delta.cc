@@ -38,7 +38,7 @@ void XdsClient::deltaSession(grpc::ClientContext& context) {
   DeltaDiscoveryResponse resp;
   while (ok && stream->Read(&resp)) {
     if (!connected_) spdlog::info("msg=\"xDS stream up\" server={} delta=true", target_);
-    connected_ = true;
+    markConnected(true);
     delay_ = std::chrono::milliseconds(0);
     const std::string type = resp.type_url();
     auto next = deltaHeld_[type];
