@@ -430,5 +430,22 @@ TEST_F(H2E2eTest, Http2HealthChecksReuseTheirConnection) {
   EXPECT_EQ(up.connections(), 1);
 }
 
+// As Envoy's gRPC health checker: a check that times out resets its stream, not the connection,
+// and the timeouts count as network failures toward unhealthy_threshold.
+TEST_F(H2E2eTest, AGrpcHealthCheckTimeoutKeepsItsConnection) {
+  h2::testing::UpstreamTestServer up;
+  up.healthDelay(2000);
+  auto c = http2Cluster("c", up.endpoint().port());
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "timeout { nanos: 150000000 } interval { nanos: 50000000 } no_traffic_interval { nanos: 50000000 } "
+      "unhealthy_threshold { value: 2 } grpc_health_check {}", c.add_health_checks()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  ASSERT_TRUE(healthSettles({{"c", up.endpoint().port(), "/failed_active_hc"}}));
+  ASSERT_TRUE(eventually([&] { return up.requests() >= 3; }));
+  EXPECT_EQ(up.connections(), 1);
+  EXPECT_NE(admin("/stats").find("cluster.c.health_check.network_failure: "), std::string::npos);
+  EXPECT_EQ(admin("/stats").find("cluster.c.health_check.network_failure: 0\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace meshd::proxy::testing

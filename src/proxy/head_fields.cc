@@ -100,14 +100,14 @@ void HeadFields::erase(std::string_view name) {
   }
 }
 
-uint32_t HeadFields::sweep(std::span<const std::string_view> names, uint32_t eraseMask, uint32_t replaceMask,
+uint32_t HeadFields::sweep(const FieldNames& set, uint32_t eraseMask, uint32_t replaceMask,
                            std::span<const std::string_view> values) {
   uint32_t present = 0;
-  uint64_t lengths = 0;  // the names' lengths, as bits: most fields are of none of them
-  for (std::string_view n : names) lengths |= n.size() < 64 ? uint64_t{1} << n.size() : 0;
+  std::span<const std::string_view> names = set.names;
   for (Slot& s : fields_) {
-    if (s.erased || s.name.size >= 64 || !(lengths >> s.name.size & 1)) continue;
+    if (s.erased || s.name.size >= 64 || !(set.lengths >> s.name.size & 1)) continue;
     std::string_view n = view(s.name);
+    if (n.empty() || !(set.firsts & FieldNames::letterBit(n[0]))) continue;
     for (size_t i = 0; i < names.size(); ++i) {
       if (!iequals(n, names[i])) continue;
       bool first = !(present >> i & 1);

@@ -47,6 +47,24 @@ struct Http1HeadParse {
   static Http1HeadParse run(std::string_view in, RequestHead& head, size_t maxBytes, size_t maxFields);
 };
 
+// Names for HeadFields::sweep(), with their lengths and first letters as bits (most fields have
+// none of them, and are passed over on those alone).
+struct FieldNames {
+  template <size_t N>
+  constexpr FieldNames(const std::string_view (&n)[N]) : names(n) {  // NOLINT: implicit, as an array is used
+    for (std::string_view name : n) {
+      if (name.size() < 64) lengths |= uint64_t{1} << name.size();
+      if (!name.empty()) firsts |= letterBit(name[0]);
+    }
+  }
+  // A letter's bit, either case (other characters share bits: a filter, not a test).
+  static constexpr uint32_t letterBit(char c) { return uint32_t{1} << ((static_cast<unsigned char>(c) | 0x20) & 31); }
+
+  std::span<const std::string_view> names;
+  uint64_t lengths = 0;
+  uint32_t firsts = 0;
+};
+
 class HeadFields {
  public:
   struct Field {
@@ -67,7 +85,8 @@ class HeadFields {
   // take a pass apiece: returns which are present (bit i for names[i]), erases those whose bit
   // `eraseMask` sets, and gives those whose bit `replaceMask` sets the value values[i] in place (the
   // first field of that name; later ones are erased), as Envoy overwrites a header it knows.
-  uint32_t sweep(std::span<const std::string_view> names, uint32_t eraseMask, uint32_t replaceMask = 0,
+  // Declare the names `static constexpr FieldNames`: their masks are then worked out once.
+  uint32_t sweep(const FieldNames& names, uint32_t eraseMask, uint32_t replaceMask = 0,
                  std::span<const std::string_view> values = {});
   // Removes the hop-by-hop fields (connection, keep-alive, proxy-connection, te but `te: trailers`,
   // trailer, transfer-encoding, upgrade) in one pass. As Envoy, `te: trailers` stays: gRPC servers

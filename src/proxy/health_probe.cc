@@ -55,6 +55,7 @@ struct H2Exchange {
   unsigned status = 0;
   std::string contentType, body;
   h2::Headers trailers;
+  bool streamTimedOut = false;  // the deadline passed with the stream open (its connection is fine)
 };
 // One request on the check's HTTP/2 connection (`pool` holds it; the caller drops it when it must
 // not be reused).
@@ -68,6 +69,7 @@ Task<bool> exchangeH2(h2::UpstreamPool& pool, const Host& host, const std::strin
     if (!sent) co_return false;
   }
   h2::StreamResult r = co_await stream->awaitHead(deadline);
+  out.streamTimedOut = r.kind == h2::StreamResult::kTimeout;
   if (!r.ok()) co_return false;
   for (const auto& [name, value] : stream->head()) {
     if (name == ":status") out.status = static_cast<unsigned>(std::atoi(value.c_str()));
@@ -76,6 +78,7 @@ Task<bool> exchangeH2(h2::UpstreamPool& pool, const Host& host, const std::strin
   }
   while (!stream->done()) {
     std::string_view piece = co_await stream->next(deadline, r);
+    out.streamTimedOut = r.kind == h2::StreamResult::kTimeout;
     if (!r.ok()) co_return false;
     out.body.append(piece);
   }
@@ -89,10 +92,10 @@ h2::Headers requestHead(std::string_view method, std::string_view path, const st
 }
 
 Task<ProbeResult> probeHttp2(h2::UpstreamPool& pool, const Host& host, const std::string& cluster,
-                             const HealthCheck::HttpHealthCheck& h, const std::string& authority, Clock::time_point deadline) {
+                             const HealthCheck::HttpHealthCheck& h, const std::string& authority, Clock::time_point deadline,
+                             H2Exchange& res) {
   // Named, not temporaries in the co_await: GCC 12 destroys those twice.
   h2::Headers head = requestHead("GET", h.path().empty() ? std::string_view("/") : std::string_view(h.path()), authority);
-  H2Exchange res;
   bool exchanged = co_await exchangeH2(pool, host, cluster, head, std::string_view(), deadline, res);
   if (!exchanged) co_return ProbeResult::kNetworkFailure;
   co_return res.status == 200 ? ProbeResult::kPassed : ProbeResult::kFailed;
@@ -102,13 +105,12 @@ Task<ProbeResult> probeHttp2(h2::UpstreamPool& pool, const Host& host, const std
 // status is SERVING, and grpc-status 0.
 Task<ProbeResult> probeGrpc(h2::UpstreamPool& pool, const Host& host, const std::string& cluster,
                             const HealthCheck::GrpcHealthCheck& g, const std::string& authority,
-                            std::chrono::milliseconds timeout, Clock::time_point deadline) {
+                            std::chrono::milliseconds timeout, Clock::time_point deadline, H2Exchange& res) {
   h2::Headers head = requestHead("POST", grpc::kHealthCheckPath, authority);
   head.emplace_back("content-type", "application/grpc");
   head.emplace_back("te", "trailers");
   head.emplace_back("grpc-timeout", std::to_string(timeout.count()) + "m");
   std::string body = grpc::healthCheckRequest(g.service_name());
-  H2Exchange res;
   bool exchanged = co_await exchangeH2(pool, host, cluster, head, body, deadline, res);
   if (!exchanged) co_return ProbeResult::kNetworkFailure;
   bool ok = res.status == 200 && grpc::isGrpcContentType(res.contentType);
@@ -131,17 +133,20 @@ Task<ProbeResult> probeHealth(const Host& host, const HealthCheck& hc, const std
   if (hc.has_grpc_health_check() || http2) {
     if (!connection.h2) connection.h2 = std::make_unique<h2::UpstreamPool>(co_await boost::asio::this_coro::executor);
     ProbeResult result;
+    H2Exchange res;
     if (hc.has_grpc_health_check()) {
       const auto& g = hc.grpc_health_check();
       const std::string& authority = g.authority().empty() ? cluster : g.authority();
-      result = co_await probeGrpc(*connection.h2, host, cluster, g, authority, timeout, deadline);
+      result = co_await probeGrpc(*connection.h2, host, cluster, g, authority, timeout, deadline, res);
     } else {
       const auto& h = hc.http_health_check();
       const std::string& authority = h.host().empty() ? cluster : h.host();
-      result = co_await probeHttp2(*connection.h2, host, cluster, h, authority, deadline);
+      result = co_await probeHttp2(*connection.h2, host, cluster, h, authority, deadline, res);
     }
-    // As Envoy: a network failure or timeout closes the connection; the next probe makes another.
-    if (!reuse || result == ProbeResult::kNetworkFailure) connection.h2.reset();
+    // As Envoy: a network failure closes the connection (the next probe makes another), a timeout
+    // too, but for a gRPC check's, which only resets its stream.
+    bool keep = result != ProbeResult::kNetworkFailure || (hc.has_grpc_health_check() && res.streamTimedOut);
+    if (!reuse || !keep) connection.h2.reset();
     co_return result;
   }
   if (connection.stream && !stillOpen(*connection.stream)) connection.stream.reset();

@@ -24,10 +24,11 @@ void addProxiedResponseHeaders(ResponseHead& head, const ServerHeader& server, s
                                bool eraseLength) {
   constexpr uint32_t kServiceTime = 1, kDate = 2, kServer = 4, kLength = 8;
   static constexpr std::string_view kNames[] = {"x-envoy-upstream-service-time", "date", "server", "content-length"};
+  static constexpr FieldNames kSwept{kNames};
   uint32_t erase = (serviceMs ? kServiceTime : 0) | (eraseLength ? kLength : 0);
   uint32_t replace = server.mode == ServerHeader::kOverwrite ? kServer : 0;  // in place, as Envoy's setServer()
   const std::string_view values[] = {{}, {}, server.name, {}};
-  uint32_t present = head.sweep(kNames, erase, replace, values);
+  uint32_t present = head.sweep(kSwept, erase, replace, values);
   if (serviceMs) {
     char digits[24];
     auto end = std::to_chars(digits, digits + sizeof digits, *serviceMs).ptr;

@@ -119,6 +119,7 @@ constexpr std::string_view kSweptFields[] = {"x-request-id",
                                              "x-envoy-force-trace",
                                              "x-envoy-ip-tags",
                                              "x-envoy-original-url"};
+constexpr FieldNames kSwept{kSweptFields};
 constexpr uint32_t kDropped = 4 | 8, kForwardedFor = 16;
 constexpr size_t kFirstClientField = 5, kEndConsumed = 13;
 constexpr uint32_t kClientFields = ~uint32_t{0} << kFirstClientField;
@@ -275,7 +276,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   // an x-request-id gets one, and one without x-forwarded-proto says http.
   // One pass over the fields finds those two, drops what the proxy writes itself, and tells
   // whether the request is internal and brought x-envoy-* headers.
-  uint32_t present = req.sweep(kSweptFields, kDropped);
+  uint32_t present = req.sweep(kSwept, kDropped);
   bool internal = (present & kForwardedFor) && isInternalRequest(req.find("x-forwarded-for"));
   if (internal) {
     req.add("x-envoy-internal", "true");

@@ -10,7 +10,8 @@
 //   /big/<n>       200 with <n> bytes, framed as the client's windows allow
 //   /continue      100 Continue, then 200 "done"
 //   /status/<code> <code> "status"
-//   /grpc.health.v1.Health/Check  a gRPC reply: HealthCheckResponse{healthStatus()}, grpc-status 0
+//   /grpc.health.v1.Health/Check  a gRPC reply: HealthCheckResponse{healthStatus()}, grpc-status 0,
+//                  after healthDelay()
 //   anything else  200 "hello"
 
 #include <boost/asio/co_spawn.hpp>
@@ -58,6 +59,8 @@ class UpstreamTestServer {
   }
   // The ServingStatus /grpc.health.v1.Health/Check answers (1, SERVING, to begin with).
   void healthStatus(uint32_t s) { healthStatus_ = s; }
+  // How long the health check's answer waits (0 to begin with).
+  void healthDelay(int ms) { healthDelay_ = ms; }
   // The request trailers received, in order.
   std::vector<Headers> trailers() const {
     std::lock_guard lock(mu_);
@@ -143,10 +146,18 @@ class UpstreamTestServer {
       } else if (r.path.starts_with("/status/")) {
         text(id, r.path.substr(8), "status");
       } else if (r.path == "/grpc.health.v1.Health/Check") {
-        codec_.submitResponse(id, {{":status", "200"}, {"content-type", "application/grpc"}}, false);
-        uint32_t status = server_.healthStatus_;  // under 128: a one-byte varint
-        codec_.submitData(id, std::string("\0\0\0\0\x02\x08", 6) + static_cast<char>(status), false);
-        codec_.submitTrailers(id, {{"grpc-status", "0"}});
+        auto answer = [this, id] {
+          // Not when the client gave up on it (reset the stream) meanwhile.
+          if (!codec_.submitResponse(id, {{":status", "200"}, {"content-type", "application/grpc"}}, false)) return;
+          uint32_t status = server_.healthStatus_;  // under 128: a one-byte varint
+          codec_.submitData(id, std::string("\0\0\0\0\x02\x08", 6) + static_cast<char>(status), false);
+          codec_.submitTrailers(id, {{"grpc-status", "0"}});
+        };
+        if (int ms = server_.healthDelay_; ms > 0) {
+          after(ms, answer);
+        } else {
+          answer();
+        }
       } else if (r.path == "/continue") {
         codec_.submitResponse(id, {{":status", "100"}}, false);
         text(id, "200", "done");
@@ -214,6 +225,7 @@ class UpstreamTestServer {
   std::atomic<int> requests_{0};
   std::atomic<int> maxConcurrent_{0};
   std::atomic<uint32_t> healthStatus_{1};
+  std::atomic<int> healthDelay_{0};
   mutable std::mutex mu_;
   std::vector<Headers> heads_;     // guarded by mu_
   std::vector<Headers> trailers_;  // guarded by mu_
