@@ -118,11 +118,31 @@ bool isGauge(const std::string& metric) {
   return metric.starts_with("envoy_server_");
 }
 
+// Envoy's server state: PRE_INITIALIZING until the first configuration is warm, then LIVE, or
+// DRAINING while /healthcheck/fail holds.
+std::string serverState(const AdminContext& ctx) {
+  if (!ctx.config->initialized()) return "PRE_INITIALIZING";
+  return *ctx.healthCheckFailed ? "DRAINING" : "LIVE";
+}
+
+// Whether the query names `key` (as "key" or "key=...").
+bool hasParam(const std::string& target, std::string_view key) {
+  size_t q = target.find('?');
+  if (q == std::string::npos) return false;
+  std::string_view query = std::string_view(target).substr(q + 1);
+  while (!query.empty()) {
+    std::string_view p = query.substr(0, query.find('&'));
+    if (p.substr(0, p.find('=')) == key) return true;
+    query.remove_prefix(std::min(query.size(), p.size() + 1));
+  }
+  return false;
+}
+
 // Every stat: the registry's, and what the server and its configuration are now (Envoy's server.*,
 // cluster_manager.* and listener_manager.* gauges), sorted by name.
 StatValues allStats(const AdminContext& ctx) {
   StatValues out = ctx.stats->all();
-  bool live = ctx.config->initialized();
+  bool live = serverState(ctx) == "LIVE";
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started).count();
   ConfigManager::Counts n = ctx.config->counts();
   out.insert(out.end(), {{"cluster_manager.active_clusters", n.activeClusters},
@@ -131,7 +151,7 @@ StatValues allStats(const AdminContext& ctx) {
                          {"listener_manager.total_listeners_warming", n.warmingListeners},
                          {"server.concurrency", ctx.concurrency},
                          {"server.live", live ? 1u : 0u},
-                         {"server.state", live ? 0u : 2u},  // Envoy's LIVE, PRE_INITIALIZING
+                         {"server.state", live ? 0u : serverState(ctx) == "DRAINING" ? 1u : 2u},
                          {"server.uptime", static_cast<uint64_t>(uptime)}});
   std::sort(out.begin(), out.end());
   return out;
@@ -199,14 +219,27 @@ std::string prometheus(const StatValues& stats, const std::vector<StatsRegistry:
 
 }  // namespace
 
-AdminResponse adminHandle(const AdminContext& ctx, const std::string& target) {
+AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, const std::string& target) {
   std::string path = target.substr(0, target.find('?'));
-  bool live = ctx.config->initialized();
-  if (path == "/ready") return {live ? 200u : 503u, "text/plain; charset=UTF-8", live ? "LIVE\n" : "PRE_INITIALIZING\n"};
+  std::string state = serverState(ctx);
+  // The endpoints that change the server take POST only, as Envoy's.
+  static const std::set<std::string, std::less<>> kMutating = {"/drain_listeners", "/healthcheck/fail", "/healthcheck/ok"};
+  if (kMutating.count(path) && method != "POST") {
+    return {405, "text/plain; charset=UTF-8", "Method " + std::string(method) + " not allowed, POST required."};
+  }
+  if (path == "/drain_listeners") {
+    if (ctx.drainListeners) ctx.drainListeners(hasParam(target, "inboundonly"), hasParam(target, "graceful"));
+    return {200, "text/plain; charset=UTF-8", "OK\n"};
+  }
+  if (path == "/healthcheck/fail" || path == "/healthcheck/ok") {
+    *ctx.healthCheckFailed = path == "/healthcheck/fail";
+    return {200, "text/plain; charset=UTF-8", "OK\n"};
+  }
+  if (path == "/ready") return {state == "LIVE" ? 200u : 503u, "text/plain; charset=UTF-8", state + "\n"};
   if (path == "/server_info") {
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started).count();
     json info = {{"version", "meshproxy/1.0 (Envoy-compatible)"},
-                 {"state", live ? "LIVE" : "PRE_INITIALIZING"},
+                 {"state", state},
                  {"uptime_current_epoch", std::to_string(uptime) + "s"},
                  {"node", json::parse(ctx.nodeJson, nullptr, false)},
                  {"command_line_options", {{"concurrency", ctx.concurrency}}}};
@@ -233,7 +266,9 @@ AdminResponse adminHandle(const AdminContext& ctx, const std::string& target) {
     return {200, "text/plain; charset=UTF-8", out};
   }
   if (path == "/stats/prometheus") return {200, "text/plain; version=0.0.4", prometheus(allStats(ctx), ctx.stats->histograms())};
-  return {404, "text/plain; charset=UTF-8", "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus\n"};
+  return {404, "text/plain; charset=UTF-8",
+          "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus "
+          "/drain_listeners /healthcheck/fail /healthcheck/ok\n"};
 }
 
 AdminServer::AdminServer(boost::asio::io_context& main, AdminContext ctx) : main_(main), ctx_(std::move(ctx)), acceptor_(main) {}
@@ -264,7 +299,7 @@ StatusOr<int> AdminServer::listen(const std::string& address, uint32_t port) {
           stream.expires_after(std::chrono::seconds(30));
           co_await http::async_read(stream, buffer, req, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
           if (ec) break;
-          AdminResponse r = adminHandle(ctx_, std::string(req.target()));
+          AdminResponse r = adminHandle(ctx_, std::string(req.method_string()), std::string(req.target()));
           http::response<http::string_body> res{static_cast<http::status>(r.status), req.version()};
           res.set(http::field::content_type, r.contentType);
           res.body() = std::move(r.body);

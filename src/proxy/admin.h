@@ -1,13 +1,17 @@
 #pragma once
 // Envoy's admin endpoints on the bootstrap's admin address: /ready, /server_info, /config_dump,
-// /clusters, /listeners, /stats, /stats/prometheus. Served on the main thread's io_context, so it
+// /clusters, /listeners, /stats, /stats/prometheus, and (POST) /drain_listeners, /healthcheck/fail
+// and /healthcheck/ok. Served on the main thread's io_context, so it
 // reads the ConfigManager and StatsRegistry without locks. Main thread only.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "proxy/config_manager.h"
@@ -21,6 +25,10 @@ struct AdminContext {
   std::string nodeJson;  // the bootstrap's node as JSON
   size_t concurrency = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // What the POST endpoints change: /drain_listeners ([inboundonly], [graceful]) and
+  // /healthcheck/fail and /healthcheck/ok (the server then says DRAINING, as Envoy's).
+  std::function<void(bool inboundOnly, bool graceful)> drainListeners;
+  std::shared_ptr<bool> healthCheckFailed = std::make_shared<bool>(false);
 };
 
 // The response to an admin GET: status, content type, body.
@@ -30,7 +38,8 @@ struct AdminResponse {
   std::string body;
 };
 
-AdminResponse adminHandle(const AdminContext& ctx, const std::string& target);
+// One admin request: `method` as sent (GET, POST, ...), `target` its path and query.
+AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, const std::string& target);
 
 class AdminServer {
  public:

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,9 @@ class BoundSockets {
   BoundSockets& operator=(const BoundSockets&) = delete;
   int fd(size_t worker) const { return fds_.at(worker % fds_.size()); }
   size_t size() const { return fds_.size(); }
+  // Stops listening (POST /drain_listeners): new connections are refused, and the workers'
+  // accepts on their dup()s fail. The descriptors stay open until the snapshots let them go.
+  void stop();
 
  private:
   std::vector<int> fds_;
@@ -145,6 +149,10 @@ struct ListenerView {
 
 struct Config {
   std::map<std::string, std::shared_ptr<const ListenerView>> listeners;
+  // POST /drain_listeners (config_manager.h): listeners stopped (left out of `listeners`; their
+  // connections go on undisturbed) and listeners whose connections drain.
+  std::set<std::string> stoppedListeners;
+  std::set<std::string> drainingListeners;
   std::map<std::string, std::shared_ptr<const envoy::config::route::v3::RouteConfiguration>> routes;
   std::map<std::string, std::shared_ptr<const ClusterView>, std::less<>> clusters;  // found by string_view
 };

@@ -339,6 +339,20 @@ std::vector<ConfigManager::HealthCheckTarget> ConfigManager::healthCheckTargets(
   return out;
 }
 
+bool ConfigManager::covers(Covered c, const envoy::config::listener::v3::Listener& l) {
+  return c == Covered::kAll || (c == Covered::kInbound && l.traffic_direction() == envoy::config::core::v3::INBOUND);
+}
+
+void ConfigManager::stopListeners(bool inboundOnly) {
+  if (stopped_ != Covered::kAll) stopped_ = inboundOnly ? Covered::kInbound : Covered::kAll;
+  publish();
+}
+
+void ConfigManager::drainListeners(bool inboundOnly) {
+  if (draining_ != Covered::kAll) draining_ = inboundOnly ? Covered::kInbound : Covered::kAll;
+  publish();
+}
+
 void ConfigManager::publish() {
   auto c = std::make_shared<Config>();
   for (auto& [name, e] : clusters_) {
@@ -386,7 +400,14 @@ void ConfigManager::publish() {
   }
   for (auto& [name, l] : listeners_) {
     if (listenerWarm(*l.latest)) l.active = l.latest;
-    if (l.active) c->listeners[name] = l.active;
+    if (!l.active) continue;
+    if (covers(stopped_, *l.active->proto)) {
+      if (l.active->sockets) l.active->sockets->stop();
+      c->stoppedListeners.insert(name);
+      continue;
+    }
+    if (covers(draining_, *l.active->proto)) c->drainingListeners.insert(name);
+    c->listeners[name] = l.active;
   }
   c->routes = routes_;
   current_ = c;

@@ -58,6 +58,13 @@ class ConfigManager {
   // The cluster's outlier_detection; nullptr when it has none or is gone. Valid until the next update.
   const envoy::config::cluster::v3::OutlierDetection* outlierDetection(const std::string& cluster) const;
 
+  // Envoy's POST /drain_listeners, for every listener or the INBOUND ones (later ones too): they stop
+  // accepting, their connections go on. With `graceful`, their connections first drain (as Envoy's
+  // --drain-strategy immediate: `connection: close`, GOAWAY) while they still accept; stopListeners
+  // then ends it, after the drain time.
+  void stopListeners(bool inboundOnly);
+  void drainListeners(bool inboundOnly);
+
   // True once clusters and listeners have arrived and everything was warm (Envoy's LIVE); stays true.
   bool initialized() const;
   ConfigPtr current() const { return current_; }
@@ -114,6 +121,9 @@ class ConfigManager {
   void setHosts(ClusterEntry& e, std::vector<Host> hosts);
   bool listenerWarm(const ListenerView& l) const;
   void updateWarm(ClusterEntry& e);
+  // Which listeners a stop or a drain covers: none, the INBOUND ones, or all.
+  enum class Covered { kNone, kInbound, kAll };
+  static bool covers(Covered c, const envoy::config::listener::v3::Listener& l);
   void publish();
 
   size_t workers_;
@@ -124,6 +134,8 @@ class ConfigManager {
   bool cdsSeen_ = false;
   bool ldsSeen_ = false;
   mutable bool live_ = false;  // latched by initialized()
+  Covered stopped_ = Covered::kNone;
+  Covered draining_ = Covered::kNone;
   std::map<std::string, ClusterEntry> clusters_;
   std::map<std::string, envoy::config::endpoint::v3::ClusterLoadAssignment> endpoints_;
   std::map<std::string, ListenerEntry> listeners_;

@@ -169,7 +169,9 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
   bool served = false;    // a request came (Envoy's codec exists): the idle timeout drains the connection
   bool draining = false;  // it did: the connection closes at drain_timeout, a request meanwhile is its last
   for (;;) {
-    if (drain->draining()) break;
+    // Draining: no request after the one in flight; a connection that has had none gets one, which
+    // its response's `connection: close` ends (a listener draining gracefully still accepts).
+    if (drain->draining() && served) break;
     // Until the next request's first byte the connection is idle; from there its stream is.
     using Duration = std::chrono::steady_clock::duration;
     bool noRequest = buffer.size() == 0;

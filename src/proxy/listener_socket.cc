@@ -16,6 +16,12 @@ BoundSockets::~BoundSockets() {
   for (int fd : fds_) ::close(fd);
 }
 
+// shutdown(), not close(): a worker may be adopting (dup()ing) these descriptors right now. On a
+// listening socket Linux ends the listening, so the port refuses connections at once.
+void BoundSockets::stop() {
+  for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+}
+
 namespace {
 
 std::string describe(const envoy::config::core::v3::SocketAddress& a) {

@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000));
   app.add_option("--event-naps", naps, "how many naps before a worker with nothing to do blocks")->check(CLI::Range(0, 100));
   app.add_option("--log-level,-l", logLevel, "trace, debug, info, warn, error, off");
+  long drainSeconds = 600;
+  app.add_option("--drain-time-s", drainSeconds,
+                 "how long POST /drain_listeners?graceful drains connections before the listeners stop (Envoy's)")
+      ->check(CLI::Range(0L, 86400L));
   CLI11_PARSE(app, argc, argv);
   meshd::log::init(logLevel);
 
@@ -64,6 +68,7 @@ int main(int argc, char** argv) {
   meshd::proxy::ProxyOptions options{*bootstrap, concurrency};
   options.coalescing.nap = std::chrono::microseconds(napMicros);
   options.coalescing.naps = naps;
+  options.drainTime = std::chrono::seconds(drainSeconds);
   meshd::proxy::Proxy proxy(std::move(options));
   if (auto s = proxy.start(); !s.ok()) {
     std::cerr << "meshproxy: " << s.message() << "\n";

@@ -5,6 +5,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "proxy/admin.h"
 #include "proxy/bootstrap_loader.h"
@@ -27,6 +28,7 @@ struct Proxy::Parts {
   std::unique_ptr<OutlierDetector> outliers;
   std::unique_ptr<AdminServer> admin;
   std::unique_ptr<XdsClient> xds;
+  std::unique_ptr<boost::asio::steady_timer> drainTimer;  // a graceful /drain_listeners' end
 };
 
 Proxy::Proxy(ProxyOptions options) : options_(std::move(options)), parts_(std::make_unique<Parts>()) {}
@@ -84,6 +86,18 @@ Status Proxy::start() {
   google::protobuf::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(options_.bootstrap.node(), &ctx.nodeJson, o);
+  // As Envoy's /drain_listeners: stop the listeners now, or drain their connections for the drain
+  // time first (a second graceful drain does not restart the clock).
+  ctx.drainListeners = [this](bool inboundOnly, bool graceful) {
+    Parts& p = *parts_;
+    if (!graceful) return p.config->stopListeners(inboundOnly);
+    p.config->drainListeners(inboundOnly);
+    if (p.drainTimer) return;
+    p.drainTimer = std::make_unique<boost::asio::steady_timer>(main_, options_.drainTime);
+    p.drainTimer->async_wait([this, inboundOnly](boost::system::error_code ec) {
+      if (!ec) parts_->config->stopListeners(inboundOnly);
+    });
+  };
   p.admin = std::make_unique<AdminServer>(main_, ctx);
   if (options_.bootstrap.has_admin()) {
     const auto& sa = options_.bootstrap.admin().address().socket_address();

@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct ProxyOptions {
   envoy::config::bootstrap::v3::Bootstrap bootstrap;
   size_t concurrency = 2;
   Coalescing coalescing;  // of the workers' event loops (event_loop.h)
+  // Envoy's --drain-time-s: how long POST /drain_listeners?graceful drains before listeners stop.
+  std::chrono::seconds drainTime{600};
 };
 
 class Proxy {

@@ -87,9 +87,11 @@ void Worker::apply(ConfigPtr config) {
     if (l == config_->listeners.end() || l->second->sockets.get() != it->second.sockets) {
       boost::system::error_code ec;
       it->second.acceptor->close(ec);
-      it->second.drain->start();
+      // A stopped listener's connections go on; a removed or replaced one's drain.
+      if (!config_->stoppedListeners.count(it->first)) it->second.drain->start();
       it = acceptors_.erase(it);
     } else {
+      if (config_->drainingListeners.count(it->first)) it->second.drain->start();
       ++it;
     }
   }
@@ -108,6 +110,7 @@ void Worker::apply(ConfigPtr config) {
       continue;
     }
     auto drain = std::make_shared<ListenerDrain>();
+    if (config_->drainingListeners.count(name)) drain->start();
     acceptors_[name] = {l->sockets.get(), a, drain};
     accept(name, a, drain);
   }
@@ -116,6 +119,7 @@ void Worker::apply(ConfigPtr config) {
 void Worker::accept(const std::string& listener, std::shared_ptr<proxy::Acceptor> a, std::shared_ptr<ListenerDrain> drain) {
   a->async_accept([this, listener, a, drain](boost::system::error_code ec, Socket s) {
     if (ec == boost::asio::error::operation_aborted || !a->is_open()) return;
+    if (ec == boost::asio::error::invalid_argument) return;  // no longer listening: stopped (BoundSockets::stop)
     if (!ec) onConnection(listener, std::move(s), drain);
     accept(listener, a, drain);
   });

@@ -76,6 +76,8 @@ Listener listener(const std::string& direction, const model::ListenerBinding& bi
   Listener l;
   l.set_name(names::listener(direction, binding.address, port));
   *l.mutable_address() = socketAddress(binding.address, port, binding.ipv4Compat);
+  // What POST /drain_listeners?inboundonly (the ECS / App Mesh agent's, as a task stops) goes by.
+  l.set_traffic_direction(direction == "ingress" ? envoy::config::core::v3::INBOUND : envoy::config::core::v3::OUTBOUND);
   if (originalDst) {
     auto* f = l.add_listener_filters();
     f->set_name("envoy.filters.listener.original_dst");

@@ -204,6 +204,8 @@ TEST(TranslateTest, HttpConnectionManagerUsesRdsOverAds) {
   EXPECT_EQ(hcm.rds().route_config_name(), "rds_ingress_http_9080");
   EXPECT_TRUE(hcm.rds().config_source().has_ads());
   EXPECT_EQ(hcm.http_filters(0).name(), "envoy.filters.http.router");
+  EXPECT_EQ(t.listeners[0].traffic_direction(), envoy::config::core::v3::INBOUND);  // drain_listeners?inboundonly
+  EXPECT_EQ(t.listeners.back().traffic_direction(), envoy::config::core::v3::OUTBOUND);
 }
 
 TEST(TranslateTest, ProxyIdsAndUnknownProxies) {

@@ -1,0 +1,99 @@
+// The admin endpoints that change the server, as Envoy's: POST /drain_listeners and
+// /healthcheck/fail|ok (what the App Mesh / ECS agent calls when a task stops).
+#include <unistd.h>
+
+#include "proxy/e2e_fixture.h"
+
+namespace meshd::proxy::testing {
+namespace {
+
+class AdminE2eTest : public ProxyE2eTest {
+ protected:
+  // One admin request with `method`; the whole reply.
+  std::string call(const std::string& method, const std::string& target) {
+    int fd = connectLoopback(proxy_->adminPort());
+    if (fd < 0) return "";
+    sendAll(fd, method + " " + target + " HTTP/1.1\r\nhost: admin\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    std::string reply = readToClose(fd).first;
+    ::close(fd);
+    return reply;
+  }
+
+  // Listener "in" (INBOUND) on port_ and "out" (OUTBOUND) on outPort_, both to cluster "app".
+  void serveTwoListeners(int appPort) {
+    auto in = httpListener("in", port_, "rc");
+    in.set_traffic_direction(envoy::config::core::v3::INBOUND);
+    auto out = httpListener("out", outPort_, "rc");
+    out.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
+    set({staticCluster("app", {appPort})}, {in, out},
+        {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+    await("/", [](auto& r) { return r.status == 200; });
+    ASSERT_TRUE(eventually([&] { return httpGet("127.0.0.1", outPort_, "/").status == 200; }));
+  }
+
+  int outPort_ = freePort();
+};
+
+// Without graceful, the inbound listeners stop accepting at once; a connection they accepted goes on.
+TEST_F(AdminE2eTest, DrainListenersInboundOnlyStopsTheInboundListeners) {
+  Upstream app("app", 200, std::chrono::milliseconds(0), true);
+  serveTwoListeners(app.port());
+  KeepAliveClient kept("127.0.0.1", port_);
+  ASSERT_EQ(kept.get("/before").status, 200);
+  EXPECT_NE(call("GET", "/drain_listeners?inboundonly").find("405"), std::string::npos);  // POST only
+  std::string reply = call("POST", "/drain_listeners?inboundonly");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_TRUE(reply.ends_with("\r\n\r\nOK\n")) << reply;
+  EXPECT_TRUE(eventually([&] { return httpGet("127.0.0.1", port_, "/").status == 0; }));  // refused
+  EXPECT_EQ(httpGet("127.0.0.1", outPort_, "/").status, 200);  // the outbound one serves on
+  HttpReply after = kept.get("/after");
+  EXPECT_EQ(after.status, 200);
+  EXPECT_EQ(after.head.find("connection: close"), std::string::npos) << after.head;  // not drained
+  // An inbound listener that comes later does not start either.
+  int later = freePort();
+  auto in = httpListener("in", port_, "rc"), out = httpListener("out", outPort_, "rc"), in2 = httpListener("in2", later, "rc");
+  in.set_traffic_direction(envoy::config::core::v3::INBOUND);
+  in2.set_traffic_direction(envoy::config::core::v3::INBOUND);
+  out.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
+  set({staticCluster("app", {app.port()})}, {in, out, in2},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  ASSERT_TRUE(eventually([&] { return admin("/listeners").find("in2::") != std::string::npos; }));
+  EXPECT_EQ(httpGet("127.0.0.1", later, "/").status, 0);
+}
+
+// Graceful: the connections drain (the next response says connection: close) while the listeners
+// still accept, until the drain time ends.
+TEST_F(AdminE2eTest, GracefulDrainClosesConnectionsAfterTheirNextResponse) {
+  Upstream app("app", 200, std::chrono::milliseconds(0), true);
+  serveTwoListeners(app.port());
+  KeepAliveClient kept("127.0.0.1", port_);
+  ASSERT_EQ(kept.get("/before").status, 200);
+  EXPECT_TRUE(call("POST", "/drain_listeners?graceful").starts_with("HTTP/1.1 200"));
+  std::this_thread::sleep_for(300ms);  // the drain reaches the workers with the next configuration
+  // The kept connection is closed while idle, or answers its next request with connection: close.
+  kept.send("/after");
+  HttpReply after = kept.read();
+  EXPECT_TRUE(after.status == 0 || after.head.find("connection: close") != std::string::npos) << after.head;
+  EXPECT_EQ(httpGet("127.0.0.1", outPort_, "/").status, 200);  // still accepting (600 s drain time)
+}
+
+// /healthcheck/fail: the server says DRAINING (and /ready fails) until /healthcheck/ok.
+TEST_F(AdminE2eTest, HealthcheckFailMakesTheServerDraining) {
+  Upstream app("app");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  ASSERT_TRUE(eventually([&] { return admin("/ready") == "LIVE\n"; }));
+  EXPECT_TRUE(call("POST", "/healthcheck/fail").starts_with("HTTP/1.1 200"));
+  auto ready = httpGet("127.0.0.1", proxy_->adminPort(), "/ready");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body, "DRAINING\n");
+  EXPECT_NE(admin("/server_info").find("\"state\": \"DRAINING\""), std::string::npos);
+  EXPECT_NE(admin("/stats").find("server.live: 0\n"), std::string::npos);
+  EXPECT_NE(admin("/stats").find("server.state: 1\n"), std::string::npos);
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);  // traffic goes on
+  EXPECT_TRUE(call("POST", "/healthcheck/ok").starts_with("HTTP/1.1 200"));
+  EXPECT_EQ(admin("/ready"), "LIVE\n");
+}
+
+}  // namespace
+}  // namespace meshd::proxy::testing
