@@ -4,6 +4,7 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
+#include <re2/re2.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <set>
 
 #include "proxy/access_log.h"
@@ -125,18 +127,36 @@ std::string serverState(const AdminContext& ctx) {
   return *ctx.healthCheckFailed ? "DRAINING" : "LIVE";
 }
 
-// Whether the query names `key` (as "key" or "key=...").
-bool hasParam(const std::string& target, std::string_view key) {
+// The value of query parameter `key`, percent-decoded ('+' is a space); nullopt when absent.
+std::optional<std::string> paramValue(const std::string& target, std::string_view key) {
   size_t q = target.find('?');
-  if (q == std::string::npos) return false;
+  if (q == std::string::npos) return std::nullopt;
   std::string_view query = std::string_view(target).substr(q + 1);
   while (!query.empty()) {
     std::string_view p = query.substr(0, query.find('&'));
-    if (p.substr(0, p.find('=')) == key) return true;
     query.remove_prefix(std::min(query.size(), p.size() + 1));
+    size_t eq = p.find('=');
+    if (p.substr(0, eq) != key) continue;
+    std::string_view raw = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
+    std::string out;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        out += ' ';
+      } else if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+        out += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+        i += 2;
+      } else {
+        out += raw[i];
+      }
+    }
+    return out;
   }
-  return false;
+  return std::nullopt;
 }
+
+// Whether the query names `key` (as "key" or "key=...").
+bool hasParam(const std::string& target, std::string_view key) { return paramValue(target, key).has_value(); }
 
 // Every stat: the registry's, and what the server and its configuration are now (Envoy's server.*,
 // cluster_manager.* and listener_manager.* gauges), sorted by name.
@@ -260,12 +280,33 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
     }
     return {200, "text/plain; charset=UTF-8", out};
   }
-  if (path == "/stats") {
+  if (path == "/stats" || path == "/stats/prometheus") {
+    // Envoy's query: filter=<RE2, matched anywhere in the name>, usedonly, format=json|prometheus.
+    std::optional<std::string> filter = paramValue(target, "filter");
+    std::unique_ptr<RE2> re;
+    if (filter) {
+      re = std::make_unique<RE2>(*filter, RE2::Quiet);
+      if (!re->ok()) return {400, "text/plain; charset=UTF-8", "Invalid re2 regex"};
+    }
+    bool usedOnly = hasParam(target, "usedonly");
+    auto keep = [&](const std::string& name, bool used) { return (!usedOnly || used) && (!re || RE2::PartialMatch(name, *re)); };
+    StatValues stats;
+    for (auto& kv : allStats(ctx)) {
+      if (keep(kv.first, kv.second != 0)) stats.push_back(std::move(kv));  // a value other than 0: used
+    }
+    auto histograms = ctx.stats->histograms();
+    std::erase_if(histograms, [&](const auto& h) { return !keep(h.name, h.histogram->cumulative().back() > 0); });
+    std::string format = paramValue(target, "format").value_or(path == "/stats" ? "text" : "prometheus");
+    if (format == "prometheus") return {200, "text/plain; version=0.0.4", prometheus(stats, histograms)};
+    if (format == "json") {
+      json list = json::array();
+      for (const auto& [name, value] : stats) list.push_back({{"name", name}, {"value", value}});
+      return {200, "application/json", json{{"stats", list}}.dump() + "\n"};
+    }
     std::string out;
-    for (const auto& [name, value] : allStats(ctx)) out += name + ": " + std::to_string(value) + "\n";
+    for (const auto& [name, value] : stats) out += name + ": " + std::to_string(value) + "\n";
     return {200, "text/plain; charset=UTF-8", out};
   }
-  if (path == "/stats/prometheus") return {200, "text/plain; version=0.0.4", prometheus(allStats(ctx), ctx.stats->histograms())};
   return {404, "text/plain; charset=UTF-8",
           "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus "
           "/drain_listeners /healthcheck/fail /healthcheck/ok\n"};

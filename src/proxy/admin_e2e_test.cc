@@ -95,5 +95,23 @@ TEST_F(AdminE2eTest, HealthcheckFailMakesTheServerDraining) {
   EXPECT_EQ(admin("/ready"), "LIVE\n");
 }
 
+// /stats takes Envoy's query: filter (RE2, anywhere in the name), usedonly, format=json|prometheus.
+TEST_F(AdminE2eTest, StatsFilterUsedOnlyAndFormats) {
+  Upstream app("app");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  std::string filtered = admin("/stats?filter=upstream_rq_2..$");
+  EXPECT_NE(filtered.find("cluster.app.upstream_rq_200: "), std::string::npos) << filtered;
+  EXPECT_EQ(filtered.find("upstream_cx_total"), std::string::npos) << filtered;
+  std::string used = admin("/stats?usedonly&filter=cluster%5C.app%5C.upstream_cx");  // cluster\.app\.upstream_cx
+  EXPECT_NE(used.find("cluster.app.upstream_cx_total: "), std::string::npos) << used;
+  EXPECT_EQ(used.find("cluster.app.upstream_cx_overflow"), std::string::npos) << used;  // never counted
+  std::string json = admin("/stats?format=json&filter=server.live");
+  EXPECT_EQ(json, "{\"stats\":[{\"name\":\"server.live\",\"value\":1}]}\n");
+  EXPECT_NE(admin("/stats?format=prometheus&filter=server.live").find("envoy_server_live{} 1\n"), std::string::npos);
+  EXPECT_EQ(httpGet("127.0.0.1", proxy_->adminPort(), "/stats?filter=(").status, 400);
+}
+
 }  // namespace
 }  // namespace meshd::proxy::testing
