@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/send_now.h"
 #include "proxy/timed_stream.h"
 
 namespace meshd::proxy {
@@ -66,6 +67,8 @@ enum class Framing { kRaw, kChunked };
 // One write of a streamed message: `head` (empty after the first), one piece of the body, and when
 // `last` the end of a chunked body. Holds the buffers (and the chunk size line) until the write
 // completes; must outlive it.
+//   if (!w.sendNow(stream, head, piece, framing, last, ec)) co_await w.rest(stream, ec);
+// or, where the write may as well wait for the reactor, co_await w.write(...).
 class PieceWrite {
  public:
   // Up to this much in several buffers is copied into one: a single buffer goes out with send(2),
@@ -73,8 +76,42 @@ class PieceWrite {
   // response is its head and its body).
   static constexpr size_t kCoalesce = 2048;
 
-  auto write(TimedStream& stream, std::string_view head, std::string_view piece, Framing framing,
-             bool last, boost::beast::error_code& ec) {
+  // Sends what the socket takes now (send_now.h). True when that was all of it, or when the write
+  // failed (`ec`); otherwise rest() writes the remainder.
+  bool sendNow(TimedStream& stream, std::string_view head, std::string_view piece, Framing framing, bool last,
+               boost::beast::error_code& ec) {
+    size_t total = prepare(head, piece, framing, last);
+    if (total == 0) return true;
+    if (stream.timedOut()) return false;  // rest() fails it as the stream's operations do
+    size_t n = meshd::proxy::sendNow(stream.socket().native_handle(), buffers_, ec);
+    if (ec) return true;
+    consume(buffers_, n);
+    return n == total;
+  }
+
+  // co_await: writes what sendNow() left.
+  auto rest(TimedStream& stream, boost::beast::error_code& ec) {
+    const boost::asio::const_buffer* only = nullptr;
+    size_t used = 0;
+    for (const auto& b : buffers_) {
+      if (b.size() == 0) continue;
+      ++used;
+      only = &b;
+    }
+    if (used == 1) return boost::asio::async_write(stream, *only, into(ec));
+    return boost::asio::async_write(stream, buffers_, into(ec));
+  }
+
+  // co_await: the whole piece, through the reactor.
+  auto write(TimedStream& stream, std::string_view head, std::string_view piece, Framing framing, bool last,
+             boost::beast::error_code& ec) {
+    prepare(head, piece, framing, last);
+    return rest(stream, ec);
+  }
+
+ private:
+  // Fills buffers_ (one buffer when the pieces are small enough to copy) and returns their size.
+  size_t prepare(std::string_view head, std::string_view piece, Framing framing, bool last) {
     bool chunk = framing == Framing::kChunked && !piece.empty();
     size_t n = chunk ? static_cast<size_t>(std::snprintf(size_, sizeof size_, "%zx\r\n", piece.size())) : 0;
     static constexpr std::string_view kCrlf = "\r\n";
@@ -84,23 +121,18 @@ class PieceWrite {
                 boost::asio::buffer(piece.data(), piece.size()), boost::asio::buffer(kCrlf.data(), chunk ? 2 : 0),
                 boost::asio::buffer(kLastChunk.data(), end ? kLastChunk.size() : 0)};
     size_t total = 0, used = 0;
-    boost::asio::const_buffer only;
     for (const auto& b : buffers_) {
-      if (b.size() == 0) continue;
       total += b.size();
-      ++used;
-      only = b;
+      used += b.size() != 0;
     }
-    if (used == 1) return boost::asio::async_write(stream, only, into(ec));
     if (used > 1 && total <= kCoalesce) {
       size_t at = 0;
       for (const auto& b : buffers_) at += boost::asio::buffer_copy(boost::asio::buffer(copy_ + at, total - at), b);
-      return boost::asio::async_write(stream, boost::asio::buffer(copy_, total), into(ec));
+      buffers_ = {boost::asio::buffer(copy_, total)};
     }
-    return boost::asio::async_write(stream, buffers_, into(ec));
+    return total;
   }
 
- private:
   char size_[20];
   std::array<boost::asio::const_buffer, 5> buffers_;
   char copy_[kCoalesce];

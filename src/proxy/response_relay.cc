@@ -21,8 +21,10 @@ Task<RelayResult> relayResponse(TimedStream& downstream, UpstreamResponse& up, c
     bool first = true;
     while (!upEc) {
       downstream.expiresAfter(writeTimeout);
-      co_await write.write(downstream, first ? std::string_view(head) : std::string_view(), piece, framing,
-                           reader.done(), downEc);
+      if (!write.sendNow(downstream, first ? std::string_view(head) : std::string_view(), piece, framing,
+                         reader.done(), downEc)) {
+        co_await write.rest(downstream, downEc);
+      }
       first = false;
       result.bodyBytes += piece.size();
       if (downEc || reader.done()) break;

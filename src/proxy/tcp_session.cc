@@ -16,6 +16,7 @@
 #include "proxy/access_log.h"
 #include "proxy/load_balancer.h"
 #include "proxy/original_dst.h"
+#include "proxy/send_now.h"
 #include "proxy/sessions.h"
 #include "proxy/timed_stream.h"
 #include "proxy/upstream_pool.h"
@@ -84,7 +85,9 @@ Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::s
     if (ec) break;
     if (read) read->fetch_add(n, std::memory_order_relaxed);
     if (idle) idle->last = std::chrono::steady_clock::now();
-    co_await boost::asio::async_write(*to, boost::asio::buffer(buf.data(), n), into(ec));
+    std::array<boost::asio::const_buffer, 1> out{boost::asio::buffer(buf.data(), n)};
+    size_t sent = sendNow(to->native_handle(), out, ec);
+    if (!ec && sent < n) co_await boost::asio::async_write(*to, boost::asio::buffer(buf.data() + sent, n - sent), into(ec));
     if (ec) break;
     if (idle) idle->last = std::chrono::steady_clock::now();
     copied += n;

@@ -43,6 +43,8 @@ class TimedStream {
   Socket& socket() { return state_->socket; }
   // Hands the socket over; the stream is left without one.
   Socket release() { return std::move(state_->socket); }
+  // True after a timeout, until a new deadline is set: operations fail with beast::error::timeout.
+  bool timedOut() const { return state_->timedOut; }
 
   // From now on a timeout cancels the pending operations and leaves the socket open (by default it
   // closes it): the owner still has something to write, as a 408 to a client whose body stalled.

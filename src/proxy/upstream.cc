@@ -38,7 +38,7 @@ Task<UpstreamResult> send(const Host& host, const ClusterView& cluster, const Re
   headBytes.reserve(512);
   head.serialize(headBytes);
   PieceWrite write;
-  co_await write.write(stream, headBytes, body.kept(), body.framing(), body.done(), ec);
+  if (!write.sendNow(stream, headBytes, body.kept(), body.framing(), body.done(), ec)) co_await write.rest(stream, ec);
   while (!ec && !downstreamEc && !body.done()) {
     std::string_view piece = co_await body.next(downstreamEc);
     if (downstreamEc) break;
@@ -46,7 +46,7 @@ Task<UpstreamResult> send(const Host& host, const ClusterView& cluster, const Re
       if (!timeouts.deadline) timeouts.start();
       stream.expiresAt(timeouts.tryDeadline);
     }
-    co_await write.write(stream, {}, piece, body.framing(), body.done(), ec);
+    if (!write.sendNow(stream, {}, piece, body.framing(), body.done(), ec)) co_await write.rest(stream, ec);
   }
   if (downstreamEc) co_return downstreamFailure(downstreamEc);
   if (!ec) out.requestSent = std::chrono::steady_clock::now();
