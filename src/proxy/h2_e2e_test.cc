@@ -240,6 +240,54 @@ TEST_F(H2E2eTest, TheAccessLogTellsEachGrpcRequestsStatus) {
   EXPECT_NE(text.find("/echo 200 - - - HTTP/2 0\n"), std::string::npos) << text;
 }
 
+// A host's rq_success and rq_error (/clusters) for gRPC requests, as Envoy's router: a response of
+// HTTP 200 is judged by its grpc-status (trailers, or a trailers-only head) mapped to HTTP; the
+// same response to a request that is not gRPC is a success by its HTTP status.
+TEST_F(H2E2eTest, AGrpcResponseCountsForItsHostByItsGrpcStatus) {
+  h2::testing::UpstreamTestServer up;
+  set({http2Cluster("c", up.endpoint().port())}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/x", [](auto& r) { return r.status == 200; });
+  std::string host = "c::127.0.0.1:" + std::to_string(up.endpoint().port()) + "::";
+  auto counter = [&](const std::string& name) {
+    std::string text = admin("/clusters");
+    size_t at = text.find(host + name + "::");
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + host.size() + name.size() + 2));
+  };
+  int success = counter("rq_success"), error = counter("rq_error");
+  ASSERT_GE(success, 1);
+  std::string grpc = "-H 'content-type: application/grpc' -H 'te: trailers' ";
+  for (std::string path : {"/grpc/0", "/grpc-only/5"}) {  // OK; NOT_FOUND is a 404: no error
+    EXPECT_NE(nghttp(grpc + url(path)).find(":status: 200"), std::string::npos) << path;
+  }
+  for (std::string path : {"/grpc/14", "/grpc-only/14", "/grpc/13", "/grpc/nonsense"}) {
+    EXPECT_NE(nghttp(grpc + url(path)).find(":status: 200"), std::string::npos) << path;
+  }
+  nghttp(url("/grpc/14"));  // not a gRPC request: its 200 is a success
+  EXPECT_TRUE(eventually([&] { return counter("rq_success") == success + 3 && counter("rq_error") == error + 4; }))
+      << admin("/clusters");
+}
+
+// Outlier detection counts a gRPC request's trailers-only grpc-status as its HTTP equivalent
+// (UNAVAILABLE: 503, a 5xx), as Envoy's router; a grpc-status in trailers it does not count.
+TEST_F(H2E2eTest, TrailersOnlyGrpcFailuresEjectAHost) {
+  h2::testing::UpstreamTestServer up;
+  auto c = http2Cluster("c", up.endpoint().port());
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"(consecutive_5xx { value: 3 } interval { seconds: 60 } base_ejection_time { seconds: 60 }
+         max_ejection_percent { value: 100 })",
+      c.mutable_outlier_detection()));
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/x", [](auto& r) { return r.status == 200; });
+  std::string grpc = "-H 'content-type: application/grpc' -H 'te: trailers' ";
+  for (int i = 0; i < 4; ++i) nghttp(grpc + url("/grpc/14"));
+  std::string ejected = "::health_flags::/failed_outlier_check";
+  EXPECT_EQ(admin("/clusters").find(ejected), std::string::npos) << admin("/clusters");
+  for (int i = 0; i < 3; ++i) nghttp(grpc + url("/grpc-only/14"));
+  EXPECT_TRUE(eventually([&] { return admin("/clusters").find(ejected) != std::string::npos; })) << admin("/clusters");
+  EXPECT_NE(admin("/stats").find("cluster.c.outlier_detection.ejections_enforced_consecutive_5xx: 1\n"), std::string::npos);
+}
+
 // An HTTP/2 upstream that resets the stream before answering: Envoy's reply names the reason.
 TEST_F(H2E2eTest, UpstreamStreamResetIs503RemoteReset) {
   h2::testing::UpstreamTestServer up;

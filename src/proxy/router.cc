@@ -77,13 +77,53 @@ void chargeCluster(ClusterStats& s, uint32_t code, bool internal) {
   (internal ? s.internal_upstream_rq : s.external_upstream_rq).charge(code);
 }
 
+// The grpc-status field of the response's trailers, if it has any.
+std::optional<std::string_view> trailerGrpcStatus(const UpstreamResponse& r) {
+  std::optional<std::string_view> v;
+  if (const h2::Headers* t = r.trailers()) {
+    for (const auto& [name, value] : *t) {
+      if (name == "grpc-status") v = value;
+    }
+  }
+  return v;
+}
+
+// The code outlier detection counts for an attempt, as Envoy's router: for a gRPC request whose
+// response carries grpc-status in its head (trailers-only), that status's HTTP equivalent; a
+// grpc-status in trailers is not counted (Envoy's neither).
+uint32_t outlierCode(const UpstreamResult& r, const UpstreamResponse& response, bool grpcRequest) {
+  if (grpcRequest && r.kind == UpstreamResult::kOk) {
+    if (auto s = grpc::parseGrpcStatus(response.head().find("grpc-status"))) return grpc::grpcToHttpStatus(*s);
+  }
+  return outlierStatus(r);
+}
+
 // An attempt's end in its host's counters (/clusters): as Envoy, an attempt retried is an error.
-void chargeHost(const Host& h, const UpstreamResult& r, bool retried) {
-  if (!h.stats) return;
+// A gRPC request's non-5xx response is judged by its grpc-status once the response has ended
+// (chargeGrpcHost): the result says whether that is still to come.
+bool chargeHost(const Host& h, const UpstreamResult& r, bool retried, bool grpcRequest) {
+  if (!h.stats) return false;
   if (r.kind == UpstreamResult::kTimeout && !r.idleTimeout) h.stats->rq_timeout++;
   uint32_t code = chargedCode(r);
-  if (code == 0) return;
+  if (code == 0) return false;
+  if (code < 500 && !retried && grpcRequest && r.kind == UpstreamResult::kOk) return true;
   (code >= 500 || retried ? h.stats->rq_error : h.stats->rq_success)++;
+  return false;
+}
+
+// A gRPC response relayed to its end (or not): a success when its trailers' grpc-status, or a
+// trailers-only response's, stands for a non-5xx status; an error otherwise, a body that ended
+// without trailers or a response cut short included (Envoy's deferred gRPC success).
+void chargeGrpcHost(HostStats& h, const UpstreamResponse& response, bool relayed) {
+  std::optional<uint32_t> status;
+  if (relayed) {
+    if (response.trailers()) {
+      status = grpc::parseGrpcStatus(trailerGrpcStatus(response));
+    } else if (response.trailersOnly()) {
+      status = grpc::parseGrpcStatus(response.head().find("grpc-status"));
+    }
+  }
+  (status && grpc::grpcToHttpStatus(*status) < 500 ? h.rq_success : h.rq_error)++;
 }
 
 // A retry counted against its cluster's max_retries from when it is decided until its outcome is.
@@ -210,14 +250,10 @@ AttemptOutcome outcomeOf(const UpstreamResult& r, UpstreamResponse& response) {
   return o;
 }
 
-// The grpc-status of the response's trailers, else of its head (a trailers-only response).
+// The grpc-status of the response's trailers, else of its head (a trailers-only response), for
+// the access log: nothing when absent or not a number.
 std::optional<uint32_t> grpcStatusOf(const UpstreamResponse& r) {
-  std::optional<std::string_view> v;
-  if (const h2::Headers* t = r.trailers()) {
-    for (const auto& [name, value] : *t) {
-      if (name == "grpc-status") v = value;
-    }
-  }
+  std::optional<std::string_view> v = trailerGrpcStatus(r);
   if (!v) v = r.head().find("grpc-status");
   uint32_t code = 0;
   if (!v) return std::nullopt;
@@ -374,6 +410,8 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   UpstreamResult result;
   Host originalDst;  // an ORIGINAL_DST cluster's host: where the downstream connection was headed
   HostStats* lastHost = nullptr;  // the last attempt's host's counters
+  bool grpcHostPending = false;    // its rq_success or rq_error waits for the gRPC response's end
+  std::optional<bool> grpcRequest;  // a gRPC request (content-type), looked up at the first answer
   for (uint32_t attempt = 0;; ++attempt) {
     const Host* h = c.originalDst ? useOriginalDst(c, log.downstreamLocal, originalDst)
                                   : selectHost(c, worker.roundRobin(c.name), worker.random());
@@ -408,7 +446,10 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       log.addFlag("SI");
       co_return co_await d.reply(body, streamTimeout(false));
     }
-    if (uint32_t reached = countForOutlierDetection(c, *h, outlierStatus(result))) worker.reportOutlier(c.name, h->key(), reached);
+    if (!grpcRequest) grpcRequest = grpc::isGrpcContentType(up.find("content-type").value_or(std::string_view()));
+    if (uint32_t reached = countForOutlierDetection(c, *h, outlierCode(result, response, *grpcRequest))) {
+      worker.reportOutlier(c.name, h->key(), reached);
+    }
     // Envoy retries only while it still holds the whole body it sent.
     bool retriable = body.replayable() && retry.retriable(outcomeOf(result, response));
     retrySlot.release();  // the last retry is over: its outcome is known (Envoy's resetRetry)
@@ -422,7 +463,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       }
     }
     bool retrying = attempt < retry.numRetries && !timeouts.expired() && retriable && !overflow;
-    chargeHost(*h, result, retrying);
+    grpcHostPending = chargeHost(*h, result, retrying, *grpcRequest);
     lastHost = h->stats.get();
     if (retrying) {
       retrySlot.active = &c.stats->upstream_rq_retry_active;
@@ -506,6 +547,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   response.idle = timeouts.idle;
   log.details = "via_upstream";
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
+  if (grpcHostPending && lastHost) chargeGrpcHost(*lastHost, response, relayed.kind == RelayResult::kDone);
   log.responseCode = result.status;
   log.bytesSent = relayed.bodyBytes;
   if (log.grpc) log.grpcStatus = grpcStatusOf(response);

@@ -103,6 +103,8 @@ struct UpstreamResponse {
   const h2::Headers* trailers() const {
     return h2 ? h2->trailers() : keptTrailers_ ? &*keptTrailers_ : nullptr;
   }
+  // An HTTP/2 response whose head ended its stream (gRPC's trailers-only); kept past release().
+  bool trailersOnly() const { return h2 ? h2->headEndedStream() : keptTrailersOnly_; }
   // Gives the connection back to `pool` when the response was read to its end and both sides keep
   // it alive (HTTP/1.1; an HTTP/2 stream just ends); closes or cancels it otherwise.
   void release(bool reusable, UpstreamPool& pool);
@@ -122,6 +124,7 @@ struct UpstreamResponse {
   std::optional<BodyReader<false>> h1Body_;  // in place: one allocation less per response
   std::unique_ptr<BodySource> h2Body_;
   std::optional<h2::Headers> keptTrailers_;
+  bool keptTrailersOnly_ = false;
 };
 
 struct UpstreamResult;

@@ -1,5 +1,8 @@
 #include "proxy/h2/grpc.h"
 
+#include <charconv>
+#include <iterator>
+
 namespace meshd::proxy::grpc {
 
 namespace {
@@ -40,6 +43,25 @@ StatusCode httpToGrpcStatus(unsigned httpStatus) {
     default:
       return StatusCode::kUnknown;
   }
+}
+
+unsigned grpcToHttpStatus(uint32_t grpcStatus) {
+  // Indexed by code: OK, Cancelled (499, Client Closed Request), Unknown, InvalidArgument,
+  // DeadlineExceeded, NotFound, AlreadyExists, PermissionDenied, ResourceExhausted,
+  // FailedPrecondition, Aborted, OutOfRange, Unimplemented, Internal, Unavailable, DataLoss,
+  // Unauthenticated.
+  static constexpr unsigned kHttp[] = {200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401};
+  return grpcStatus < std::size(kHttp) ? kHttp[grpcStatus] : 500;
+}
+
+std::optional<uint32_t> parseGrpcStatus(std::optional<std::string_view> value) {
+  if (!value) return std::nullopt;
+  uint32_t code = 0;
+  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), code);
+  if (ec != std::errc() || end != value->data() + value->size() || code > static_cast<uint32_t>(StatusCode::kUnauthenticated)) {
+    return kInvalidGrpcStatus;
+  }
+  return code;
 }
 
 std::string percentEncode(std::string_view message) {

@@ -4,6 +4,7 @@
 // grpc-status and grpc-message and ends the stream). Pure; safe from any thread.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,16 @@ bool isGrpcRequest(const h2::Headers& headers);
 // Envoy's Grpc::Utility::httpToGrpcStatus, after gRPC's doc/http-grpc-status-mapping.md: the status
 // a local reply with this HTTP status carries to a gRPC client.
 StatusCode httpToGrpcStatus(unsigned httpStatus);
+
+// Envoy's Grpc::Utility::grpcToHttpStatus: the HTTP status a grpc-status stands for where Envoy
+// judges a gRPC response as it would an HTTP one (outlier detection, a host's rq_success and
+// rq_error). Codes past kUnauthenticated are invalid: 500.
+unsigned grpcToHttpStatus(uint32_t grpcStatus);
+
+// A grpc-status value as Envoy's Grpc::Common::getGrpcStatus reads it: nothing when absent, and
+// kInvalidCode (-1 here: UINT32_MAX) when it is not a number of a known code.
+std::optional<uint32_t> parseGrpcStatus(std::optional<std::string_view> value);
+inline constexpr uint32_t kInvalidGrpcStatus = UINT32_MAX;
 
 // grpc-message's encoding (gRPC's PROTOCOL-HTTP2.md, "Percent-Encoded"), byte for byte as Envoy's
 // PercentEncoding::encode: '%', bytes below 0x20 and from 0x7E ('~') up become %XX (uppercase).

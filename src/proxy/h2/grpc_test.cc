@@ -31,6 +31,21 @@ TEST(GrpcTest, HttpStatusMapsAsEnvoys) {
   for (unsigned s : {200u, 408u, 431u, 500u, 501u}) EXPECT_EQ(httpToGrpcStatus(s), StatusCode::kUnknown) << s;
 }
 
+TEST(GrpcTest, GrpcStatusMapsToHttpAsEnvoys) {
+  const unsigned expected[] = {200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401};
+  for (uint32_t code = 0; code < std::size(expected); ++code) EXPECT_EQ(grpcToHttpStatus(code), expected[code]) << code;
+  EXPECT_EQ(grpcToHttpStatus(17), 500u);
+  EXPECT_EQ(grpcToHttpStatus(kInvalidGrpcStatus), 500u);
+}
+
+TEST(GrpcTest, GrpcStatusParsesAsEnvoys) {
+  EXPECT_EQ(parseGrpcStatus(std::nullopt), std::nullopt);
+  EXPECT_EQ(parseGrpcStatus("0"), 0u);
+  EXPECT_EQ(parseGrpcStatus("14"), 14u);
+  EXPECT_EQ(parseGrpcStatus("16"), 16u);
+  for (std::string_view bad : {"17", "abc", "", "1x", "-1"}) EXPECT_EQ(parseGrpcStatus(bad), kInvalidGrpcStatus) << bad;
+}
+
 TEST(GrpcTest, MessageIsPercentEncodedAsEnvoyDoes) {
   EXPECT_EQ(percentEncode("no healthy upstream"), "no healthy upstream");
   EXPECT_EQ(percentEncode("100% done\r\n"), "100%25 done%0D%0A");

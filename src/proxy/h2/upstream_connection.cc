@@ -314,6 +314,7 @@ void UpstreamConnection::onHeaders(StreamId id, Headers headers, bool endStream)
   if (!s || isInformational(headers) || s->headReceived_) return;
   s->head_ = std::move(headers);
   s->headReceived_ = true;
+  s->headEndedStream_ = endStream;
   s->received_.notify();
 }
 

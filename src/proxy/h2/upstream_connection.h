@@ -89,6 +89,8 @@ class UpstreamStream {
     trailers_.reset();
     return t;
   }
+  // The response head came with END_STREAM: no body, no trailers (gRPC's trailers-only response).
+  bool headEndedStream() const { return headEndedStream_; }
   // The response was received whole (head, body, trailers) and all of it handed out.
   bool done() const { return remoteEnded_ && pending_.empty(); }
   // The stream ended without completing (reset, refused, connection lost); ok otherwise.
@@ -115,6 +117,7 @@ class UpstreamStream {
   Signal sent_;      // the body submitted has been framed, or the stream failed
   bool attached_ = true;    // the connection dispatches events to this stream
   bool headReceived_ = false;
+  bool headEndedStream_ = false;
   bool remoteEnded_ = false;
   bool localEnded_ = false;
   bool sendPending_ = false;  // a send() waits for its piece to be framed

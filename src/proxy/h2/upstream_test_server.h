@@ -12,6 +12,8 @@
 //   /status/<code> <code> "status"
 //   /grpc.health.v1.Health/Check  a gRPC reply: HealthCheckResponse{healthStatus()}, grpc-status 0,
 //                  after healthDelay()
+//   /grpc/<code>   a gRPC reply: 200, one empty message, trailers grpc-status <code>
+//   /grpc-only/<code>  a trailers-only gRPC reply: 200 with grpc-status <code>, no body
 //   anything else  200 "hello"
 
 #include <boost/asio/co_spawn.hpp>
@@ -158,6 +160,12 @@ class UpstreamTestServer {
         } else {
           answer();
         }
+      } else if (r.path.starts_with("/grpc/")) {
+        codec_.submitResponse(id, {{":status", "200"}, {"content-type", "application/grpc"}}, false);
+        codec_.submitData(id, std::string("\0\0\0\0\0", 5), false);
+        codec_.submitTrailers(id, {{"grpc-status", r.path.substr(6)}});
+      } else if (r.path.starts_with("/grpc-only/")) {
+        codec_.submitResponse(id, {{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", r.path.substr(11)}}, true);
       } else if (r.path == "/continue") {
         codec_.submitResponse(id, {{":status", "100"}}, false);
         text(id, "200", "done");
