@@ -70,6 +70,7 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
     ClusterEntry e;
     e.proto = c;
     e.stats = stats_.cluster(c->name());
+    e.stats->eds = c->type() == Cluster::EDS;
     // As Envoy, which builds a new or changed cluster anew: its hosts wait for fresh first checks
     // (the previous version serves meanwhile, with the verdicts it was built with).
     checkedHc_.erase(c->name());
@@ -144,26 +145,54 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
 
 Status ConfigManager::applyEndpoints(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources) {
   std::vector<ClusterLoadAssignment> parsed;
+  Status bad = okStatus();
   for (const auto& any : resources) {
     ClusterLoadAssignment cla;
-    if (!any.UnpackTo(&cla)) return badRequest("cannot unpack a ClusterLoadAssignment");
+    if (!any.UnpackTo(&cla)) {
+      bad = badRequest("cannot unpack a ClusterLoadAssignment");
+      continue;
+    }
     for (const auto& l : cla.endpoints()) {
       for (const auto& lb : l.lb_endpoints()) {
         auto h = hostOf(lb.endpoint().address().socket_address());
-        if (!h.ok()) return badRequest("endpoints " + cla.cluster_name() + ": " + h.status().message());
+        if (!h.ok() && bad.ok()) bad = badRequest("endpoints " + cla.cluster_name() + ": " + h.status().message());
       }
     }
     parsed.push_back(std::move(cla));
   }
+  // Each EDS cluster counts the assignments it was sent, as its subscription does in Envoy.
   for (auto& cla : parsed) {
     for (auto& [name, e] : clusters_) {
       if (e.edsName != cla.cluster_name()) continue;
+      e.stats->update_attempt++;
+      if (!bad.ok()) {
+        e.stats->update_rejected++;
+        continue;
+      }
+      std::vector<Host> before = e.hosts;
       hostsFromAssignment(e, cla);
       e.hostsKnown = true;
+      e.stats->update_success++;
+      if (sameHosts(before, e.hosts)) e.stats->update_no_rebuild++;
     }
-    endpoints_[cla.cluster_name()] = std::move(cla);
+    if (bad.ok()) endpoints_[cla.cluster_name()] = std::move(cla);
   }
-  return okStatus();
+  return bad;
+}
+
+void ConfigManager::subscriptionFailed() {
+  for (auto& [name, e] : clusters_) {
+    if (e.edsName.empty()) continue;
+    e.stats->update_attempt++;
+    e.stats->update_failure++;
+  }
+}
+
+bool ConfigManager::sameHosts(const std::vector<Host>& a, const std::vector<Host>& b) {
+  auto same = [](const Host& x, const Host& y) {
+    return x.key() == y.key() && x.edsUnhealthy == y.edsUnhealthy && x.weight == y.weight && x.hostname == y.hostname;
+  };
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), same);
 }
 
 void ConfigManager::hostsFromAssignment(ClusterEntry& e, const ClusterLoadAssignment& cla) {
@@ -247,6 +276,9 @@ void ConfigManager::onDnsResolved(const std::string& cluster, bool failed, const
   ClusterEntry& e = it->second;
   bool strict = e.proto->type() == Cluster::STRICT_DNS;
   e.hostsKnown = true;  // Envoy warms a DNS cluster after its first resolution, whatever the outcome
+  e.stats->update_attempt++;
+  (failed ? e.stats->update_failure : e.stats->update_success)++;
+  std::vector<Host> before = e.hosts;
   if (!failed && (strict || !addresses.empty())) {
     const auto& named = e.proto->load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address();
     std::vector<Host> hosts;
@@ -262,6 +294,7 @@ void ConfigManager::onDnsResolved(const std::string& cluster, bool failed, const
     }
     setHosts(e, std::move(hosts));
   }
+  if (!failed && sameHosts(before, e.hosts)) e.stats->update_no_rebuild++;
   publish();
 }
 

@@ -46,6 +46,8 @@ class ConfigManager {
   // A DNS cluster's resolution: `failed` keeps the hosts; otherwise STRICT_DNS replaces them (an
   // empty success removes every host) and LOGICAL_DNS keeps its last address on an empty success.
   void onDnsResolved(const std::string& cluster, bool failed, const std::vector<std::string>& addresses);
+  // The xDS stream failed: each EDS cluster counts a failed update, as its subscription in Envoy.
+  void subscriptionFailed();
 
   // The active health checker's verdict on a host ("address:port").
   void setHostFailedActiveHc(const std::string& cluster, const std::string& hostKey, bool failed);
@@ -113,6 +115,8 @@ class ConfigManager {
 
   Status applyClusters(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
   Status applyEndpoints(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
+  // The same hosts (address, port, EDS health, weight, hostname) in the same order.
+  static bool sameHosts(const std::vector<Host>& a, const std::vector<Host>& b);
   Status applyListeners(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
   Status applyRoutes(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
   StatusOr<std::shared_ptr<ListenerView>> buildListener(const envoy::config::listener::v3::Listener& l,

@@ -249,5 +249,43 @@ TEST_F(ConfigManagerTest, HttpProtocolOptionsWithHttp2MakeAnHttp2Cluster) {
   EXPECT_TRUE(published_->clusters.at("h2")->http2);
 }
 
+// Envoy's membership update stats: a DNS cluster's each resolution, an EDS cluster's each
+// assignment; update_no_rebuild when the hosts stayed as they were; update_rejected (EDS only)
+// for a NACKed assignment; update_failure for a failed resolution or a failed xDS stream.
+TEST_F(ConfigManagerTest, MembershipUpdatesAreCountedAsEnvoys) {
+  ASSERT_TRUE(manager_.apply(kClusterType, pack(dnsCluster(Cluster::STRICT_DNS), testing::edsCluster("e"))).ok());
+  auto value = [&](const std::string& name) {
+    for (const auto& [n, v] : stats_.all()) {
+      if (n == name) return static_cast<int64_t>(v);
+    }
+    return int64_t{-1};
+  };
+  manager_.onDnsResolved("d", false, {"127.0.0.2"});
+  manager_.onDnsResolved("d", false, {"127.0.0.2"});
+  manager_.onDnsResolved("d", true, {});
+  EXPECT_EQ(value("cluster.d.update_attempt"), 3);
+  EXPECT_EQ(value("cluster.d.update_success"), 2);
+  EXPECT_EQ(value("cluster.d.update_no_rebuild"), 1);
+  EXPECT_EQ(value("cluster.d.update_failure"), 1);
+  EXPECT_EQ(value("cluster.d.update_rejected"), -1);  // not an EDS cluster: no such stat
+
+  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(cluster_name: "e" endpoints { lb_endpoints { endpoint {
+    address { socket_address { address: "127.0.0.1" port_value: 80 } } } } })", &cla));
+  ASSERT_TRUE(manager_.apply(kEndpointType, pack(cla)).ok());
+  ASSERT_TRUE(manager_.apply(kEndpointType, pack(cla)).ok());
+  auto bad = cla;
+  bad.mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address("nowhere");
+  EXPECT_FALSE(manager_.apply(kEndpointType, pack(bad)).ok());
+  EXPECT_EQ(hostsOf("e"), std::vector<std::string>{"127.0.0.1"});  // the rejected one changed nothing
+  manager_.subscriptionFailed();
+  EXPECT_EQ(value("cluster.e.update_attempt"), 4);
+  EXPECT_EQ(value("cluster.e.update_success"), 2);
+  EXPECT_EQ(value("cluster.e.update_no_rebuild"), 1);
+  EXPECT_EQ(value("cluster.e.update_rejected"), 1);
+  EXPECT_EQ(value("cluster.e.update_failure"), 1);
+  EXPECT_EQ(value("cluster.d.update_failure"), 1);  // a failed stream is not a DNS cluster's failure
+}
+
 }  // namespace
 }  // namespace meshd::proxy

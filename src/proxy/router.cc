@@ -111,17 +111,18 @@ bool chargeHost(const Host& h, const UpstreamResult& r, bool retried, bool grpcR
   return false;
 }
 
-// A gRPC response relayed to its end (or not): a success when its trailers' grpc-status, or a
-// trailers-only response's, stands for a non-5xx status; an error otherwise, a body that ended
-// without trailers or a response cut short included (Envoy's deferred gRPC success).
-void chargeGrpcHost(HostStats& h, const UpstreamResponse& response, bool relayed) {
+// A gRPC response's verdict for its host once relayed, as Envoy's router: by the grpc-status of its
+// trailers, or of its head when that was all of it (a non-5xx equivalent is a success); an error
+// when its body ended without trailers or the upstream reset it; nothing when the client went
+// away or a timeout cut it (those Envoy does not charge to the host).
+void chargeGrpcHost(HostStats& h, const UpstreamResponse& response, RelayResult::Kind relayed) {
   std::optional<uint32_t> status;
-  if (relayed) {
-    if (response.trailers()) {
-      status = grpc::parseGrpcStatus(trailerGrpcStatus(response));
-    } else if (response.trailersOnly()) {
-      status = grpc::parseGrpcStatus(response.head().find("grpc-status"));
-    }
+  if (response.trailers()) {
+    status = grpc::parseGrpcStatus(trailerGrpcStatus(response));
+  } else if (response.trailersOnly()) {
+    status = grpc::parseGrpcStatus(response.head().find("grpc-status"));
+  } else if (relayed != RelayResult::kDone && relayed != RelayResult::kUpstreamReset) {
+    return;
   }
   (status && grpc::grpcToHttpStatus(*status) < 500 ? h.rq_success : h.rq_error)++;
 }
@@ -547,7 +548,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   response.idle = timeouts.idle;
   log.details = "via_upstream";
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
-  if (grpcHostPending && lastHost) chargeGrpcHost(*lastHost, response, relayed.kind == RelayResult::kDone);
+  if (grpcHostPending && lastHost) chargeGrpcHost(*lastHost, response, relayed.kind);
   log.responseCode = result.status;
   log.bytesSent = relayed.bodyBytes;
   if (log.grpc) log.grpcStatus = grpcStatusOf(response);

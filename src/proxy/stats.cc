@@ -66,7 +66,13 @@ StatValues ClusterStats::values() const {
                     {"upstream_rq_retry_overflow", upstream_rq_retry_overflow.load()},
                     {"upstream_rq_retry_success", upstream_rq_retry_success.load()},
                     {"upstream_rq_timeout", upstream_rq_timeout.load()},
-                    {"upstream_rq_total", upstream_rq_total.load()}};
+                    {"upstream_rq_total", upstream_rq_total.load()},
+                    {"update_attempt", update_attempt.load()},
+                    {"update_empty", update_empty.load()},
+                    {"update_failure", update_failure.load()},
+                    {"update_no_rebuild", update_no_rebuild.load()},
+                    {"update_success", update_success.load()}};
+  if (eds) out.emplace_back("update_rejected", update_rejected.load());
   upstream_rq.appendTo(out, "upstream_rq", ResponseCodes::kTotal | ResponseCodes::kPerCode);
   retry_upstream_rq.appendTo(out, "retry.upstream_rq", ResponseCodes::kPerCode);
   internal_upstream_rq.appendTo(out, "internal.upstream_rq", ResponseCodes::kPerCode);

@@ -101,6 +101,17 @@ struct ClusterStats {
   std::atomic<uint64_t> outlier_ejections_enforced_success_rate{0};
   std::atomic<uint64_t> outlier_ejections_detected_failure_percentage{0};
   std::atomic<uint64_t> outlier_ejections_enforced_failure_percentage{0};
+  // Membership updates by service discovery (Envoy's ALL_CLUSTER_STATS): a DNS cluster's each
+  // resolution, an EDS cluster's each assignment received; update_no_rebuild when the hosts stayed
+  // as they were. update_rejected, a NACKed assignment, exists for EDS clusters only (their
+  // subscription's), as `eds` says.
+  std::atomic<uint64_t> update_attempt{0};
+  std::atomic<uint64_t> update_success{0};
+  std::atomic<uint64_t> update_failure{0};
+  std::atomic<uint64_t> update_empty{0};
+  std::atomic<uint64_t> update_no_rebuild{0};
+  std::atomic<uint64_t> update_rejected{0};
+  std::atomic<bool> eds{false};
   // The router's: each request's final response or local failure (503, 504), and under retry.* the
   // responses it retried.
   ResponseCodes upstream_rq;

@@ -145,7 +145,7 @@ void UpstreamResponse::close() {
   dropBody();
   parser_.reset();
   keptTrailers_.reset();
-  keptTrailersOnly_ = false;
+  headOnly_ = false;
   h2.reset();  // an HTTP/2 stream not complete is cancelled; its connection goes on
   if (!stream) return;
   beast::error_code ignored;
@@ -194,7 +194,7 @@ void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
   dropBody();  // a BodyReader gives back what it held of the buffer
   if (h2) {
     keptTrailers_ = h2->takeTrailers();
-    keptTrailersOnly_ = h2->headEndedStream();
+    headOnly_ = h2->headEndedStream();
     h2.reset();
   } else if (reusable && http1_.keepAlive && buffer.size() == 0) {
     stream->expiresNever();

@@ -92,7 +92,10 @@ struct UpstreamResponse {
   ResponseHead& head() { return head_; }
   const ResponseHead& head() const { return head_; }
   // HTTP/1.1: how the head said its body ends, and whether the connection stays open after it.
-  void http1(const Http1HeadParse& parsed) { http1_ = parsed; }
+  void http1(const Http1HeadParse& parsed) {
+    http1_ = parsed;
+    headOnly_ = parsed.framing == BodyFraming::kNone || (parsed.framing == BodyFraming::kLength && parsed.length == 0);
+  }
   // The body's length when the upstream announced it (then it goes on with it), else none.
   std::optional<uint64_t> length() const;
   // The body as it arrives, bounded by `deadline`; one source per response. It gives back what it
@@ -103,8 +106,10 @@ struct UpstreamResponse {
   const h2::Headers* trailers() const {
     return h2 ? h2->trailers() : keptTrailers_ ? &*keptTrailers_ : nullptr;
   }
-  // An HTTP/2 response whose head ended its stream (gRPC's trailers-only); kept past release().
-  bool trailersOnly() const { return h2 ? h2->headEndedStream() : keptTrailersOnly_; }
+  // A response that is its head alone (gRPC's trailers-only): an HTTP/2 head that ended its stream,
+  // an HTTP/1.1 head that frames no body (as Envoy's codec ends the stream with such a head).
+  // Kept past release().
+  bool trailersOnly() const { return h2 ? h2->headEndedStream() : headOnly_; }
   // Gives the connection back to `pool` when the response was read to its end and both sides keep
   // it alive (HTTP/1.1; an HTTP/2 stream just ends); closes or cancels it otherwise.
   void release(bool reusable, UpstreamPool& pool);
@@ -124,7 +129,7 @@ struct UpstreamResponse {
   std::optional<BodyReader<false>> h1Body_;  // in place: one allocation less per response
   std::unique_ptr<BodySource> h2Body_;
   std::optional<h2::Headers> keptTrailers_;
-  bool keptTrailersOnly_ = false;
+  bool headOnly_ = false;
 };
 
 struct UpstreamResult;

@@ -80,6 +80,7 @@ void XdsClient::run() {
         sub->update_attempt++;
         sub->update_failure++;
       }
+      boost::asio::post(main_, [&manager = manager_] { manager.subscriptionFailed(); });
     }
     backoff();
   }

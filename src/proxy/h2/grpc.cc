@@ -55,10 +55,15 @@ unsigned grpcToHttpStatus(uint32_t grpcStatus) {
 }
 
 std::optional<uint32_t> parseGrpcStatus(std::optional<std::string_view> value) {
-  if (!value) return std::nullopt;
+  if (!value || value->empty()) return std::nullopt;
+  // As absl::SimpleAtoi: surrounding whitespace and a leading '+' are allowed.
+  std::string_view v = *value;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (!v.empty() && v.front() == '+') v.remove_prefix(1);
   uint32_t code = 0;
-  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), code);
-  if (ec != std::errc() || end != value->data() + value->size() || code > static_cast<uint32_t>(StatusCode::kUnauthenticated)) {
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), code);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || code > static_cast<uint32_t>(StatusCode::kUnauthenticated)) {
     return kInvalidGrpcStatus;
   }
   return code;

@@ -48,8 +48,8 @@ StatusCode httpToGrpcStatus(unsigned httpStatus);
 // rq_error). Codes past kUnauthenticated are invalid: 500.
 unsigned grpcToHttpStatus(uint32_t grpcStatus);
 
-// A grpc-status value as Envoy's Grpc::Common::getGrpcStatus reads it: nothing when absent, and
-// kInvalidCode (-1 here: UINT32_MAX) when it is not a number of a known code.
+// A grpc-status value as Envoy's Grpc::Common::getGrpcStatus reads it: nothing when absent or
+// empty, and kInvalidCode (-1 here: UINT32_MAX) when it is not a number of a known code.
 std::optional<uint32_t> parseGrpcStatus(std::optional<std::string_view> value);
 inline constexpr uint32_t kInvalidGrpcStatus = UINT32_MAX;
 

@@ -43,7 +43,9 @@ TEST(GrpcTest, GrpcStatusParsesAsEnvoys) {
   EXPECT_EQ(parseGrpcStatus("0"), 0u);
   EXPECT_EQ(parseGrpcStatus("14"), 14u);
   EXPECT_EQ(parseGrpcStatus("16"), 16u);
-  for (std::string_view bad : {"17", "abc", "", "1x", "-1"}) EXPECT_EQ(parseGrpcStatus(bad), kInvalidGrpcStatus) << bad;
+  EXPECT_EQ(parseGrpcStatus(""), std::nullopt);  // empty: as absent
+  EXPECT_EQ(parseGrpcStatus(" +14 "), 14u);      // as absl::SimpleAtoi
+  for (std::string_view bad : {"17", "abc", "1x", "-1", "+", " "}) EXPECT_EQ(parseGrpcStatus(bad), kInvalidGrpcStatus) << bad;
 }
 
 TEST(GrpcTest, MessageIsPercentEncodedAsEnvoyDoes) {
