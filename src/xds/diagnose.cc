@@ -118,6 +118,39 @@ void judgeByHealthCheck(const MeshResources& mesh, const std::string& caller, co
   }
 }
 
+// App Mesh TLS that meshd does not translate yet: the target's listeners asking for it (mode
+// STRICT or PERMISSIVE), and the caller's client policy (its backend defaults or the backend's
+// own) enforcing it. Said, because the traffic then flows in plaintext.
+void noteTls(const MeshResources& mesh, const std::string& caller, const std::string& target, const json& targetSpec,
+             Diagnosis& d) {
+  for (const json& l : targetSpec.value("listeners", json::array())) {
+    if (!l.contains("tls")) continue;
+    std::string mode = l["tls"].value("mode", "STRICT");
+    if (mode == "DISABLED") continue;
+    d.reasons.push_back("tls: " + target + "'s listener asks for TLS (mode " + mode +
+                        "), which meshd does not provide yet: this traffic is plaintext");
+    break;
+  }
+  auto slash = caller.rfind('/');
+  std::string name = caller.substr(slash + 1);
+  bool gateway = caller.find("/virtualGateway/") != std::string::npos;
+  const auto& specs = gateway ? mesh.virtualGateways : mesh.virtualNodes;
+  auto it = specs.find(name);
+  if (it == specs.end()) return;
+  bool enforced = false;
+  const json& defaults = it->second.value("backendDefaults", json::object());
+  if (defaults.contains("clientPolicy") && defaults["clientPolicy"].contains("tls")) {
+    enforced = defaults["clientPolicy"]["tls"].value("enforce", true);
+  }
+  for (const json& b : it->second.value("backends", json::array())) {
+    const json& vs = b.value("virtualService", json::object());
+    if (vs.contains("clientPolicy") && vs["clientPolicy"].contains("tls")) enforced = enforced || vs["clientPolicy"]["tls"].value("enforce", true);
+  }
+  if (enforced) {
+    d.reasons.push_back("tls: the caller's client policy enforces TLS, which meshd does not provide yet: this traffic is plaintext");
+  }
+}
+
 Diagnosis diagnoseTarget(const World& world, const dns::ZoneSet& zones, const MeshResources& mesh,
                          const std::string& caller, const std::string& target, const CallerHealth& health) {
   Diagnosis d;
@@ -145,6 +178,7 @@ Diagnosis diagnoseTarget(const World& world, const dns::ZoneSet& zones, const Me
     return d;
   }
   d.outcome = "ok";
+  noteTls(mesh, caller, target, spec, d);
   std::string family = isV6(d.appAddress) ? "IPv6" : "IPv4";
   d.reasons.push_back("application: the sidecar will reach the app over " + d.appAddress + " (" + family +
                       "); the app must accept " + family + ", with no fallback");

@@ -126,5 +126,32 @@ TEST(DiagnoseTest, ParsesIpv6HostsInAdminClusters) {
   EXPECT_EQ(h["c"][1].flags, "/failed_active_hc");
 }
 
+// App Mesh TLS settings meshd does not translate yet are said, not silently dropped.
+TEST(DiagnoseTest, SaysThatConfiguredTlsIsNotProvided) {
+  World w = walkthrough(false, "IPv4_ONLY");
+  MeshResources& m = w.meshes["m"];
+  m.virtualNodes["red-vn"]["listeners"] = json::array({{{"portMapping", {{"port", 8080}, {"protocol", "http"}}},
+                                                        {"tls", {{"mode", "STRICT"}}}}});
+  m.virtualNodes["orange-vn"]["listeners"] = json::array({{{"portMapping", {{"port", 8080}, {"protocol", "http"}}},
+                                                           {"tls", {{"mode", "DISABLED"}}}}});
+  m.virtualGateways["gw"]["backendDefaults"] = {{"clientPolicy", {{"tls", {{"enforce", true}}}}}};
+  auto zones = discovery::buildZones(w.registry);
+  std::map<std::string, std::vector<std::string>> tls;
+  for (const Diagnosis& d : diagnose(w, *zones, "m", "gw")) {
+    EXPECT_EQ(d.outcome, "ok") << d.target;
+    for (const std::string& r : d.reasons) {
+      if (r.starts_with("tls: ")) tls[d.target].push_back(r);
+    }
+  }
+  ASSERT_EQ(tls["red-vn"].size(), 2u);
+  EXPECT_NE(tls["red-vn"][0].find("mode STRICT"), std::string::npos) << tls["red-vn"][0];
+  EXPECT_NE(tls["red-vn"][1].find("client policy enforces TLS"), std::string::npos);
+  EXPECT_EQ(tls["orange-vn"].size(), 1u);  // DISABLED asks for nothing; the gateway's policy still does
+  m.virtualGateways["gw"] = json::object();
+  for (const Diagnosis& d : diagnose(w, *zones, "m", "gw")) {
+    for (const std::string& r : d.reasons) EXPECT_EQ(r.find("client policy"), std::string::npos) << r;
+  }
+}
+
 }  // namespace
 }  // namespace meshd::xds
