@@ -19,7 +19,6 @@ namespace meshd::proxy {
 // response on the way) before its connection is closed: Envoy's stream_idle_timeout.
 inline constexpr std::chrono::seconds kIdleTimeout{300};
 
-
 class Downstream {
  public:
   Downstream(RequestLog& log, const ServerHeader& server) : log(log), server(server) {}
@@ -40,11 +39,28 @@ class Downstream {
                                   std::chrono::steady_clock::time_point deadline, UpstreamPool& pool) = 0;
   virtual bool again() const = 0;
 
+  // The client went away (its stream reset, its connection closed) while its request was under
+  // way. As Envoy resets the upstream request then, the upstream side the router watches is
+  // aborted at once (an HTTP/2 stream reset, an HTTP/1.1 connection closed): no upstream works on
+  // for a client that is gone. What the router was waiting for then fails, and it ends as DC.
+  void clientGone() {
+    if (gone_) return;
+    gone_ = true;
+    if (upstream_) upstream_->abort();
+  }
+  bool gone() const { return gone_; }
+  // The router: the upstream exchange that clientGone() aborts (nullptr: none).
+  void watch(UpstreamResponse* upstream) { upstream_ = upstream; }
+
   RequestLog& log;
   const ServerHeader& server;  // with date, on every response (response_headers.h)
 
  protected:
   virtual Task<bool> sendReply(RequestBody& body, const LocalReply& r) = 0;
+
+ private:
+  bool gone_ = false;
+  UpstreamResponse* upstream_ = nullptr;
 };
 
 }  // namespace meshd::proxy

@@ -14,7 +14,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "proxy/e2e_fixture.h"
-#include "proxy/h2/codec_test_util.h"
+#include "proxy/h2/frame_client.h"
 #include "proxy/h2/upstream_test_server.h"
 
 namespace meshd::proxy::testing {
@@ -36,47 +36,6 @@ size_t count(const std::string& s, const std::string& what) {
   for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
   return n;
 }
-
-// An HTTP/2 client spoken frame by frame with our codec, for what nghttp cannot show: timing, a
-// stalled body, GOAWAYs.
-class FrameClient {
- public:
-  explicit FrameClient(int port) : fd_(connectLoopback(port)), codec_(events) {
-    timeval bound{5, 0};  // a proxy that never answers must not hang the test
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
-    events.attach(codec_);
-  }
-  ~FrameClient() { ::close(fd_); }
-  bool connected() const { return fd_ >= 0; }
-  h2::ClientCodec& codec() { return codec_; }
-  // Sends what the codec has framed.
-  bool flush() {
-    std::string out;
-    codec_.drainOutput(out);
-    return out.empty() || ::send(fd_, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
-  }
-  // Reads once, feeds the codec and answers it; false at the end of the connection (closed() then
-  // says whether the proxy closed it) or on an error.
-  bool pump() {
-    char buf[16384];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) {
-      closed_ = n == 0;
-      return false;
-    }
-    raw.append(buf, static_cast<size_t>(n));
-    return codec_.feed(std::string_view(buf, static_cast<size_t>(n))).ok() && flush();
-  }
-  bool closed() const { return closed_; }
-
-  h2::testing::Recorder events;
-  std::string raw;  // every byte received (the codec reads no more after a GOAWAY with no stream open)
-
- private:
-  int fd_;
-  h2::ClientCodec codec_;
-  bool closed_ = false;
-};
 
 class H2E2eTest : public ProxyE2eTest {
  protected:
@@ -149,14 +108,6 @@ TEST_F(H2E2eTest, NoRouteIs404) {
 }
 
 // A cluster whose hosts speak HTTP/2 (h2c), as meshd writes it.
-envoy::config::cluster::v3::Cluster http2Cluster(const std::string& name, int port) {
-  auto c = staticCluster(name, {port});
-  envoy::extensions::upstreams::http::v3::HttpProtocolOptions options;
-  options.mutable_explicit_http_config()->mutable_http2_protocol_options();
-  (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].PackFrom(options);
-  return c;
-}
-
 TEST_F(H2E2eTest, Http1ClientsReachAnHttp2UpstreamOverOneConnection) {
   h2::testing::UpstreamTestServer up;
   set({http2Cluster("c", up.endpoint().port())}, {httpListener("l", port_, "rc")},

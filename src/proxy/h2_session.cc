@@ -41,6 +41,7 @@ struct H2Stream {
   bool reset = false;   // the stream (or the connection) is gone
   Signal arrived;       // body, end or reset
   Signal drained;       // what we submitted was framed (onSendDrained), or reset
+  Downstream* downstream = nullptr;  // while the router works on the request: told when the client goes
 };
 
 class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H2Connection> {
@@ -198,6 +199,10 @@ class H2Downstream final : public Downstream {
           break;
         }
         std::string_view piece = co_await reader.next(ec);
+        if (gone()) {  // the upstream was aborted for it: nothing to tell the client
+          result.kind = RelayResult::kDownstreamReset;
+          break;
+        }
         if (ec) {
           result.kind = ec == beast::error::timeout ? RelayResult::kUpstreamTimeout : RelayResult::kUpstreamReset;
           c_.codec().resetStream(s_.id, h2::ErrorCode::kInternalError);  // as Envoy: the client sees a reset
@@ -304,10 +309,20 @@ Task<void> H2Connection::run(std::string preread) {
     fed = codec_.feed(std::string_view(buf.data(), n));
   }
   closed_ = true;
+  // As Envoy, a connection that ends (the client's FIN or reset, a protocol error) resets its
+  // streams: the upstream work for them stops.
+  bool active = false;
   for (auto& [id, s] : streams_) {
     s->reset = true;
     s->arrived.notify();
     s->drained.notify();
+    if (s->downstream) {
+      active = true;
+      s->downstream->clientGone();
+    }
+  }
+  if (active && (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)) {
+    chain_.httpStats->downstream_cx_destroy_remote_active_rq++;
   }
   // The writer sends what is left (a GOAWAY) and ends, within a deadline of its own: a timed-out
   // stream fails every operation until it has a new one.
@@ -360,9 +375,11 @@ void H2Connection::onEndStream(h2::StreamId id) {
 
 void H2Connection::onReset(h2::StreamId id, h2::ErrorCode) {
   if (H2Stream* s = find(id)) {
+    chain_.httpStats->downstream_rq_rx_reset++;
     s->reset = true;
     s->arrived.notify();
     s->drained.notify();
+    if (s->downstream) s->downstream->clientGone();  // a gRPC cancellation reaches the upstream
   }
 }
 
@@ -395,7 +412,9 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   RequestLog log = requestLog(chain_, req, "HTTP/2", stream_.socket(), local_, connectionId_);
   auto started = Clock::now();
   H2Downstream d(*this, *s, log, chain_.server, req.method() == "HEAD", grpc::isGrpcRequest(s->head));
+  s->downstream = &d;
   co_await forward(worker_, chain_, req, body, d);
+  s->downstream = nullptr;
   chain_.httpStats->downstream_rq.charge(log.responseCode);
   chain_.httpStats->downstream_rq_time.record(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
   // A response that went out before the request's body ended: as Envoy, the rest of it is

@@ -4,6 +4,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <poll.h>
+
 #include <charconv>
 
 #include "proxy/body_reader.h"
@@ -137,6 +139,29 @@ Task<bool> continueIfExpected(TimedStream& stream, RequestHead& req) {
 // A request head's first read; more when it is bigger (the buffer grows to its 60 KiB limit).
 constexpr size_t kHeadReadSize = 8 << 10;
 
+// Looks at a client's connection while its request is under way, at its stream's probes (about
+// once a second): a FIN or a reset there means the client went away, and its upstream work stops
+// (Downstream::clientGone). Envoy closes a connection at its client's FIN, half-close included, at
+// once; a probe costs no system call per request. A request not a whole probe period old is left
+// alone, so that a client that half-closes with its request and is answered within the second gets
+// its response (as from HAProxy or nginx): which requests are cut does not depend on where they
+// fall between two probes.
+struct ClientProbe {
+  Downstream& d;
+  TimedStream& stream;
+  HttpStats& stats;
+  std::chrono::steady_clock::time_point started;
+
+  static void run(void* context) {
+    auto& p = *static_cast<ClientProbe*>(context);
+    if (p.d.gone() || std::chrono::steady_clock::now() - p.started < TimedStream::kQuietProbe) return;
+    pollfd fd{p.stream.socket().native_handle(), POLLRDHUP, 0};
+    if (::poll(&fd, 1, 0) != 1 || !(fd.revents & (POLLRDHUP | POLLHUP | POLLERR))) return;
+    p.stats.downstream_cx_destroy_remote_active_rq++;
+    p.d.clientGone();
+  }
+};
+
 }  // namespace
 
 Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
@@ -236,7 +261,10 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     auto started = std::chrono::steady_clock::now();
     served = true;
     Http1Downstream d(stream, *drain, log, chain.server, req.version(), req.method() == "HEAD", parsed.keepAlive && !draining);
+    ClientProbe probe{d, stream, *chain.httpStats, started};
+    stream.probeWith(&ClientProbe::run, &probe);
     bool again = co_await forward(worker, chain, req, body, d);  // edits req into the upstream request
+    stream.probeWith(nullptr, nullptr);
     chain.httpStats->downstream_rq.charge(log.responseCode);
     chain.httpStats->downstream_rq_time.record(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));

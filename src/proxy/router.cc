@@ -413,6 +413,11 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   HostStats* lastHost = nullptr;  // the last attempt's host's counters
   bool grpcHostPending = false;    // its rq_success or rq_error waits for the gRPC response's end
   std::optional<bool> grpcRequest;  // a gRPC request (content-type), looked up at the first answer
+  d.watch(&response);  // a client that goes aborts what the upstream does for it
+  struct Unwatch {
+    Downstream& d;
+    ~Unwatch() { d.watch(nullptr); }
+  } unwatch{d};
   for (uint32_t attempt = 0;; ++attempt) {
     const Host* h = c.originalDst ? useOriginalDst(c, log.downstreamLocal, originalDst)
                                   : selectHost(c, worker.roundRobin(c.name), worker.random());
@@ -426,7 +431,8 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     if (logging) log.upstreamHost = endpointText(h->endpoint);
     log.attempts = attempt + 1;
     if (logging) log.upstreamProtocol = c.http2 ? "HTTP/2" : "HTTP/1.1";
-    result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), worker.h2Pool(), response);
+    if (!d.gone()) result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), worker.h2Pool(), response);
+    if (d.gone()) result.kind = UpstreamResult::kDownstreamReset;  // whatever the abort made the attempt end with
     if (logging) {
       boost::asio::ip::tcp::endpoint local = response.localEndpoint();
       if (local.port() != 0) log.upstreamLocal = endpointText(local);
@@ -548,6 +554,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
   response.idle = timeouts.idle;
   log.details = "via_upstream";
   RelayResult relayed = co_await d.relay(response, body, *timeouts.deadline, worker.pool());
+  if (d.gone()) relayed.kind = RelayResult::kDownstreamReset;
   if (grpcHostPending && lastHost) chargeGrpcHost(*lastHost, response, relayed.kind);
   log.responseCode = result.status;
   log.bytesSent = relayed.bodyBytes;

@@ -81,9 +81,11 @@ StatValues ClusterStats::values() const {
 }
 
 StatValues HttpStats::values() const {
-  StatValues out = {{"downstream_cx_idle_timeout", downstream_cx_idle_timeout.load()},
+  StatValues out = {{"downstream_cx_destroy_remote_active_rq", downstream_cx_destroy_remote_active_rq.load()},
+                    {"downstream_cx_idle_timeout", downstream_cx_idle_timeout.load()},
                     {"downstream_cx_total", downstream_cx_total.load()},
                     {"downstream_rq_idle_timeout", downstream_rq_idle_timeout.load()},
+                    {"downstream_rq_rx_reset", downstream_rq_rx_reset.load()},
                     {"downstream_rq_total", downstream_rq_total.load()},
                     {"downstream_rq_ws_on_non_ws_route", downstream_rq_ws_on_non_ws_route.load()},
                     {"no_route", no_route.load()}};

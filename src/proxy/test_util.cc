@@ -4,6 +4,7 @@
 #include <envoy/extensions/access_loggers/file/v3/file.pb.h>
 #include <envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h>
 #include <envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h>
+#include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -399,6 +400,15 @@ envoy::config::cluster::v3::Cluster staticCluster(const std::string& name, const
     sa->set_address("127.0.0.1");
     sa->set_port_value(static_cast<uint32_t>(p));
   }
+  return c;
+}
+
+// A STATIC cluster whose hosts speak HTTP/2 (http2_protocol_options), as meshd writes for http2 and grpc.
+envoy::config::cluster::v3::Cluster http2Cluster(const std::string& name, int port) {
+  auto c = staticCluster(name, {port});
+  envoy::extensions::upstreams::http::v3::HttpProtocolOptions options;
+  options.mutable_explicit_http_config()->mutable_http2_protocol_options();
+  (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].PackFrom(options);
   return c;
 }
 

@@ -137,6 +137,7 @@ class StreamingUpstream {
 
 envoy::config::cluster::v3::Cluster staticCluster(const std::string& name, const std::vector<int>& ports,
                                                   int connectTimeoutMs = 1000);
+envoy::config::cluster::v3::Cluster http2Cluster(const std::string& name, int port);
 envoy::config::cluster::v3::Cluster edsCluster(const std::string& name);
 envoy::config::listener::v3::Listener httpListener(const std::string& name, int port, const std::string& routeConfig);
 envoy::config::listener::v3::Listener tcpListener(const std::string& name, int port, const std::string& cluster);

@@ -7,10 +7,12 @@ namespace meshd::proxy {
 
 namespace {
 
-// The next probe: on a whole second, so that one wakeup probes every stream of the worker.
+// The next probe: the next whole second, so that one wakeup probes every stream of the worker.
+// (Not the whole second after now + 1 s: a timer fires just past a whole second, and that would
+// space the probes two seconds apart.)
 TimedStream::Clock::time_point probeAfter(TimedStream::Clock::time_point now) {
-  auto t = now + TimedStream::kQuietProbe;
-  return TimedStream::Clock::time_point(std::chrono::ceil<std::chrono::seconds>(t.time_since_epoch()));
+  return TimedStream::Clock::time_point(std::chrono::floor<std::chrono::seconds>(now.time_since_epoch())) +
+         TimedStream::kQuietProbe;
 }
 
 }  // namespace
@@ -33,6 +35,12 @@ void TimedStream::expiresAt(Clock::time_point t) {
   if (t < state_->armed) arm(state_, std::min(t, probeAfter(Clock::now())));
 }
 
+void TimedStream::probeWith(void (*probe)(void*), void* context) {
+  state_->probe = probe;
+  state_->probeContext = context;
+  if (probe && state_->armed == Clock::time_point::max()) arm(state_, probeAfter(Clock::now()));
+}
+
 void TimedStream::arm(const std::shared_ptr<State>& s, Clock::time_point t) {
   s->armed = t;
   s->timer.expires_at(t);  // cancels a pending wait, whose handler then does nothing
@@ -43,7 +51,9 @@ void TimedStream::arm(const std::shared_ptr<State>& s, Clock::time_point t) {
 
 void TimedStream::onTimer(const std::shared_ptr<State>& s) {
   s->armed = Clock::time_point::max();
-  if (s->deadline == Clock::time_point::max()) return;  // no deadline, no probe: the stream is idle
+  if (s->probe) s->probe(s->probeContext);  // may set a deadline, or clear the probe
+  // No deadline and no probe: the stream is idle.
+  if (s->deadline == Clock::time_point::max() && !s->probe) return;
   auto now = Clock::now();
   if (now < s->deadline) {
     if (s->socket.is_open()) rearm(s->socket);

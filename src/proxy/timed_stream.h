@@ -57,6 +57,10 @@ class TimedStream {
     undrained(state_->socket);
   }
 
+  // While set, `probe(context)` runs at every probe, with or without a deadline: the owner looks at
+  // the socket itself between its operations (a client gone while its upstream works, http_session.cc).
+  void probeWith(void (*probe)(void*), void* context);
+
   // Bounds this and later operations by `t`.
   void expiresAt(Clock::time_point t);
   void expiresAfter(Clock::duration d) { expiresAt(Clock::now() + d); }
@@ -104,6 +108,8 @@ class TimedStream {
     bool timedOut = false;
     bool closeOnTimeout = true;
     bool noteDrained = true;
+    void (*probe)(void*) = nullptr;
+    void* probeContext = nullptr;
   };
 
   // An operation's completion, which tells a timeout from other cancellations.

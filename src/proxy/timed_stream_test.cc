@@ -237,6 +237,23 @@ TEST(TimedStreamTest, APassedDeadlineFailsLaterOperations) {
   EXPECT_NE(second, boost::beast::error::timeout);  // a closed socket now, but no longer a timeout
 }
 
+// A probe runs about once a second with no deadline set, until it is cleared: the owner looks at the
+// socket between its operations.
+TEST(TimedStreamTest, AProbeRunsWithoutADeadlineUntilCleared) {
+  Pair p;
+  int probes = 0;
+  auto probe = [](void* n) { ++*static_cast<int*>(n); };
+  p.stream->probeWith(probe, &probes);
+  p.io.run_for(2500ms);
+  EXPECT_GE(probes, 2);
+  EXPECT_LE(probes, 3);
+  p.stream->probeWith(nullptr, nullptr);
+  int seen = probes;
+  p.io.restart();
+  p.io.run_for(1200ms);
+  EXPECT_EQ(probes, seen);
+}
+
 // Destroying a stream whose timer is armed leaves nothing dangling for the timer's handler.
 TEST(TimedStreamTest, DestroyedWhileArmed) {
   Pair p;

@@ -24,6 +24,10 @@ Task<UpstreamResult> send(const Host& host, const ClusterView& cluster, const Re
                           RouteTimeouts& timeouts, UpstreamResponse& out) {
   TimedStream& stream = *out.stream;
   UpstreamResult result;
+  if (out.aborted()) {  // the client went while the connection was coming
+    result.kind = UpstreamResult::kDownstreamReset;
+    co_return result;
+  }
   beast::error_code ec, downstreamEc;
   cluster.stats->upstream_rq_total++;  // per attempt, as Envoy counts
   if (host.stats) host.stats->rq_total++;
@@ -153,6 +157,14 @@ void UpstreamResponse::close() {
   stream.reset();
 }
 
+void UpstreamResponse::abort() {
+  aborted_ = true;
+  // What waits on them fails at once; they go when the waiter is done with them.
+  if (h2) h2->reset(h2::ErrorCode::kNoError);
+  beast::error_code ignored;
+  if (stream) stream->socket().close(ignored);
+}
+
 std::optional<uint64_t> UpstreamResponse::length() const {
   if (!h2) return http1_.framing == BodyFraming::kLength ? std::optional(http1_.length) : std::nullopt;
   auto v = head_.find("content-length");
@@ -247,7 +259,7 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
     // Reset before any response on a connection that sat idle: the upstream closed it meanwhile
     // (the peek in the pool missed it by a moment). Again, on another connection, if the body can
     // be sent again.
-    if (result.kind != UpstreamResult::kReset || !body.replayable()) co_return result;
+    if (result.kind != UpstreamResult::kReset || !body.replayable() || out.aborted()) co_return result;
     out.close();
     out.buffer.clear();
   }

@@ -115,6 +115,11 @@ struct UpstreamResponse {
   void release(bool reusable, UpstreamPool& pool);
   // Drops the connection (a response not read to its end cannot be reused).
   void close();
+  // The client went away: the exchange under way (or the relay of its body) stops at once, its
+  // HTTP/2 stream reset (NO_ERROR, as Envoy's router) or its HTTP/1.1 connection closed, and no
+  // new attempt begins.
+  void abort();
+  bool aborted() const { return aborted_; }
 
  private:
   void dropBody() {
@@ -130,6 +135,7 @@ struct UpstreamResponse {
   std::unique_ptr<BodySource> h2Body_;
   std::optional<h2::Headers> keptTrailers_;
   bool headOnly_ = false;
+  bool aborted_ = false;
 };
 
 struct UpstreamResult;

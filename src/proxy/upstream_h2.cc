@@ -81,6 +81,11 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
     cluster.stats->upstream_cx_http2_total++;
     if (host.stats) host.stats->cx_total++;
   }
+  if (out.h2 && out.aborted()) {  // the client went while the stream was coming
+    out.h2->reset(h2::ErrorCode::kNoError);
+    result.kind = UpstreamResult::kDownstreamReset;
+    co_return result;
+  }
   if (!out.h2) {
     if (ec == boost::asio::error::no_buffer_space) {  // past max_pending_requests
       result.kind = UpstreamResult::kOverflow;

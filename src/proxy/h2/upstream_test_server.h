@@ -2,7 +2,7 @@
 // For the upstream HTTP/2 tests: a loopback h2c server made of ServerCodec, on an io_context and
 // thread of its own. What it answers depends on the request's path:
 //   /echo          200, the request body back, trailer x-length: its size
-//   /slow/<ms>     200 "slow" after <ms> milliseconds
+//   /slow/<ms>     200 "slow" after <ms> milliseconds (resets() tells whether the client gave up)
 //   /reset         RST_STREAM(INTERNAL_ERROR) once the request head arrived
 //   /refuse        RST_STREAM(REFUSED_STREAM) likewise
 //   /goaway        200 "bye", then GOAWAY(NO_ERROR): the connection takes no new stream
@@ -67,6 +67,11 @@ class UpstreamTestServer {
   std::vector<Headers> trailers() const {
     std::lock_guard lock(mu_);
     return trailers_;
+  }
+  // The codes of the RST_STREAM frames the client sent, in order.
+  std::vector<ErrorCode> resets() const {
+    std::lock_guard lock(mu_);
+    return resets_;
   }
 
  private:
@@ -202,7 +207,11 @@ class UpstreamTestServer {
       r.ended = true;
       if (r.path != "/reset" && r.path != "/refuse") respond(id, r);
     }
-    void onReset(StreamId id, ErrorCode) override { requests_.erase(id); }
+    void onReset(StreamId id, ErrorCode code) override {
+      requests_.erase(id);
+      std::lock_guard lock(server_.mu_);
+      server_.resets_.push_back(code);
+    }
     void onClose(StreamId id) override { requests_.erase(id); }
     void onGoAway(StreamId, ErrorCode, std::string_view) override {}
 
@@ -237,6 +246,7 @@ class UpstreamTestServer {
   mutable std::mutex mu_;
   std::vector<Headers> heads_;     // guarded by mu_
   std::vector<Headers> trailers_;  // guarded by mu_
+  std::vector<ErrorCode> resets_;  // guarded by mu_
   std::thread thread_;
 };
 
