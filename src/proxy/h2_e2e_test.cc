@@ -271,6 +271,21 @@ TEST_F(H2E2eTest, FinishedStreamsReleaseTheirCircuitBreakerSlot) {
   EXPECT_NE(out.find("status codes: 2000 2xx"), std::string::npos) << out;
 }
 
+// An HTTP/2 upstream whose connection closes in the middle of a body: the client's stream is reset
+// (as Envoy resets it once the head went out), at once rather than at the client's own timeout.
+TEST_F(H2E2eTest, AnUpstreamGoneMidBodyResetsTheClientsStream) {
+  h2::testing::UpstreamTestServer up;
+  set({http2Cluster("c", up.endpoint().port())}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/x", [](auto& r) { return r.status == 200; });
+  auto start = std::chrono::steady_clock::now();
+  std::string out = nghttp(url("/close"));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_NE(out.find(":status: 200"), std::string::npos) << out;
+  EXPECT_NE(out.find("recv RST_STREAM"), std::string::npos) << out;
+  EXPECT_LT(took, 3s) << out;
+}
+
 // App Mesh's stream-error retry event is Envoy's refused-stream: a stream the upstream refused (never
 // processed) is tried again, and the reply says the latest attempt's reason.
 TEST_F(H2E2eTest, RefusedStreamsAreRetriedWithRefusedStream) {
