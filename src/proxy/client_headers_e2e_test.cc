@@ -71,6 +71,28 @@ TEST_F(ClientHeadersE2eTest, TheClientsTimeoutReplacesTheRoutes) {
   EXPECT_NE(head.find("x-envoy-expected-rq-timeout-ms: 200\r\n"), std::string::npos) << head;  // the router's own
 }
 
+// x-envoy-upstream-rq-timeout-alt-response (any value): the timeout is answered 204 with no body,
+// charged to the cluster as 204, and the header does not go upstream. Not for an external request.
+TEST_F(ClientHeadersE2eTest, TheClientsAltResponseMakesATimeout204) {
+  Upstream slow("slow", 200, 3000ms);
+  set({staticCluster("slow", {slow.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "slow" timeout { nanos: 200000000 } } })")});
+  std::string alt = "x-envoy-upstream-rq-timeout-alt-response: please\r\n";
+  auto [reply, took] = get("/", kInternal + alt);
+  for (int i = 0; i < 100 && reply.empty(); ++i) {  // until the listener is there
+    std::this_thread::sleep_for(50ms);
+    std::tie(reply, took) = get("/", kInternal + alt);
+  }
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 204")) << reply;
+  EXPECT_TRUE(reply.ends_with("\r\n\r\n")) << reply;
+  EXPECT_EQ(reply.find("content-length"), std::string::npos) << reply;
+  EXPECT_EQ(slow.lastHead().find("x-envoy-upstream-rq-timeout-alt-response"), std::string::npos) << slow.lastHead();
+  EXPECT_NE(admin("/stats").find("cluster.slow.upstream_rq_204: 1\n"), std::string::npos);
+  EXPECT_NE(admin("/stats").find("cluster.slow.upstream_rq_timeout: 1\n"), std::string::npos);
+  std::tie(reply, took) = get("/", alt);  // external: stripped, never honoured
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 504")) << reply;
+}
+
 // A per-try timeout from the client makes a slow attempt retriable as a reset.
 TEST_F(ClientHeadersE2eTest, TheClientsPerTryTimeoutIsRetried) {
   Upstream slow("slow", 200, 3000ms);

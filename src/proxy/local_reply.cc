@@ -13,8 +13,9 @@ LocalReply upgradeFailed() { return {403, "", false, "upgrade_failed"}; }
 LocalReply noRoute() { return {404, "", false, "route_not_found"}; }
 LocalReply clusterNotFound() { return {503, "", false, "cluster_not_found"}; }
 LocalReply noHealthyUpstream() { return {503, std::string(kNoHealthyUpstream), false, "no_healthy_upstream"}; }
-LocalReply upstreamTimeout(bool perTry) {
-  return {504, std::string(kUpstreamTimeout), false, perTry ? "upstream_per_try_timeout" : "response_timeout"};
+LocalReply upstreamTimeout(bool perTry, bool noContent) {
+  return {noContent ? 204u : 504u, noContent ? std::string() : std::string(kUpstreamTimeout), false,
+          perTry ? "upstream_per_try_timeout" : "response_timeout"};
 }
 LocalReply streamTimeout(bool requestComplete) {
   return {requestComplete ? 504u : 408u, std::string(kStreamTimeout), false, "stream_idle_timeout"};

@@ -40,7 +40,9 @@ LocalReply noRoute();           // 404, empty (NR)
 LocalReply upgradeFailed();     // 403, empty: an upgrade no upgrade_configs allows
 LocalReply clusterNotFound();   // 503, empty (NC)
 LocalReply noHealthyUpstream(); // 503 (UH)
-LocalReply upstreamTimeout(bool perTry = false);  // 504 (UT); details say whether a try's timeout ended it
+// 504 (UT); details say whether a try's timeout ended it. `noContent`: the request asked for 204
+// with no body instead (x-envoy-upstream-rq-timeout-alt-response).
+LocalReply upstreamTimeout(bool perTry = false, bool noContent = false);
 // "stream timeout" (SI): the stream's idle timer (the route's idle_timeout, else the connection
 // manager's 5 minutes) ran out before the response's head. 504 once the request had ended, 408 while
 // its body was still coming (Envoy's maybeRequestTimeoutCode).

@@ -162,7 +162,7 @@ constexpr std::string_view kSweptFields[] = {"x-request-id",
                                              "x-envoy-original-url"};
 constexpr FieldNames kSwept{kSweptFields};
 constexpr uint32_t kDropped = 4 | 8, kForwardedFor = 16;
-constexpr size_t kFirstClientField = 5, kEndConsumed = 13;
+constexpr size_t kFirstClientField = 5, kEndConsumed = 14;
 constexpr uint32_t kClientFields = ~uint32_t{0} << kFirstClientField;
 
 // A client's say in its retries and timeouts, from an internal request (internal_request.h): the
@@ -181,6 +181,7 @@ void applyClientFields(RequestHead& up, RetryPolicy& retry, RouteTimeouts& timeo
   std::optional<uint64_t> maxRetries = number("x-envoy-max-retries");
   std::optional<uint64_t> timeout = number("x-envoy-upstream-rq-timeout-ms");
   std::optional<uint64_t> perTry = number("x-envoy-upstream-rq-per-try-timeout-ms");
+  timeouts.noContentOnTimeout = up.find("x-envoy-upstream-rq-timeout-alt-response").has_value();  // any value
   for (size_t i = kFirstClientField; i < kEndConsumed; ++i) up.erase(kSweptFields[i]);
   std::optional<uint32_t> max;
   if (maxRetries) max = static_cast<uint32_t>(std::min<uint64_t>(*maxRetries, UINT32_MAX));
@@ -501,7 +502,9 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
       if (overflow) log.addFlag("UO");
       if (exhausted) log.addFlag("URX");
     };
-    chargeCluster(*c.stats, chargedCode(result), internal);  // as Envoy's router: the final attempt's
+    // As Envoy's router: the final attempt's code, the one answered for a timeout.
+    bool noContent = result.kind == UpstreamResult::kTimeout && !result.idleTimeout && timeouts.noContentOnTimeout;
+    chargeCluster(*c.stats, noContent ? 204 : chargedCode(result), internal);
     switch (result.kind) {
       case UpstreamResult::kOk:
         if (overflow) log.addFlag("UO");
@@ -515,7 +518,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
         }
         c.stats->upstream_rq_timeout++;
         flag("UT");  // URX only after a per-try timeout: the route's is never retried
-        co_return co_await d.reply(body, upstreamTimeout(result.perTryTimeout));
+        co_return co_await d.reply(body, upstreamTimeout(result.perTryTimeout, timeouts.noContentOnTimeout));
       case UpstreamResult::kConnectFailure:
         flag("UF");
         co_return co_await d.reply(body, upstreamReset(kRemoteConnectionFailure, result.transportFailure, retried));

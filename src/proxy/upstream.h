@@ -45,6 +45,9 @@ struct RouteTimeouts {
   // The route's idle_timeout: Envoy's stream idle timer, which nothing resets between the request's
   // end and the response's head (retries are not downstream activity). 0: none.
   std::chrono::milliseconds idle{0};
+  // x-envoy-upstream-rq-timeout-alt-response (an internal request's): a timeout is answered 204,
+  // not 504, as Envoy's router.
+  bool noContentOnTimeout = false;
   std::optional<Clock::time_point> deadline;  // the route's, once the request was sent whole
   Clock::time_point started;                  // then: when the request was whole
   Clock::time_point idleDeadline = Clock::time_point::max();  // likewise
