@@ -109,17 +109,6 @@ std::string configDump(const AdminContext& ctx) {
   return dump.dump(2);
 }
 
-// Envoy's gauges among our stats (by Prometheus name): what is open, in flight, healthy, serving
-// or warming now, and the server's and the control plane connection's state.
-bool isGauge(const std::string& metric) {
-  static const char* const kEndings[] = {"_active", "health_check_healthy", "membership_healthy", "membership_total",
-                                         "connected_state", "_clusters", "total_listeners_warming"};
-  for (const char* e : kEndings) {
-    if (metric.ends_with(e)) return true;
-  }
-  return metric.starts_with("envoy_server_");
-}
-
 // Envoy's server state: PRE_INITIALIZING until the first configuration is warm, then LIVE, or
 // DRAINING while /healthcheck/fail holds.
 std::string serverState(const AdminContext& ctx) {
@@ -158,6 +147,70 @@ std::optional<std::string> paramValue(const std::string& target, std::string_vie
 // Whether the query names `key` (as "key" or "key=...").
 bool hasParam(const std::string& target, std::string_view key) { return paramValue(target, key).has_value(); }
 
+// Envoy's Prometheus form: the tag-extracted name (stat_tags.h) as the metric, its tags as labels,
+// names with '.' as '_': cluster.c.upstream_rq_503 is
+// envoy_cluster_upstream_rq{envoy_response_code="503",envoy_cluster_name="c"}.
+std::string prometheus(const TagProducer& tags, const StatValues& stats,
+                       const std::vector<StatsRegistry::NamedHistogram>& histograms) {
+  auto underscored = [](std::string s) {
+    for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return s;
+  };
+  auto labelsOf = [&](const TaggedName& t) {
+    std::string out;
+    for (const auto& [name, value] : t.tags) out += (out.empty() ? "" : ",") + underscored(name) + "=\"" + value + "\"";
+    return out;
+  };
+  std::string out;
+  std::map<std::string, std::vector<std::string>> byMetric;
+  std::set<std::string> histogramNames, gauges;
+  for (const auto& [name, value] : stats) {
+    TaggedName t = tags.produce(name);
+    std::string metric = "envoy_" + underscored(t.name);
+    if (isGauge(name)) gauges.insert(metric);
+    byMetric[metric].push_back(metric + "{" + labelsOf(t) + "} " + std::to_string(value));
+  }
+  // Histograms: Envoy's buckets, cumulative, then the sum and the count of each series.
+  for (const auto& h : histograms) {
+    TaggedName t = tags.produce(h.name);
+    std::string metric = "envoy_" + underscored(t.name);
+    std::string labels = labelsOf(t);
+    std::string before = labels.empty() ? "" : labels + ",";
+    auto counts = h.histogram->cumulative();
+    auto& lines = byMetric[metric];
+    for (size_t i = 0; i < counts.size(); ++i) {
+      std::string le = "+Inf";
+      if (i < std::size(LatencyHistogram::kBounds)) {  // as Envoy writes them: 0.5, 1, 5, ... 3600000
+        char text[32];
+        le.assign(text, std::to_chars(text, text + sizeof text, LatencyHistogram::kBounds[i], std::chars_format::fixed).ptr);
+      }
+      lines.push_back(metric + "_bucket{" + before + "le=\"" + le + "\"} " + std::to_string(counts[i]));
+    }
+    lines.push_back(metric + "_sum{" + labels + "} " + std::to_string(h.histogram->sum()));
+    lines.push_back(metric + "_count{" + labels + "} " + std::to_string(counts.back()));
+    histogramNames.insert(metric);
+  }
+  for (const auto& [metric, lines] : byMetric) {
+    bool gauge = gauges.count(metric) > 0;
+    out += "# TYPE " + metric + (histogramNames.count(metric) ? " histogram\n" : gauge ? " gauge\n" : " counter\n");
+    for (const auto& l : lines) out += l + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+// Envoy's gauges among our stats: what is open, in flight, healthy, serving or warming now, and the
+// server's and the control plane connection's state.
+bool isGauge(std::string_view name) {
+  static const char* const kEndings[] = {"_active", "health_check.healthy", "membership_healthy", "membership_total",
+                                         "connected_state", "_clusters", "total_listeners_warming"};
+  for (const char* e : kEndings) {
+    if (name.ends_with(e)) return true;
+  }
+  return name.starts_with("server.");
+}
+
 // Every stat: the registry's, and what the server and its configuration are now (Envoy's server.*,
 // cluster_manager.* and listener_manager.* gauges), sorted by name.
 StatValues allStats(const AdminContext& ctx) {
@@ -176,68 +229,6 @@ StatValues allStats(const AdminContext& ctx) {
   std::sort(out.begin(), out.end());
   return out;
 }
-
-// Envoy's Prometheus form, by its default tag extractors: the cluster name or stat prefix (to the
-// first dot after the kind) becomes a label, as does a response code or class ending the stat:
-// cluster.c.upstream_rq_503 is envoy_cluster_upstream_rq{envoy_response_code="503",envoy_cluster_name="c"}.
-std::string prometheus(const StatValues& stats, const std::vector<StatsRegistry::NamedHistogram>& histograms) {
-  static const std::map<std::string, std::string> kKinds = {
-      {"cluster", "envoy_cluster_name"}, {"http", "envoy_http_conn_manager_prefix"}, {"tcp", "envoy_tcp_prefix"}};
-  std::string out;
-  std::map<std::string, std::vector<std::string>> byMetric;
-  std::set<std::string> histogramNames;
-  for (const auto& [name, value] : stats) {
-    size_t first = name.find('.'), second = name.find('.', first + 1);
-    auto kind = kKinds.find(name.substr(0, first));
-    std::string stat = name, labels;  // untagged: server.live is envoy_server_live{}
-    if (kind != kKinds.end() && second != std::string::npos) {
-      stat = name.substr(second + 1);
-      labels = kind->second + "=\"" + name.substr(first + 1, second - first - 1) + "\"";
-    }
-    // _rq_<ddd> and _rq_<d>xx: the code or class is a label.
-    size_t n = stat.size();
-    if (n > 7 && stat.compare(n - 7, 4, "_rq_") == 0) {
-      std::string code = stat.substr(n - 3);
-      bool digits = std::isdigit(static_cast<unsigned char>(code[0])) && std::isdigit(static_cast<unsigned char>(code[1])) &&
-                    std::isdigit(static_cast<unsigned char>(code[2]));
-      bool cls = std::isdigit(static_cast<unsigned char>(code[0])) && code.compare(1, 2, "xx") == 0;
-      if (digits) labels = "envoy_response_code=\"" + code + "\"," + labels;
-      if (cls) labels = "envoy_response_code_class=\"" + code.substr(0, 1) + "\"," + labels;
-      if (digits) stat.resize(n - 4);              // upstream_rq
-      if (cls) stat.replace(n - 3, 3, "xx");       // upstream_rq_xx
-    }
-    for (char& c : stat) c = c == '.' ? '_' : c;
-    std::string metric = labels.empty() ? "envoy_" + stat : "envoy_" + name.substr(0, first) + "_" + stat;
-    byMetric[metric].push_back(metric + "{" + labels + "} " + std::to_string(value));
-  }
-  // Histograms: Envoy's buckets, cumulative, then the sum and the count of each series.
-  for (const auto& h : histograms) {
-    std::string metric = h.name.substr(0, h.name.find('.')) + "_" + h.name.substr(h.name.find('.', h.name.find('.') + 1) + 1);
-    metric = "envoy_" + metric;
-    std::string tag = h.tagName + "=\"" + h.tagValue + "\"";
-    auto counts = h.histogram->cumulative();
-    auto& lines = byMetric[metric];
-    for (size_t i = 0; i < counts.size(); ++i) {
-      std::string le = "+Inf";
-      if (i < std::size(LatencyHistogram::kBounds)) {  // as Envoy writes them: 0.5, 1, 5, ... 3600000
-        char text[32];
-        le.assign(text, std::to_chars(text, text + sizeof text, LatencyHistogram::kBounds[i], std::chars_format::fixed).ptr);
-      }
-      lines.push_back(metric + "_bucket{" + tag + ",le=\"" + le + "\"} " + std::to_string(counts[i]));
-    }
-    lines.push_back(metric + "_sum{" + tag + "} " + std::to_string(h.histogram->sum()));
-    lines.push_back(metric + "_count{" + tag + "} " + std::to_string(counts.back()));
-    histogramNames.insert(metric);
-  }
-  for (const auto& [metric, lines] : byMetric) {
-    bool gauge = isGauge(metric);
-    out += "# TYPE " + metric + (histogramNames.count(metric) ? " histogram\n" : gauge ? " gauge\n" : " counter\n");
-    for (const auto& l : lines) out += l + "\n";
-  }
-  return out;
-}
-
-}  // namespace
 
 AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, const std::string& target) {
   std::string path = target.substr(0, target.find('?'));
@@ -297,7 +288,7 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
     auto histograms = ctx.stats->histograms();
     std::erase_if(histograms, [&](const auto& h) { return !keep(h.name, h.histogram->cumulative().back() > 0); });
     std::string format = paramValue(target, "format").value_or(path == "/stats" ? "text" : "prometheus");
-    if (format == "prometheus") return {200, "text/plain; version=0.0.4", prometheus(stats, histograms)};
+    if (format == "prometheus") return {200, "text/plain; version=0.0.4", prometheus(*ctx.tags, stats, histograms)};
     if (format == "json") {
       json list = json::array();
       for (const auto& [name, value] : stats) list.push_back({{"name", name}, {"value", value}});

@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "proxy/config_manager.h"
+#include "proxy/stat_tags.h"
 #include "proxy/stats.h"
 
 namespace meshd::proxy {
@@ -29,7 +30,14 @@ struct AdminContext {
   // /healthcheck/fail and /healthcheck/ok (the server then says DRAINING, as Envoy's).
   std::function<void(bool inboundOnly, bool graceful)> drainListeners;
   std::shared_ptr<bool> healthCheckFailed = std::make_shared<bool>(false);
+  // How stats are named and tagged (the bootstrap's stats_config): Prometheus labels.
+  std::shared_ptr<const TagProducer> tags = std::make_shared<TagProducer>();
 };
+
+// Every stat: the registry's, and the server's and its configuration's gauges, sorted by name.
+StatValues allStats(const AdminContext& ctx);
+// Whether the stat `name` is one of Envoy's gauges (the rest are counters).
+bool isGauge(std::string_view name);
 
 // The response to an admin GET: status, content type, body.
 struct AdminResponse {

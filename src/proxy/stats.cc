@@ -140,10 +140,10 @@ std::shared_ptr<HttpStats> StatsRegistry::http(const std::string& prefix) {
 std::vector<StatsRegistry::NamedHistogram> StatsRegistry::histograms() const {
   std::vector<NamedHistogram> out;
   for (const auto& [name, s] : clusters_) {
-    out.push_back({"cluster." + name + ".upstream_rq_time", "envoy_cluster_name", name, &s->upstream_rq_time});
+    out.push_back({"cluster." + name + ".upstream_rq_time", &s->upstream_rq_time});
   }
   for (const auto& [prefix, s] : http_) {
-    out.push_back({"http." + prefix + ".downstream_rq_time", "envoy_http_conn_manager_prefix", prefix, &s->downstream_rq_time});
+    out.push_back({"http." + prefix + ".downstream_rq_time", &s->downstream_rq_time});
   }
   return out;
 }

@@ -220,10 +220,9 @@ class StatsRegistry {
   std::shared_ptr<TcpStats> tcp(const std::string& prefix);
   // Every counter as (full Envoy name, value), sorted by name.
   std::vector<std::pair<std::string, uint64_t>> all() const;
-  // Every histogram as (full Envoy name, tag name, tag value, histogram), e.g.
-  // ("cluster.c.upstream_rq_time", "envoy_cluster_name", "c", ...).
+  // Every histogram with its full Envoy name, e.g. cluster.c.upstream_rq_time.
   struct NamedHistogram {
-    std::string name, tagName, tagValue;
+    std::string name;
     const LatencyHistogram* histogram;
   };
   std::vector<NamedHistogram> histograms() const;
