@@ -200,17 +200,6 @@ std::string prometheus(const TagProducer& tags, const StatValues& stats,
 
 }  // namespace
 
-// Envoy's gauges among our stats: what is open, in flight, healthy, serving or warming now, and the
-// server's and the control plane connection's state.
-bool isGauge(std::string_view name) {
-  static const char* const kEndings[] = {"_active", "health_check.healthy", "membership_healthy", "membership_total",
-                                         "connected_state", "_clusters", "total_listeners_warming"};
-  for (const char* e : kEndings) {
-    if (name.ends_with(e)) return true;
-  }
-  return name.starts_with("server.");
-}
-
 // Every stat: the registry's, and what the server and its configuration are now (Envoy's server.*,
 // cluster_manager.* and listener_manager.* gauges), sorted by name.
 StatValues allStats(const AdminContext& ctx) {

@@ -36,8 +36,7 @@ struct AdminContext {
 
 // Every stat: the registry's, and the server's and its configuration's gauges, sorted by name.
 StatValues allStats(const AdminContext& ctx);
-// Whether the stat `name` is one of Envoy's gauges (the rest are counters).
-bool isGauge(std::string_view name);
+
 
 // The response to an admin GET: status, content type, body.
 struct AdminResponse {

@@ -50,11 +50,15 @@ class ProxyE2eTest : public ::testing::Test {
         endpoints { lb_endpoints { endpoint { address { socket_address { address: "127.0.0.1" port_value: )" +
                                                                   std::to_string(*port) + " } } } } } } } }",
                                                               &b));
+    editBootstrap(b);
     proxy_ = std::make_unique<Proxy>(ProxyOptions{b, workers_});
     ASSERT_TRUE(proxy_->start().ok());
     while (port_ == proxy_->adminPort()) port_ = freePort();  // the admin's ephemeral port may be the one picked
     thread_ = std::thread([this] { proxy_->run(); });
   }
+
+  // A derived fixture's additions to the bootstrap (stats sinks, ...).
+  virtual void editBootstrap(envoy::config::bootstrap::v3::Bootstrap&) {}
 
   void TearDown() override {
     proxy_->requestStop();

@@ -14,6 +14,7 @@
 #include "proxy/health_checker.h"
 #include "xds/bootstrap.h"
 #include "proxy/outlier_detector.h"
+#include "proxy/statsd_sink.h"
 #include "proxy/worker.h"
 #include "proxy/xds_client.h"
 
@@ -29,6 +30,10 @@ struct Proxy::Parts {
   std::unique_ptr<AdminServer> admin;
   std::unique_ptr<XdsClient> xds;
   std::unique_ptr<boost::asio::steady_timer> drainTimer;  // a graceful /drain_listeners' end
+  AdminContext view;  // what the admin sees: what the sinks get too
+  std::vector<std::unique_ptr<DogStatsdSink>> sinks;
+  std::unique_ptr<boost::asio::steady_timer> flushTimer;
+  std::chrono::milliseconds flushInterval{5000};  // Envoy's default
 };
 
 Proxy::Proxy(ProxyOptions options) : options_(std::move(options)), parts_(std::make_unique<Parts>()) {}
@@ -98,6 +103,11 @@ Status Proxy::start() {
       if (!ec) parts_->config->stopListeners(inboundOnly);
     });
   };
+  auto tags = TagProducer::make(options_.bootstrap.stats_config());
+  if (!tags.ok()) return tags.status();
+  ctx.tags = *tags;
+  p.view = ctx;
+  if (Status s = startStatsSinks(); !s.ok()) return s;
   p.admin = std::make_unique<AdminServer>(main_, ctx);
   if (options_.bootstrap.has_admin()) {
     const auto& sa = options_.bootstrap.admin().address().socket_address();
@@ -115,6 +125,44 @@ Status Proxy::start() {
   return okStatus();
 }
 
+Status Proxy::startStatsSinks() {
+  Parts& p = *parts_;
+  const auto& b = options_.bootstrap;
+  for (const auto& sink : b.stats_sinks()) {
+    envoy::config::metrics::v3::DogStatsdSink dog;
+    if (!sink.typed_config().UnpackTo(&dog)) {
+      return badRequest("stats sink '" + sink.name() + "' (" + sink.typed_config().type_url() +
+                        ") is not supported: meshproxy has envoy.stat_sinks.dog_statsd");
+    }
+    auto made = DogStatsdSink::make(dog, p.view.tags);
+    if (!made.ok()) return made.status();
+    p.sinks.push_back(std::move(*made));
+  }
+  if (b.has_stats_flush_interval()) {
+    p.flushInterval = std::chrono::milliseconds(b.stats_flush_interval().seconds() * 1000 + b.stats_flush_interval().nanos() / 1000000);
+    if (p.flushInterval < std::chrono::milliseconds(1) || p.flushInterval > std::chrono::seconds(300)) {
+      return badRequest("stats_flush_interval must be within 1ms..300s");  // as Envoy's validation
+    }
+  }
+  if (p.sinks.empty()) return okStatus();
+  p.flushTimer = std::make_unique<boost::asio::steady_timer>(main_);
+  flushStatsLater();
+  return okStatus();
+}
+
+void Proxy::flushStatsLater() {
+  Parts& p = *parts_;
+  p.flushTimer->expires_after(p.flushInterval);
+  p.flushTimer->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    Parts& p = *parts_;
+    StatValues all = allStats(p.view);
+    auto histograms = DogStatsdSink::take(p.stats.histograms());
+    for (auto& sink : p.sinks) sink->flush(all, histograms);
+    flushStatsLater();
+  });
+}
+
 void Proxy::run() {
   auto guard = boost::asio::make_work_guard(main_);
   main_.run();
@@ -128,6 +176,7 @@ void Proxy::requestStop() {
     parts_->admin->stop();
     parts_->health->stop();
     parts_->outliers->stop();
+    if (parts_->flushTimer) parts_->flushTimer->cancel();
     main_.stop();
   });
 }

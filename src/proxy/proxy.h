@@ -40,6 +40,9 @@ class Proxy {
 
  private:
   struct Parts;
+  // Envoy's stats flush: the stats sinks get every stat, every stats_flush_interval.
+  Status startStatsSinks();
+  void flushStatsLater();
   ProxyOptions options_;
   boost::asio::io_context main_{1};
   std::unique_ptr<Parts> parts_;

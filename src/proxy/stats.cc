@@ -19,6 +19,29 @@ void ResponseCodes::appendTo(StatValues& out, const std::string& stem, unsigned 
   if ((shown & kTotal) || total > 0) out.emplace_back(stem + "_completed", total);
 }
 
+bool isGauge(std::string_view name) {
+  static const char* const kEndings[] = {"_active", "health_check.healthy", "membership_healthy", "membership_total",
+                                         "connected_state", "_clusters", "total_listeners_warming"};
+  for (const char* e : kEndings) {
+    if (name.ends_with(e)) return true;
+  }
+  return name.starts_with("server.");
+}
+
+// A bound on what waits for the sink: a flush that does not come (a stalled main thread) must not
+// grow the workers' memory without end.
+constexpr size_t kMaxKept = 100000;
+
+void LatencyHistogram::keep(uint64_t ms) {
+  std::lock_guard lock(keptMu_);
+  if (kept_.size() < kMaxKept) kept_.push_back(ms);
+}
+
+std::vector<uint64_t> LatencyHistogram::takeKept() const {
+  std::lock_guard lock(keptMu_);
+  return std::exchange(kept_, {});
+}
+
 std::array<uint64_t, LatencyHistogram::kBuckets> LatencyHistogram::cumulative() const {
   std::array<uint64_t, kBuckets> out{};
   uint64_t total = 0;

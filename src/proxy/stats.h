@@ -9,6 +9,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,11 @@
 namespace meshd::proxy {
 
 using StatValues = std::vector<std::pair<std::string, uint64_t>>;
+
+// Whether the stat `name` (cluster.c.upstream_cx_active) is one of Envoy's gauges: what is open, in
+// flight, healthy, serving or warming now, and the server's and the control plane's state. The
+// rest are counters.
+bool isGauge(std::string_view name);
 
 // Responses by status code, as Envoy's code stats count them: `<stem>_<code>`, `<stem>_<n>xx` and
 // `<stem>_completed`. The classes and the total are sums, so a response costs one atomic add.
@@ -48,14 +54,24 @@ class LatencyHistogram {
     while (i < std::size(kBounds) && static_cast<double>(ms) > kBounds[i]) ++i;
     buckets_[i].fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(ms, std::memory_order_relaxed);
+    if (tapped_.load(std::memory_order_relaxed)) keep(ms);
   }
+  // While on, every value recorded is also kept until takeKept(): a statsd sink sends each one, as
+  // Envoy's. Off (no sink), recording costs one relaxed load more.
+  static void tap(bool on) { tapped_.store(on, std::memory_order_relaxed); }
+  std::vector<uint64_t> takeKept() const;
   // Counts at or below each bound (the last: all of them), and the sum in milliseconds.
   std::array<uint64_t, kBuckets> cumulative() const;
   uint64_t sum() const { return sum_.load(std::memory_order_relaxed); }
 
  private:
+  void keep(uint64_t ms);
+
+  static inline std::atomic<bool> tapped_{false};
   std::array<std::atomic<uint64_t>, kBuckets> buckets_{};
   std::atomic<uint64_t> sum_{0};
+  mutable std::mutex keptMu_;  // workers record, the main thread takes
+  mutable std::vector<uint64_t> kept_;
 };
 
 struct ClusterStats {

@@ -2,7 +2,13 @@
 
 #include <envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h>
 #include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
+#include <envoy/config/metrics/v3/stats.pb.h>
 #include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <optional>
 
 #include "xds/builders.h"
 #include "xds/translate.h"
@@ -29,6 +35,101 @@ StatusOr<std::pair<std::string, uint32_t>> hostPort(const std::string& name, con
   } catch (...) {
     return badRequest(name + " has an invalid port: '" + v + "'");
   }
+}
+
+// Go's strconv.ParseBool, as the App Mesh image's agent reads its switches; unset is false.
+StatusOr<bool> truthy(const std::map<std::string, std::string>& env, const std::string& k) {
+  std::string v = get(env, k);
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (v == t) return true;
+  }
+  for (const char* f : {"", "0", "f", "F", "FALSE", "false", "False"}) {
+    if (v == f) return false;
+  }
+  return badRequest(k + " environment variable (\"" + v + "\") must be a boolean value.");
+}
+
+// A Go duration as ENVOY_STATS_FLUSH_INTERVAL takes it ("15s", "500ms", "1m30s"), in ms; nullopt
+// when it is not one.
+std::optional<int64_t> goDurationMs(const std::string& v) {
+  static const std::pair<const char*, double> kUnits[] = {{"ns", 1e-6}, {"us", 1e-3}, {"µs", 1e-3}, {"ms", 1},
+                                                          {"s", 1e3},   {"m", 6e4},   {"h", 3.6e6}};
+  double total = 0;
+  size_t at = 0;
+  if (v.empty()) return std::nullopt;
+  while (at < v.size()) {
+    size_t digits = at;
+    while (digits < v.size() && (std::isdigit(static_cast<unsigned char>(v[digits])) || v[digits] == '.')) ++digits;
+    if (digits == at) return std::nullopt;
+    double n = std::stod(v.substr(at, digits - at));
+    size_t unitEnd = digits;
+    while (unitEnd < v.size() && !std::isdigit(static_cast<unsigned char>(v[unitEnd])) && v[unitEnd] != '.') ++unitEnd;
+    std::string unit = v.substr(digits, unitEnd - digits);
+    auto u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& x) { return unit == x.first; });
+    if (u == std::end(kUnits)) return v == "0" ? std::optional<int64_t>(0) : std::nullopt;
+    total += n * u->second;
+    at = unitEnd;
+  }
+  return static_cast<int64_t>(total);
+}
+
+// The App Mesh image's stats settings: its stats tags (appmesh.mesh and appmesh.virtual_node or
+// appmesh.virtual_gateway with ENABLE_ENVOY_STATS_TAGS, and the listener ones always), the flush
+// interval, and the DogStatsD sink (ENABLE_ENVOY_DOG_STATSD) to STATSD_SOCKET_PATH, else UDP to
+// STATSD_ADDRESS:STATSD_PORT (127.0.0.1:8125).
+Status addStats(const std::map<std::string, std::string>& env, const ProxyId& proxy,
+                envoy::config::bootstrap::v3::Bootstrap& b) {
+  for (const char* file : {"ENVOY_STATS_CONFIG_FILE", "ENVOY_STATS_SINKS_CFG_FILE"}) {
+    if (!get(env, file).empty()) {
+      return badRequest(std::string(file) + " is not supported: meshd does not merge files into the bootstrap");
+    }
+  }
+  auto tags = truthy(env, "ENABLE_ENVOY_STATS_TAGS");
+  if (!tags.ok()) return tags.status();
+  auto* stats = b.mutable_stats_config();
+  auto fixed = [stats](const std::string& name, const std::string& value) {
+    auto* t = stats->add_stats_tags();
+    t->set_tag_name(name);
+    t->set_fixed_value(value);
+  };
+  if (*tags) {
+    fixed("appmesh.mesh", proxy.mesh);
+    fixed(proxy.gateway ? "appmesh.virtual_gateway" : "appmesh.virtual_node", proxy.name);
+  }
+  for (const auto& [name, regex] : {std::pair{"appmesh.listener_protocol", R"(.*?\.ingress\.((\w+?)\.)[0-9]+?\.(.+?)$)"},
+                                    std::pair{"appmesh.listener_port", R"(.*?\.ingress\.\w+?\.(([0-9]+?)\.)(.+?)$)"},
+                                    std::pair{"envoy_rds_route_config", R"(.*?\.ingress\.\w+?\.[0-9]+?\.rds\.((.*?)\.)(.+?)$)"}}) {
+    auto* t = stats->add_stats_tags();
+    t->set_tag_name(name);
+    t->set_regex(regex);
+  }
+  if (std::string v = get(env, "ENVOY_STATS_FLUSH_INTERVAL"); !v.empty()) {
+    std::optional<int64_t> ms = goDurationMs(v);
+    if (!ms) return badRequest("ENVOY_STATS_FLUSH_INTERVAL (\"" + v + "\") must be a duration such as 5s or 500ms");
+    *b.mutable_stats_flush_interval() = millis(*ms);
+  }
+  auto dog = truthy(env, "ENABLE_ENVOY_DOG_STATSD");
+  if (!dog.ok()) return dog.status();
+  if (!*dog) return okStatus();
+  envoy::config::metrics::v3::DogStatsdSink sink;
+  if (std::string path = get(env, "STATSD_SOCKET_PATH"); !path.empty()) {
+    sink.mutable_address()->mutable_pipe()->set_path(path);
+  } else {
+    std::string port = get(env, "STATSD_PORT", "8125");
+    uint32_t p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size()) {
+      return badRequest("STATSD_PORT environment variable (\"" + port + "\") must be an integer value.");
+    }
+    auto* sa = sink.mutable_address()->mutable_socket_address();
+    sa->set_address(get(env, "STATSD_ADDRESS", "127.0.0.1"));
+    sa->set_port_value(p);
+    sa->set_protocol(envoy::config::core::v3::SocketAddress::UDP);
+  }
+  auto* s = b.add_stats_sinks();
+  s->set_name("envoy.stat_sinks.dog_statsd");
+  *s->mutable_typed_config() = pack(sink);
+  return okStatus();
 }
 
 }  // namespace
@@ -79,6 +180,8 @@ StatusOr<envoy::config::bootstrap::v3::Bootstrap> makeBootstrap(const std::map<s
   cla->set_cluster_name(kXdsClusterName);
   *cla->add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address() =
       socketAddress(xds->first, xds->second);
+
+  if (Status st = addStats(env, *proxy, b); !st.ok()) return st;
 
   std::string resolver = get(env, "MESHD_DNS_RESOLVER");
   if (!resolver.empty()) {

@@ -7,6 +7,13 @@
 //   ENVOY_ADMIN_ACCESS_ENABLE_IPV6  "true": admin binds :: instead of 0.0.0.0
 //   MESHD_DNS_RESOLVER            host:port of the DNS server clusters resolve with (optional)
 //   MESHD_IPV6_AVAILABLE          "false": tell meshd the host has no IPv6 (node metadata)
+//   ENABLE_ENVOY_DOG_STATSD       a DogStatsD sink, to STATSD_SOCKET_PATH (a Unix datagram socket)
+//                                 or else UDP to STATSD_ADDRESS (127.0.0.1):STATSD_PORT (8125)
+//   ENABLE_ENVOY_STATS_TAGS       stats tagged appmesh.mesh and appmesh.virtual_node (or _gateway)
+//   ENVOY_STATS_FLUSH_INTERVAL    how often sinks get the stats, a Go duration (5s)
+// The switches are Go booleans (1, t, true, 0, f, false, ...), as the App Mesh image's agent reads
+// them, which also always adds its listener stats tags. ENVOY_STATS_CONFIG_FILE and
+// ENVOY_STATS_SINKS_CFG_FILE (files merged into the bootstrap) are refused.
 // A pure function of the variables given; real Envoy and meshproxy start from the same file.
 
 #include <envoy/config/bootstrap/v3/bootstrap.pb.h>

@@ -1,5 +1,6 @@
 #include "xds/bootstrap.h"
 
+#include <envoy/config/metrics/v3/stats.pb.h>
 #include <envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.pb.h>
 #include <gtest/gtest.h>
 
@@ -44,6 +45,64 @@ TEST(BootstrapTest, DeltaXdsOnRequest) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->dynamic_resources().ads_config().api_type(), envoy::config::core::v3::ApiConfigSource::DELTA_GRPC);
   EXPECT_EQ(b->node().metadata().fields().at(kAdminPortKey).number_value(), 9901);
+}
+
+// The App Mesh image's DogStatsD and stats tags variables, as its agent writes them.
+TEST(BootstrapTest, DogStatsdAndStatsTags) {
+  auto b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m1/virtualNode/n1"}});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->stats_sinks_size(), 0);
+  ASSERT_EQ(b->stats_config().stats_tags_size(), 3);  // the listener tags, always
+  EXPECT_EQ(b->stats_config().stats_tags(1).tag_name(), "appmesh.listener_port");
+  EXPECT_FALSE(b->has_stats_flush_interval());
+
+  b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m1/virtualNode/n1"}, {"ENABLE_ENVOY_DOG_STATSD", "1"},
+                     {"ENABLE_ENVOY_STATS_TAGS", "true"}, {"ENVOY_STATS_FLUSH_INTERVAL", "1m30s"}});
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  ASSERT_EQ(b->stats_sinks_size(), 1);
+  EXPECT_EQ(b->stats_sinks(0).name(), "envoy.stat_sinks.dog_statsd");
+  envoy::config::metrics::v3::DogStatsdSink dog;
+  ASSERT_TRUE(b->stats_sinks(0).typed_config().UnpackTo(&dog));
+  EXPECT_EQ(dog.address().socket_address().address(), "127.0.0.1");
+  EXPECT_EQ(dog.address().socket_address().port_value(), 8125u);
+  EXPECT_EQ(dog.address().socket_address().protocol(), envoy::config::core::v3::SocketAddress::UDP);
+  EXPECT_EQ(b->stats_flush_interval().seconds(), 90);
+  const auto& tags = b->stats_config().stats_tags();
+  ASSERT_EQ(tags.size(), 5);
+  EXPECT_EQ(tags[0].tag_name(), "appmesh.mesh");
+  EXPECT_EQ(tags[0].fixed_value(), "m1");
+  EXPECT_EQ(tags[1].tag_name(), "appmesh.virtual_node");
+  EXPECT_EQ(tags[1].fixed_value(), "n1");
+
+  b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "arn:aws:appmesh:us-west-2:1:mesh/m1/virtualGateway/g1"},
+                     {"ENABLE_ENVOY_DOG_STATSD", "t"}, {"STATSD_ADDRESS", "10.0.0.5"}, {"STATSD_PORT", "9125"},
+                     {"ENABLE_ENVOY_STATS_TAGS", "1"}});
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(b->stats_sinks(0).typed_config().UnpackTo(&dog));
+  EXPECT_EQ(dog.address().socket_address().address(), "10.0.0.5");
+  EXPECT_EQ(dog.address().socket_address().port_value(), 9125u);
+  EXPECT_EQ(b->stats_config().stats_tags(1).tag_name(), "appmesh.virtual_gateway");
+  EXPECT_EQ(b->stats_config().stats_tags(1).fixed_value(), "g1");
+
+  b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m1/virtualNode/n1"}, {"ENABLE_ENVOY_DOG_STATSD", "true"},
+                     {"STATSD_SOCKET_PATH", "/tmp/statsd.sock"}, {"STATSD_PORT", "9125"}});
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(b->stats_sinks(0).typed_config().UnpackTo(&dog));
+  EXPECT_EQ(dog.address().pipe().path(), "/tmp/statsd.sock");
+}
+
+TEST(BootstrapTest, BadStatsVariablesAreRefused) {
+  auto with = [](std::map<std::string, std::string> env) {
+    env["APPMESH_RESOURCE_ARN"] = "mesh/m1/virtualNode/n1";
+    return makeBootstrap(env);
+  };
+  auto bad = with({{"ENABLE_ENVOY_DOG_STATSD", "yes"}});
+  EXPECT_EQ(bad.status().message(), "ENABLE_ENVOY_DOG_STATSD environment variable (\"yes\") must be a boolean value.");
+  EXPECT_FALSE(with({{"ENABLE_ENVOY_DOG_STATSD", "1"}, {"STATSD_PORT", "TCP"}}).ok());
+  EXPECT_FALSE(with({{"ENABLE_ENVOY_STATS_TAGS", "2"}}).ok());
+  EXPECT_FALSE(with({{"ENVOY_STATS_FLUSH_INTERVAL", "not_a_duration"}}).ok());
+  EXPECT_FALSE(with({{"ENVOY_STATS_CONFIG_FILE", "/etc/stats.yaml"}}).ok());
+  EXPECT_TRUE(with({{"ENVOY_STATS_FLUSH_INTERVAL", "500ms"}}).ok());
 }
 
 TEST(BootstrapTest, RejectsMissingOrBadVariables) {
