@@ -21,6 +21,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -228,6 +230,9 @@ class UpstreamTestServer {
       boost::system::error_code ec;
       Socket s = co_await acceptor_.async_accept(into(ec));
       if (ec) co_return;
+      // Not inherited by a client the test runs (nghttp, by popen): a copy of the descriptor in
+      // that process would keep the connection open, and its FIN unsent, after this side closes.
+      ::fcntl(s.native_handle(), F_SETFD, FD_CLOEXEC);
       ++connections_;
       auto c = std::make_shared<Connection>(*this, std::move(s));
       boost::asio::co_spawn(io_, c->run(c), boost::asio::detached);
