@@ -144,5 +144,27 @@ TEST_F(ClientGoneE2eTest, AnHttp1ClientThatGoesAwayClosesItsUpstreamConnection) 
   EXPECT_TRUE(statIs("downstream_cx_destroy_remote_active_rq: 1"));
 }
 
+// A client gone while the router waits out a retry's back-off: no further attempt is made for it.
+TEST_F(ClientGoneE2eTest, NoRetryIsMadeForAClientGoneDuringTheBackOff) {
+  Upstream sick("sick", 503, 0ms, /*keepAlive=*/true);
+  set({staticCluster("c", {sick.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" timeout { seconds: 30 }
+         retry_policy { retry_on: "5xx" num_retries { value: 3 }
+                        retry_back_off { base_interval { seconds: 1 } max_interval { seconds: 1 } } } } })")});
+  ASSERT_TRUE(listening());
+  FrameClient client(port_);
+  ASSERT_TRUE(client.connected());
+  h2::StreamId id = get(client, "/x");
+  ASSERT_TRUE(client.flush());
+  ASSERT_TRUE(eventually([&] { return sick.requests() >= 1; }));
+  client.codec().resetStream(id, h2::ErrorCode::kCancel);
+  ASSERT_TRUE(client.flush());
+  std::this_thread::sleep_for(100ms);  // an attempt already on its way arrives
+  int atReset = sick.requests();
+  std::this_thread::sleep_for(3000ms);  // past the remaining back-offs (each under 1 s)
+  EXPECT_EQ(sick.requests(), atReset);
+  EXPECT_LT(atReset, 4);
+}
+
 }  // namespace
 }  // namespace meshd::proxy::testing

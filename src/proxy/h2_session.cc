@@ -412,9 +412,14 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   RequestLog log = requestLog(chain_, req, "HTTP/2", stream_.socket(), local_, connectionId_);
   auto started = Clock::now();
   H2Downstream d(*this, *s, log, chain_.server, req.method() == "HEAD", grpc::isGrpcRequest(s->head));
-  s->downstream = &d;
-  co_await forward(worker_, chain_, req, body, d);
-  s->downstream = nullptr;
+  {
+    s->downstream = &d;  // cleared however forward() ends
+    struct Unwatch {
+      H2Stream& s;
+      ~Unwatch() { s.downstream = nullptr; }
+    } unwatch{*s};
+    co_await forward(worker_, chain_, req, body, d);
+  }
   chain_.httpStats->downstream_rq.charge(log.responseCode);
   chain_.httpStats->downstream_rq_time.record(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
   // A response that went out before the request's body ended: as Envoy, the rest of it is

@@ -147,6 +147,14 @@ constexpr size_t kHeadReadSize = 8 << 10;
 // its response (as from HAProxy or nginx): which requests are cut does not depend on where they
 // fall between two probes.
 struct ClientProbe {
+  ClientProbe(Downstream& d, TimedStream& stream, HttpStats& stats, std::chrono::steady_clock::time_point started)
+      : d(d), stream(stream), stats(stats), started(started) {
+    stream.probeWith(&ClientProbe::run, this);
+  }
+  ~ClientProbe() { stream.probeWith(nullptr, nullptr); }
+  ClientProbe(const ClientProbe&) = delete;
+  ClientProbe& operator=(const ClientProbe&) = delete;
+
   Downstream& d;
   TimedStream& stream;
   HttpStats& stats;
@@ -261,10 +269,8 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     auto started = std::chrono::steady_clock::now();
     served = true;
     Http1Downstream d(stream, *drain, log, chain.server, req.version(), req.method() == "HEAD", parsed.keepAlive && !draining);
-    ClientProbe probe{d, stream, *chain.httpStats, started};
-    stream.probeWith(&ClientProbe::run, &probe);
+    ClientProbe probe{d, stream, *chain.httpStats, started};  // cleared however forward() ends
     bool again = co_await forward(worker, chain, req, body, d);  // edits req into the upstream request
-    stream.probeWith(nullptr, nullptr);
     chain.httpStats->downstream_rq.charge(log.responseCode);
     chain.httpStats->downstream_rq_time.record(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));

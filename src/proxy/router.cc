@@ -487,6 +487,11 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
         beast::error_code ignored;
         co_await backOff.async_wait(into(ignored));
       }
+      if (d.gone()) {  // the client went during the back-off: no attempt for it
+        log.addFlag("DC");
+        log.details = kDownstreamDisconnect;
+        co_return false;
+      }
       if (timeouts.deadline) setExpectedTimeout(up, timeouts, msSince(timeouts.started), true);
       continue;
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 namespace meshd::proxy {
 
@@ -45,7 +46,10 @@ TagProducer::~TagProducer() = default;
 
 StatusOr<std::shared_ptr<const TagProducer>> TagProducer::make(const envoy::config::metrics::v3::StatsConfig& config) {
   auto p = std::make_shared<TagProducer>();
+  p->defaults_ = !config.has_use_all_default_tags() || config.use_all_default_tags().value();
+  std::set<std::string> names;
   for (const auto& t : config.stats_tags()) {
+    if (!names.insert(t.tag_name()).second) return badRequest("Tag name '" + t.tag_name() + "' specified twice.");
     Configured c{t.tag_name(), "", nullptr};
     if (t.tag_value_case() == envoy::config::metrics::v3::TagSpecifier::kFixedValue) {
       c.fixed = t.fixed_value();
@@ -54,6 +58,7 @@ StatusOr<std::shared_ptr<const TagProducer>> TagProducer::make(const envoy::conf
       if (std::find(std::begin(kDefaultNames), std::end(kDefaultNames), t.tag_name()) == std::end(kDefaultNames)) {
         return badRequest("No regex specified for tag specifier and no default regex for name: '" + t.tag_name() + "'");
       }
+      p->named_.insert(t.tag_name());  // that default runs even with use_all_default_tags false
       continue;
     } else {
       c.regex = std::make_unique<RE2>(t.regex(), RE2::Quiet);
@@ -61,9 +66,15 @@ StatusOr<std::shared_ptr<const TagProducer>> TagProducer::make(const envoy::conf
         return badRequest("stats_tags " + t.tag_name() + ": invalid regex '" + t.regex() + "' (it needs a capture group)");
       }
     }
+    p->replaced_.insert(c.name);  // a default of that name gives way to it
     p->configured_.push_back(std::move(c));
   }
   return std::shared_ptr<const TagProducer>(std::move(p));
+}
+
+bool TagProducer::wants(std::string_view defaultName) const {
+  std::string n(defaultName);
+  return (defaults_ || named_.count(n)) && !replaced_.count(n);
 }
 
 TaggedName TagProducer::produce(std::string_view name) const {
@@ -73,10 +84,10 @@ TaggedName TagProducer::produce(std::string_view name) const {
   // (_rq(_(\d{3}))$) and its class (_rq_((\d))xx$), then the configured ones.
   size_t n = name.size();
   bool rq = n > 7 && name.substr(n - 7, 4) == "_rq_";
-  if (rq && digit(name[n - 3]) && digit(name[n - 2]) && digit(name[n - 1])) {
+  if (rq && wants("envoy.response_code") && digit(name[n - 3]) && digit(name[n - 2]) && digit(name[n - 1])) {
     out.tags.emplace_back("envoy.response_code", std::string(name.substr(n - 3)));
     cuts.emplace_back(n - 4, n);  // _200
-  } else if (rq && digit(name[n - 3]) && name.substr(n - 2) == "xx") {
+  } else if (rq && wants("envoy.response_code_class") && digit(name[n - 3]) && name.substr(n - 2) == "xx") {
     out.tags.emplace_back("envoy.response_code_class", std::string(1, name[n - 3]));
     cuts.emplace_back(n - 3, n - 2);  // the 2 of 2xx
   }
@@ -88,7 +99,7 @@ TaggedName TagProducer::produce(std::string_view name) const {
     int groups = std::min(c.regex->NumberOfCapturingGroups(), 2);
     re2::StringPiece m[3];
     re2::StringPiece text(name.data(), name.size());
-    if (!c.regex->Match(text, 0, text.size(), RE2::UNANCHORED, m, groups + 1)) continue;
+    if (!c.regex->Match(text, 0, text.size(), RE2::UNANCHORED, m, groups + 1) || m[1].data() == nullptr) continue;
     const re2::StringPiece& value = groups == 2 ? m[2] : m[1];
     out.tags.emplace_back(c.name, std::string(value.data(), value.size()));
     size_t from = static_cast<size_t>(m[1].data() - name.data());
@@ -103,7 +114,7 @@ TaggedName TagProducer::produce(std::string_view name) const {
                       : kind == "http"  ? "envoy.http_conn_manager_prefix"
                       : kind == "tcp"   ? "envoy.tcp_prefix"
                                         : nullptr;
-    if (tag) {
+    if (tag && wants(tag)) {
       out.tags.emplace_back(tag, std::string(name.substr(first + 1, second - first - 1)));
       cuts.emplace_back(first + 1, second + 1);
     }

@@ -9,6 +9,7 @@
 #include <envoy/config/metrics/v3/stats.pb.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,14 +30,21 @@ class TagProducer {
   TagProducer();
   ~TagProducer();
   // The default extractors and `config`'s stats_tags, or why `config` cannot be taken (a tag
-  // name twice, a bad regex), as Envoy refuses such a bootstrap.
+  // name twice, a bad regex), as Envoy refuses such a bootstrap. A configured tag named as a
+// default extractor replaces it; use_all_default_tags false turns the defaults off.
   static StatusOr<std::shared_ptr<const TagProducer>> make(const envoy::config::metrics::v3::StatsConfig& config);
 
   TaggedName produce(std::string_view name) const;
 
  private:
   struct Configured;
+  // Whether the default extractor of that name runs.
+  bool wants(std::string_view defaultName) const;
+
   std::vector<Configured> configured_;  // stats_tags, in order
+  bool defaults_ = true;                // use_all_default_tags
+  std::set<std::string> named_;         // defaults named by a stats_tags entry without a regex
+  std::set<std::string> replaced_;      // defaults a configured tag of the same name replaces
 };
 
 }  // namespace meshd::proxy

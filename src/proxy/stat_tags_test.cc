@@ -72,6 +72,29 @@ TEST(StatTagsTest, ABadTagSpecifierIsRefused) {
   config.mutable_stats_tags(0)->set_tag_name("envoy.cluster_name");  // a default's name, its regex
   config.mutable_stats_tags(0)->clear_regex();
   EXPECT_TRUE(TagProducer::make(config).ok());
+  *config.add_stats_tags() = config.stats_tags(0);
+  EXPECT_FALSE(TagProducer::make(config).ok());  // a name twice
+}
+
+// A configured tag named as a default replaces it (one label, not two); use_all_default_tags false
+// turns the defaults off.
+TEST(StatTagsTest, ConfiguredTagsReplaceDefaultsOfTheirName) {
+  envoy::config::metrics::v3::StatsConfig config;
+  auto* t = config.add_stats_tags();
+  t->set_tag_name("envoy.cluster_name");
+  t->set_regex("^cluster\\.((.+?)\\.)");
+  auto p = TagProducer::make(config);
+  ASSERT_TRUE(p.ok());
+  TaggedName n = (*p)->produce("cluster.a.b.upstream_rq_total");
+  EXPECT_EQ(n.name, "cluster.b.upstream_rq_total");
+  EXPECT_EQ(n.tags, (Tags{{"envoy.cluster_name", "a"}}));
+  config.Clear();
+  config.mutable_use_all_default_tags()->set_value(false);
+  p = TagProducer::make(config);
+  ASSERT_TRUE(p.ok());
+  n = (*p)->produce("cluster.c.upstream_rq_200");
+  EXPECT_EQ(n.name, "cluster.c.upstream_rq_200");
+  EXPECT_TRUE(n.tags.empty());
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ TimedStream::Clock::time_point probeAfter(TimedStream::Clock::time_point now) {
 TimedStream::TimedStream(Socket socket) : state_(std::make_shared<State>(std::move(socket))) {}
 
 TimedStream::~TimedStream() {
+  state_->probe = nullptr;  // a timer completion already queued must not call into the owner
   state_->timer.cancel();
   boost::system::error_code ignored;
   state_->socket.close(ignored);

@@ -105,6 +105,10 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
   bool deadlineFirst = timeouts.deadline && timeouts.tryDeadline < now + cluster.connectTimeout;
   stream.expiresAt(deadlineFirst ? timeouts.tryDeadline : now + cluster.connectTimeout);
   co_await stream.async_connect(host.endpoint, into(ec));
+  if (out.aborted()) {  // the client went meanwhile: not the host's failure
+    result.kind = UpstreamResult::kDownstreamReset;
+    co_return result;
+  }
   if (ec == beast::error::timeout) {
     if (deadlineFirst) {
       result.kind = UpstreamResult::kTimeout;
@@ -208,7 +212,7 @@ void UpstreamResponse::release(bool reusable, UpstreamPool& pool) {
     keptTrailers_ = h2->takeTrailers();
     headOnly_ = h2->headEndedStream();
     h2.reset();
-  } else if (reusable && http1_.keepAlive && buffer.size() == 0) {
+  } else if (reusable && !aborted_ && stream && stream->socket().is_open() && http1_.keepAlive && buffer.size() == 0) {
     stream->expiresNever();
     pool.give(cluster, host, std::move(stream));
   } else {
@@ -239,6 +243,11 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
       got = co_await pool.acquire(cluster.name, cluster.stats, host.stats, cluster.breakers, host.endpoint, waitUntil);
     }
     UpstreamResult result;
+    if (out.aborted() && got.stream) {  // the client went while this request waited: the connection is not used
+      pool.give(cluster.name, host.endpoint, std::move(got.stream));
+      result.kind = UpstreamResult::kDownstreamReset;
+      co_return result;
+    }
     switch (got.kind) {
       case UpstreamPool::Acquired::kOverflow: result.kind = UpstreamResult::kOverflow; co_return result;
       case UpstreamPool::Acquired::kTimeout:

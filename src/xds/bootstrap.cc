@@ -52,25 +52,34 @@ StatusOr<bool> truthy(const std::map<std::string, std::string>& env, const std::
 // A Go duration as ENVOY_STATS_FLUSH_INTERVAL takes it ("15s", "500ms", "1m30s"), in ms; nullopt
 // when it is not one.
 std::optional<int64_t> goDurationMs(const std::string& v) {
-  static const std::pair<const char*, double> kUnits[] = {{"ns", 1e-6}, {"us", 1e-3}, {"µs", 1e-3}, {"ms", 1},
-                                                          {"s", 1e3},   {"m", 6e4},   {"h", 3.6e6}};
+  static const std::pair<const char*, double> kUnits[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\u00b5s", 1e-3}, {"\u03bcs", 1e-3},
+                                                          {"ms", 1},    {"s", 1e3},   {"m", 6e4},         {"h", 3.6e6}};
+  if (v == "0") return 0;
+  std::string_view rest = v;
+  if (!rest.empty() && rest[0] == '+') rest.remove_prefix(1);
+  if (rest.empty()) return std::nullopt;
   double total = 0;
-  size_t at = 0;
-  if (v.empty()) return std::nullopt;
-  while (at < v.size()) {
-    size_t digits = at;
-    while (digits < v.size() && (std::isdigit(static_cast<unsigned char>(v[digits])) || v[digits] == '.')) ++digits;
-    if (digits == at) return std::nullopt;
-    double n = std::stod(v.substr(at, digits - at));
-    size_t unitEnd = digits;
-    while (unitEnd < v.size() && !std::isdigit(static_cast<unsigned char>(v[unitEnd])) && v[unitEnd] != '.') ++unitEnd;
-    std::string unit = v.substr(digits, unitEnd - digits);
-    auto u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& x) { return unit == x.first; });
-    if (u == std::end(kUnits)) return v == "0" ? std::optional<int64_t>(0) : std::nullopt;
+  while (!rest.empty()) {
+    // digits, an optional fraction, then a unit (Go's time.ParseDuration, without the sign)
+    size_t whole = 0;
+    while (whole < rest.size() && std::isdigit(static_cast<unsigned char>(rest[whole]))) ++whole;
+    size_t end = whole;
+    if (end < rest.size() && rest[end] == '.') {
+      ++end;
+      while (end < rest.size() && std::isdigit(static_cast<unsigned char>(rest[end]))) ++end;
+    }
+    if (end == 0 || (end == 1 && rest[0] == '.') || end > 30) return std::nullopt;
+    double n = std::strtod(std::string(rest.substr(0, end)).c_str(), nullptr);
+    rest.remove_prefix(end);
+    size_t unit = 0;
+    while (unit < rest.size() && !std::isdigit(static_cast<unsigned char>(rest[unit])) && rest[unit] != '.') ++unit;
+    auto u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& x) { return rest.substr(0, unit) == x.first; });
+    if (u == std::end(kUnits)) return std::nullopt;
     total += n * u->second;
-    at = unitEnd;
+    rest.remove_prefix(unit);
   }
-  return static_cast<int64_t>(total);
+  if (total > 9.2e15) return std::nullopt;  // past what an int64 of ms holds, as Go's overflow error
+  return static_cast<int64_t>(total + 0.5);
 }
 
 // The App Mesh image's stats settings: its stats tags (appmesh.mesh and appmesh.virtual_node or

@@ -103,6 +103,12 @@ TEST(BootstrapTest, BadStatsVariablesAreRefused) {
   EXPECT_FALSE(with({{"ENVOY_STATS_FLUSH_INTERVAL", "not_a_duration"}}).ok());
   EXPECT_FALSE(with({{"ENVOY_STATS_CONFIG_FILE", "/etc/stats.yaml"}}).ok());
   EXPECT_TRUE(with({{"ENVOY_STATS_FLUSH_INTERVAL", "500ms"}}).ok());
+  for (const char* bad : {".", ".s", "1", "5x", "-1s", "1.2.3s", "99999999999999999999h"}) {
+    EXPECT_FALSE(with({{"ENVOY_STATS_FLUSH_INTERVAL", bad}}).ok()) << bad;
+  }
+  auto b = with({{"ENVOY_STATS_FLUSH_INTERVAL", "1.005s"}});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->stats_flush_interval().nanos(), 5000000);
 }
 
 TEST(BootstrapTest, RejectsMissingOrBadVariables) {
