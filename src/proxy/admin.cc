@@ -21,7 +21,7 @@
 #include <set>
 
 #include "proxy/access_log.h"
-#include "proxy/original_dst.h"
+#include "proxy/admin_clusters.h"
 #include "proxy/xds_types.h"
 
 namespace meshd::proxy {
@@ -39,52 +39,6 @@ json toJson(const google::protobuf::Message& m) {
   o.preserve_proto_field_names = true;
   if (!google::protobuf::util::MessageToJsonString(m, &out, o).ok()) return json::object();
   return json::parse(out, nullptr, false);
-}
-
-std::string hostFlags(const Host& h) {
-  if (h.healthy()) return "healthy";
-  std::string f;
-  if (h.failedActiveHc) f += "/failed_active_hc";
-  if (h.ejected) f += "/failed_outlier_check";
-  if (h.edsUnhealthy) f += "/failed_eds_health";
-  if (h.pendingActiveHc) f = "/failed_active_hc/pending_active_hc" + f;  // as Envoy with warm hosts
-  return f;
-}
-
-// One cluster in /clusters' text form, as Envoy writes it: its circuit breakers, then each host's
-// counters and health.
-std::string clusterText(const ClusterView& c) {
-  std::string out = c.name + "::observability_name::" + c.name + "\n";
-  if (c.consecutive5xx != 0) {  // outlier detection: -1 where no success rate was computed, as Envoy
-    for (const char* k : {"success_rate_average", "success_rate_ejection_threshold", "local_origin_success_rate_average",
-                          "local_origin_success_rate_ejection_threshold"}) {
-      out += c.name + "::outlier::" + k + "::-1\n";
-    }
-  }
-  for (auto [priority, b] : {std::pair{"default_priority", c.breakers}, std::pair{"high_priority", c.highPriorityBreakers}}) {
-    std::string prefix = c.name + "::" + priority + "::";
-    out += prefix + "max_connections::" + std::to_string(b.maxConnections) + "\n";
-    out += prefix + "max_pending_requests::" + std::to_string(b.maxPendingRequests) + "\n";
-    out += prefix + "max_requests::" + std::to_string(b.maxRequests) + "\n";
-    out += prefix + "max_retries::" + std::to_string(b.maxRetries) + "\n";
-  }
-  out += c.name + "::added_via_api::true\n";
-  if (!c.edsServiceName.empty()) out += c.name + "::eds_service_name::" + c.edsServiceName + "\n";
-  // An ORIGINAL_DST cluster's hosts are the destinations its connections used lately.
-  std::vector<Host> used = c.originalDstHosts ? c.originalDstHosts->recent() : std::vector<Host>{};
-  for (const Host& h : c.originalDst ? used : c.hosts) {
-    std::string prefix = c.name + "::" + endpointText(h.endpoint) + "::";
-    for (const auto& [k, v] : h.stats ? h.stats->values() : HostStats().values()) out += prefix + k + "::" + std::to_string(v) + "\n";
-    out += prefix + "hostname::" + h.hostname + "\n";
-    out += prefix + "health_flags::" + hostFlags(h) + "\n";
-    out += prefix + "weight::" + std::to_string(h.weight) + "\n";
-    for (const char* locality : {"region", "zone", "sub_zone"}) out += prefix + locality + "::\n";
-    out += prefix + "canary::false\n";
-    out += prefix + "priority::0\n";
-    out += prefix + "success_rate::-1\n";
-    out += prefix + "local_origin_success_rate::-1\n";
-  }
-  return out;
 }
 
 std::string configDump(const AdminContext& ctx) {
@@ -246,18 +200,22 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
     return {200, "application/json", info.dump(2) + "\n"};
   }
   if (path == "/config_dump") return {200, "application/json", configDump(ctx) + "\n"};
+  bool asJson = paramValue(target, "format") == "json";
   if (path == "/clusters") {
-    std::string out;
-    for (const auto& [name, c] : ctx.config->current()->clusters) out += clusterText(*c);
-    return {200, "text/plain; charset=UTF-8", out};
+    if (asJson) return {200, "application/json", clustersJson(*ctx.config->current())};
+    return {200, "text/plain; charset=UTF-8", clustersText(*ctx.config->current())};
   }
   if (path == "/listeners") {
     std::string out;
+    json statuses = json::array();
     for (const auto& l : ctx.config->listenerProtos()) {
       const auto& sa = l->address().socket_address();
       bool v6 = sa.address().find(':') != std::string::npos;
       out += l->name() + "::" + (v6 ? "[" + sa.address() + "]" : sa.address()) + ":" + std::to_string(sa.port_value()) + "\n";
+      statuses.push_back({{"name", l->name()},
+                          {"local_address", {{"socket_address", {{"address", sa.address()}, {"port_value", sa.port_value()}}}}}});
     }
+    if (asJson) return {200, "application/json", json{{"listener_statuses", statuses}}.dump(1) + "\n"};
     return {200, "text/plain; charset=UTF-8", out};
   }
   if (path == "/stats" || path == "/stats/prometheus") {

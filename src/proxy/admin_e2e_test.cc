@@ -34,6 +34,36 @@ class AdminE2eTest : public ProxyE2eTest {
   int outPort_ = freePort();
 };
 
+// The bootstrap's CDS and LDS initial_fetch_timeout (what meshd's ENVOY_INITIAL_FETCH_TIMEOUT
+// sets): with no answer from the management server (here it has nothing for this node), the
+// proxy goes LIVE once it passes, as Envoy; with 0 it waits for ever.
+class InitialFetchE2eTest : public ProxyE2eTest {
+ protected:
+  void editBootstrap(envoy::config::bootstrap::v3::Bootstrap& b) override {
+    for (auto* source : {b.mutable_dynamic_resources()->mutable_cds_config(), b.mutable_dynamic_resources()->mutable_lds_config()}) {
+      source->mutable_ads();
+      source->mutable_initial_fetch_timeout()->set_seconds(seconds_);
+    }
+  }
+  int seconds_ = 1;
+};
+
+TEST_F(InitialFetchE2eTest, NoAnswerWithinTheTimeoutStillGoesLive) {
+  EXPECT_NE(admin("/server_info").find("PRE_INITIALIZING"), std::string::npos);
+  EXPECT_TRUE(eventually([&] { return admin("/server_info").find("\"LIVE\"") != std::string::npos; }, 4s))
+      << admin("/server_info");
+}
+
+class NoInitialFetchTimeoutE2eTest : public InitialFetchE2eTest {
+ protected:
+  NoInitialFetchTimeoutE2eTest() { seconds_ = 0; }
+};
+
+TEST_F(NoInitialFetchTimeoutE2eTest, WithoutOneItWaitsForTheFirstAnswer) {
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_NE(admin("/server_info").find("PRE_INITIALIZING"), std::string::npos) << admin("/server_info");
+}
+
 // Without graceful, the inbound listeners stop accepting at once; a connection they accepted goes on.
 TEST_F(AdminE2eTest, DrainListenersInboundOnlyStopsTheInboundListeners) {
   Upstream app("app", 200, std::chrono::milliseconds(0), true);

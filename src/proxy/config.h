@@ -36,6 +36,8 @@ struct HostOutlierState {
   std::atomic<uint32_t> consecutive5xx{0};
   std::atomic<uint32_t> consecutiveGatewayFailure{0};
   std::atomic<uint64_t> requests{0}, successes{0};  // this interval's; the detector takes them
+  // The last interval's success rate (percent) where the host had the volume for it, else -1.
+  std::atomic<double> successRate{-1};
 };
 
 struct Host {
@@ -48,6 +50,9 @@ struct Host {
   // its first check, which alone decides (healthy_threshold applies only after that).
   bool pendingActiveHc = false;
   bool ejected = false;         // outlier detection ejected it
+  // Discovery no longer lists it, but it passes its health checks: it stays until it fails one
+  // (Envoy's pending_dynamic_removal, without ignore_health_on_host_removal).
+  bool pendingDynamicRemoval = false;
   std::shared_ptr<HostOutlierState> outlier;  // when the cluster has outlier detection
   std::shared_ptr<HostStats> stats;           // lives across updates of the host; null in unit tests
   std::string hostname;  // the endpoint's, or a DNS cluster's name
@@ -112,6 +117,8 @@ struct FilterChainView {
   std::string transportProtocol;         // "tls", "raw_buffer"; empty: any
   bool http = true;
   std::string routeConfigName;   // http
+  // http: how long the listener waits for its route configuration (initial_fetch_timeout).
+  std::chrono::milliseconds rdsFetchTimeout{15000};
   std::vector<std::pair<std::string, uint32_t>> tcpClusters;  // tcp proxy: (cluster, weight)
   std::string statPrefix;
   std::shared_ptr<HttpStats> httpStats;  // http: http.<stat_prefix>.*
@@ -124,6 +131,11 @@ struct FilterChainView {
   // but drains, as Envoy's connection manager: it closes this much later (HTTP/2: after a GOAWAY
   // notice, then the final GOAWAY), and a request meanwhile is its last.
   std::chrono::milliseconds drainTimeout{5000};
+  // http: http_protocol_options. Without accept_http_10 an HTTP/1.0 request is answered 426 and
+  // the connection closed, as Envoy's codec; with it, default_host_for_http_10 is the Host of one
+  // that has none.
+  bool acceptHttp10 = false;
+  std::string defaultHostForHttp10;
   // tcp proxy: idle_timeout, how long both directions may carry no byte before both connections
   // close (Envoy's default: an hour; 0 in the configuration: no limit).
   std::chrono::milliseconds tcpIdleTimeout{std::chrono::hours(1)};

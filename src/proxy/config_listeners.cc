@@ -119,6 +119,8 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
           if (fc.connectionIdleTimeout.count() == 0) fc.connectionIdleTimeout = std::chrono::hours(24 * 365);
         }
         if (m.has_drain_timeout()) fc.drainTimeout = toMillis(m.drain_timeout());
+        fc.acceptHttp10 = m.http_protocol_options().accept_http_10();
+        fc.defaultHostForHttp10 = m.http_protocol_options().default_host_for_http_10();
         if (m.server_header_transformation() == hcm::HttpConnectionManager::APPEND_IF_ABSENT) {
           fc.server.mode = ServerHeader::kAppendIfAbsent;
         } else if (m.server_header_transformation() == hcm::HttpConnectionManager::PASS_THROUGH) {
@@ -139,6 +141,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
         fc.accessLogs = std::move(*logs);
         if (m.has_rds()) {
           fc.routeConfigName = m.rds().route_config_name();
+          fc.rdsFetchTimeout = initialFetchTimeout(m.rds().config_source());
         } else if (m.has_route_config()) {
           fc.routeConfigName = "inline:" + l.name() + ":" + m.route_config().name();
           routes_[fc.routeConfigName] = std::make_shared<envoy::config::route::v3::RouteConfiguration>(m.route_config());

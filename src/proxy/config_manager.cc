@@ -1,5 +1,7 @@
 #include "proxy/config_manager.h"
 
+#include "proxy/outlier_detector.h"
+
 #include <boost/asio/ip/address.hpp>
 #include <google/protobuf/util/message_differencer.h>
 #include <spdlog/spdlog.h>
@@ -36,6 +38,10 @@ std::string hostKey(const Host& h) { return h.address + ":" + std::to_string(h.p
 
 }  // namespace
 
+std::chrono::milliseconds initialFetchTimeout(const envoy::config::core::v3::ConfigSource& source) {
+  return source.has_initial_fetch_timeout() ? toMillis(source.initial_fetch_timeout()) : std::chrono::milliseconds(15000);
+}
+
 ConfigManager::ConfigManager(size_t workers, StatsRegistry& stats, Publish publish, StartDns startDns)
     : workers_(workers), stats_(stats), publish_(std::move(publish)), startDns_(std::move(startDns)) {}
 
@@ -62,6 +68,9 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
     if (!any.UnpackTo(c.get())) return badRequest("cannot unpack a Cluster");
     if (next.count(c->name())) return badRequest("duplicate cluster " + c->name());
     if (auto p = protocolOf(*c); !p.ok()) return badRequest("cluster " + c->name() + ": " + p.status().message());
+    if (c->has_outlier_detection() && maxEjectionTime(c->outlier_detection()) < baseEjectionTime(c->outlier_detection())) {
+      return badRequest("cluster " + c->name() + ": outlier detector's max_ejection_time cannot be smaller than base_ejection_time");
+    }
     auto old = clusters_.find(c->name());
     if (old != clusters_.end() && google::protobuf::util::MessageDifferencer::Equals(*old->second.proto, *c)) {
       next[c->name()] = old->second;
@@ -89,6 +98,7 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
         break;
       case Cluster::EDS:
         e.edsName = c->eds_cluster_config().service_name().empty() ? c->name() : c->eds_cluster_config().service_name();
+        e.edsFetchTimeout = initialFetchTimeout(c->eds_cluster_config().eds_config());
         if (auto it = endpoints_.find(e.edsName); it != endpoints_.end()) {
           hostsFromAssignment(e, it->second);
           e.hostsKnown = true;
@@ -209,7 +219,20 @@ void ConfigManager::hostsFromAssignment(ClusterEntry& e, const ClusterLoadAssign
       hosts.push_back(*h);
     }
   }
-  setHosts(e, std::move(hosts));
+  setHosts(e, keepingHealthyRemoved(e, std::move(hosts)));
+}
+
+std::vector<Host> ConfigManager::keepingHealthyRemoved(const ClusterEntry& e, std::vector<Host> next) {
+  if (e.proto->health_checks_size() == 0 || e.proto->ignore_health_on_host_removal()) return next;
+  std::set<std::string> listed;
+  for (const Host& h : next) listed.insert(hostKey(h));
+  for (const Host& h : e.hosts) {
+    if (listed.count(hostKey(h)) || h.failedActiveHc || h.pendingActiveHc) continue;
+    Host kept = h;
+    kept.pendingDynamicRemoval = true;
+    next.push_back(std::move(kept));
+  }
+  return next;
 }
 
 void ConfigManager::setHosts(ClusterEntry& e, std::vector<Host> hosts) {
@@ -292,7 +315,7 @@ void ConfigManager::onDnsResolved(const std::string& cluster, bool failed, const
       hosts.push_back(*h);
       if (!strict) break;  // LOGICAL_DNS connects to the first address of the answer
     }
-    setHosts(e, std::move(hosts));
+    setHosts(e, strict ? keepingHealthyRemoved(e, std::move(hosts)) : std::move(hosts));
   }
   if (!failed && sameHosts(before, e.hosts)) e.stats->update_no_rebuild++;
   publish();
@@ -304,6 +327,9 @@ void ConfigManager::setHostFailedActiveHc(const std::string& cluster, const std:
   if ((failed ? !set.insert(key).second : set.erase(key) == 0) && !first) return;
   auto it = clusters_.find(cluster);
   if (it == clusters_.end()) return;
+  if (failed) {  // a host discovery dropped goes once it fails
+    std::erase_if(it->second.hosts, [&key](const Host& h) { return h.pendingDynamicRemoval && hostKey(h) == key; });
+  }
   setHosts(it->second, it->second.hosts);
   publish();
 }
@@ -314,6 +340,34 @@ std::vector<std::string> ConfigManager::endpointNames() const {
     if (!e.edsName.empty()) names.insert(e.edsName);
   }
   return {names.begin(), names.end()};
+}
+
+void ConfigManager::setInitialFetchTimeouts(std::chrono::milliseconds cds, std::chrono::milliseconds lds) {
+  cdsFetchTimeout_ = cds;
+  ldsFetchTimeout_ = lds;
+}
+
+void ConfigManager::expireInitialFetches(std::chrono::steady_clock::time_point now) {
+  auto overdue = [now](std::chrono::steady_clock::time_point since, std::chrono::milliseconds timeout) {
+    return timeout.count() > 0 && now - since >= timeout;
+  };
+  bool changed = false;
+  if (!cdsSeen_ && overdue(started_, cdsFetchTimeout_)) changed = cdsSeen_ = true;
+  if (!ldsSeen_ && overdue(started_, ldsFetchTimeout_)) changed = ldsSeen_ = true;
+  for (auto& [name, e] : clusters_) {
+    if (!e.edsName.empty() && !e.hostsKnown && overdue(e.since, e.edsFetchTimeout)) changed = e.hostsKnown = true;
+  }
+  for (auto& [name, l] : listeners_) {
+    for (const FilterChainView& c : l.latest->chains) {
+      if (c.http && !routes_.count(c.routeConfigName) && overdue(l.since, c.rdsFetchTimeout)) {
+        auto empty = std::make_shared<envoy::config::route::v3::RouteConfiguration>();
+        empty->set_name(c.routeConfigName);
+        routes_[c.routeConfigName] = std::move(empty);
+        changed = true;
+      }
+    }
+  }
+  if (changed) publish();
 }
 
 bool ConfigManager::initialized() const {

@@ -15,6 +15,7 @@
 #include <google/protobuf/any.pb.h>
 #include <google/protobuf/repeated_field.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,6 +28,9 @@
 #include "proxy/stats.h"
 
 namespace meshd::proxy {
+
+// A config source's initial_fetch_timeout: Envoy's 15 s when unset, 0 for no limit.
+std::chrono::milliseconds initialFetchTimeout(const envoy::config::core::v3::ConfigSource& source);
 
 class ConfigManager {
  public:
@@ -48,6 +52,15 @@ class ConfigManager {
   void onDnsResolved(const std::string& cluster, bool failed, const std::vector<std::string>& addresses);
   // The xDS stream failed: each EDS cluster counts a failed update, as its subscription in Envoy.
   void subscriptionFailed();
+
+  // Envoy's initial_fetch_timeout: a subscription with no answer this long after it began counts
+  // as answered, empty, and initialization goes on (0: wait for ever; unset: 15 s). CDS and LDS
+  // take theirs from the bootstrap (set here), EDS from the cluster's eds_config, RDS from the
+  // connection manager's rds.config_source. An EDS cluster then has no hosts; a listener serves an
+  // empty route configuration (404) until its own arrives.
+  void setInitialFetchTimeouts(std::chrono::milliseconds cds, std::chrono::milliseconds lds);
+  // Gives up on the first answers overdue at `now`; publishes when that warmed something.
+  void expireInitialFetches(std::chrono::steady_clock::time_point now);
 
   // The active health checker's verdict on a host ("address:port").
   void setHostFailedActiveHc(const std::string& cluster, const std::string& hostKey, bool failed);
@@ -107,10 +120,13 @@ class ConfigManager {
     // What workers were last given for this name: a changed cluster is a new cluster, warmed from
     // scratch, and until it is warm the previous version keeps serving (as Envoy does).
     std::shared_ptr<const ClusterView> active;
+    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();  // EDS: waiting since
+    std::chrono::milliseconds edsFetchTimeout{15000};
   };
   struct ListenerEntry {
     std::shared_ptr<ListenerView> latest;
     std::shared_ptr<const ListenerView> active;  // last warm version, what workers serve
+    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();  // latest built
   };
 
   Status applyClusters(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
@@ -123,6 +139,10 @@ class ConfigManager {
                                                         const ListenerEntry* previous);
   void hostsFromAssignment(ClusterEntry& e, const envoy::config::endpoint::v3::ClusterLoadAssignment& cla);
   void setHosts(ClusterEntry& e, std::vector<Host> hosts);
+  // `next`, what discovery lists now, plus the hosts it dropped that Envoy keeps until they fail a
+  // health check: with active health checks and without ignore_health_on_host_removal, each that
+  // has passed its checks (updateDynamicHostList's dont_remove_healthy_hosts).
+  std::vector<Host> keepingHealthyRemoved(const ClusterEntry& e, std::vector<Host> next);
   bool listenerWarm(const ListenerView& l) const;
   void updateWarm(ClusterEntry& e);
   // Which listeners a stop or a drain covers: none, the INBOUND ones, or all.
@@ -137,6 +157,8 @@ class ConfigManager {
   uint64_t nextGeneration_ = 1;
   bool cdsSeen_ = false;
   bool ldsSeen_ = false;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::milliseconds cdsFetchTimeout_{15000}, ldsFetchTimeout_{15000};
   mutable bool live_ = false;  // latched by initialized()
   Covered stopped_ = Covered::kNone;
   Covered draining_ = Covered::kNone;

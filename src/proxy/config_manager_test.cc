@@ -93,6 +93,79 @@ TEST_F(ConfigManagerTest, RejectsWholeResponsesItCannotApply) {
             "listener l: ipv4_compat is only valid on ::, not on 127.0.0.1");
 }
 
+// As Envoy: an outlier detector whose max_ejection_time is below its base_ejection_time (set, or
+// the 30 s default) is refused.
+TEST_F(ConfigManagerTest, RejectsAMaxEjectionTimeBelowTheBase) {
+  auto c = testing::staticCluster("c", {1234});
+  c.mutable_outlier_detection()->mutable_max_ejection_time()->set_seconds(10);
+  EXPECT_EQ(manager_.apply(kClusterType, pack(c)).message(),
+            "cluster c: outlier detector's max_ejection_time cannot be smaller than base_ejection_time");
+  c.mutable_outlier_detection()->mutable_base_ejection_time()->set_seconds(5);
+  EXPECT_TRUE(manager_.apply(kClusterType, pack(c)).ok());
+}
+
+// Envoy's initial_fetch_timeout: CDS and LDS with no answer count as answered once theirs passes
+// (0: never); an EDS cluster then warms with no hosts; a listener's missing route configuration
+// becomes an empty one.
+TEST_F(ConfigManagerTest, InitialFetchTimeoutsLetInitializationGoOn) {
+  auto now = std::chrono::steady_clock::now();
+  manager_.setInitialFetchTimeouts(std::chrono::seconds(0), std::chrono::seconds(2));
+  manager_.expireInitialFetches(now + std::chrono::hours(1));
+  EXPECT_FALSE(manager_.initialized());  // CDS waits for ever
+  manager_.setInitialFetchTimeouts(std::chrono::seconds(2), std::chrono::seconds(2));
+  manager_.expireInitialFetches(now + std::chrono::seconds(1));
+  EXPECT_FALSE(manager_.initialized());
+  ASSERT_TRUE(manager_.apply(kClusterType, pack(testing::edsCluster("e"))).ok());
+  ASSERT_TRUE(manager_.apply(kListenerType, pack(testing::httpListener("l", testing::freePort(), "rc"))).ok());
+  manager_.expireInitialFetches(now + std::chrono::seconds(3));  // the EDS and RDS waits began just now
+  EXPECT_FALSE(manager_.initialized());
+  EXPECT_EQ(manager_.counts().warmingClusters, 1u);
+  manager_.expireInitialFetches(now + std::chrono::seconds(16));  // their unset timeouts: 15 s
+  EXPECT_TRUE(manager_.initialized());
+  EXPECT_EQ(hostsOf("e"), std::vector<std::string>{});
+  ASSERT_TRUE(published_->routes.count("rc"));
+  EXPECT_EQ(published_->routes.at("rc")->virtual_hosts_size(), 0);
+  EXPECT_EQ(manager_.counts().warmingListeners, 0u);
+}
+
+// Envoy's updateDynamicHostList: with active health checks, a host EDS drops stays (and serves)
+// as pending_dynamic_removal while it passes them, and goes when it fails one; one never checked
+// goes at once; with ignore_health_on_host_removal every dropped host goes at once.
+TEST_F(ConfigManagerTest, AHealthyHostDiscoveryDropsStaysUntilItFailsACheck) {
+  auto assignment = [](std::vector<std::string> addresses) {
+    envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+    cla.set_cluster_name("e");
+    for (const auto& a : addresses) {
+      auto* sa = cla.add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
+      sa->set_address(a);
+      sa->set_port_value(80);
+    }
+    return cla;
+  };
+  for (bool ignore : {false, true}) {
+    SCOPED_TRACE(ignore ? "ignore_health_on_host_removal" : "Envoy's default");
+    auto c = testing::edsCluster("e");
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        "timeout { seconds: 1 } interval { seconds: 5 } tcp_health_check {}", c.add_health_checks()));
+    c.set_ignore_health_on_host_removal(ignore);
+    ASSERT_TRUE(manager_.apply(kClusterType, pack(c)).ok());
+    ASSERT_TRUE(manager_.apply(kEndpointType, pack(assignment({"10.0.0.1", "10.0.0.2", "10.0.0.3"}))).ok());
+    manager_.setHostFailedActiveHc("e", "10.0.0.1:80", false);
+    manager_.setHostFailedActiveHc("e", "10.0.0.2:80", false);  // 10.0.0.3 is never checked
+    ASSERT_TRUE(manager_.apply(kEndpointType, pack(assignment({"10.0.0.1"}))).ok());
+    if (ignore) {
+      EXPECT_EQ(hostsOf("e"), std::vector<std::string>{"10.0.0.1"});
+    } else {
+      EXPECT_EQ(hostsOf("e"), (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+      EXPECT_TRUE(published_->clusters.at("e")->hosts[1].pendingDynamicRemoval);
+      EXPECT_TRUE(published_->clusters.at("e")->hosts[1].healthy());  // still takes traffic
+      manager_.setHostFailedActiveHc("e", "10.0.0.2:80", true);
+      EXPECT_EQ(hostsOf("e"), std::vector<std::string>{"10.0.0.1"});
+    }
+    ASSERT_TRUE(manager_.apply(kClusterType, {}).ok());
+  }
+}
+
 // A regex RE2 cannot compile is a NACK, as Envoy's; the last good route configuration stays.
 TEST_F(ConfigManagerTest, RejectsARouteConfigurationWithAnInvalidRegex) {
   ASSERT_TRUE(manager_.apply(kRouteType, pack(testing::routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "a" } })"))).ok());

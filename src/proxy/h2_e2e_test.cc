@@ -60,6 +60,34 @@ TEST_F(H2E2eTest, RequestsOverOneConnectionReachAnHttp1Upstream) {
   EXPECT_EQ(count(out, "server: envoy"), 10u) << out;
   EXPECT_EQ(count(out, "date: "), 10u) << out;
   EXPECT_EQ(count(out, "x-envoy-upstream-service-time: "), 10u) << out;
+  // The connection manager's count of them by codec: one HTTP/2 connection, ten HTTP/2 requests
+  // (the await's HTTP/1.1 ones aside), none in flight now.
+  std::string stats = admin("/stats");
+  EXPECT_NE(stats.find("http.ingress.downstream_cx_http2_total: 1\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("http.ingress.downstream_rq_http2_total: 10\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("http.ingress.downstream_rq_active: 0\n"), std::string::npos) << stats;
+}
+
+// A request whose HEADERS end the stream has no body upstream either, as Envoy's HTTP/1 codec
+// writes it: no transfer-encoding; "content-length: 0" unless the method has no body by nature.
+TEST_F(H2E2eTest, ARequestWithoutBodyGoesUpstreamWithoutFraming) {
+  Upstream app("app", 200, 0ms, /*keepAlive=*/true);
+  set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  int before = app.requests();
+  std::string out = nghttp(url("/get"));
+  EXPECT_EQ(count(out, "app /get host="), 1u) << out;
+  std::string head = app.lastHead();
+  EXPECT_EQ(head.find("transfer-encoding"), std::string::npos) << head;
+  EXPECT_EQ(head.find("content-length"), std::string::npos) << head;
+  out = nghttp("-H ':method: POST' " + url("/post"));
+  EXPECT_NE(out.find(":status: 200"), std::string::npos) << out;
+  head = app.lastHead();
+  EXPECT_TRUE(head.starts_with("POST /post HTTP/1.1\r\n")) << head;
+  EXPECT_EQ(head.find("transfer-encoding"), std::string::npos) << head;
+  EXPECT_NE(head.find("content-length: 0\r\n"), std::string::npos) << head;
+  EXPECT_EQ(app.requests(), before + 2);  // no stray "0\r\n\r\n" taken for a request
 }
 
 TEST_F(H2E2eTest, RequestBodyGoesUpstreamAsChunkedHttp1) {

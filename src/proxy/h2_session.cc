@@ -241,6 +241,11 @@ class H2Downstream final : public Downstream {
   bool grpc_;
 };
 
+// Envoy's HeaderUtility::requestShouldHaveNoBody.
+bool noBodyExpected(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "DELETE" || method == "TRACE" || method == "CONNECT";
+}
+
 // The router's view of an HTTP/2 request head: :method, :path and :authority as an HTTP/1.1
 // request line and Host field.
 void requestHead(const h2::Headers& h, RequestHead& req, bool& hasLength) {
@@ -406,9 +411,15 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   bool hasLength = false;
   RequestHead req;
   requestHead(s->head, req, hasLength);
-  H2Body source(*this, *s, !hasLength);
+  // END_STREAM came with the HEADERS: no body, so no chunked framing upstream; as Envoy's HTTP/1
+  // codec, "content-length: 0" for a method that may have one.
+  bool bodiless = s->ended && s->body.empty();
+  if (bodiless && !hasLength && !noBodyExpected(req.method())) req.add("content-length", "0");
+  H2Body source(*this, *s, !hasLength && !bodiless);
   RequestBody body(source);
   chain_.httpStats->downstream_rq_total++;
+  chain_.httpStats->downstream_rq_http2_total++;
+  GaugeHold active(chain_.httpStats->downstream_rq_active);
   RequestLog log = requestLog(chain_, req, "HTTP/2", stream_.socket(), local_, connectionId_);
   auto started = Clock::now();
   H2Downstream d(*this, *s, log, chain_.server, req.method() == "HEAD", grpc::isGrpcRequest(s->head));

@@ -69,8 +69,8 @@ struct HealthChecker::Check {
   ProbeConnection connection;  // kept from probe to probe, as Envoy's reuse_connection
 };
 
-HealthChecker::HealthChecker(boost::asio::io_context& main, OnVerdict onVerdict)
-    : main_(main), onVerdict_(std::move(onVerdict)) {}
+HealthChecker::HealthChecker(boost::asio::io_context& main, OnVerdict onVerdict, OnPass onPass)
+    : main_(main), onVerdict_(std::move(onVerdict)), onPass_(std::move(onPass)) {}
 
 HealthChecker::~HealthChecker() { stop(); }
 
@@ -144,6 +144,7 @@ void HealthChecker::reconcile(const std::vector<ConfigManager::HealthCheckTarget
               onVerdict_(check->cluster, check->hostKey, true);
             }
           }
+          if (ok && !failed && onPass_) onPass_(check->cluster, check->hostKey);
           boost::system::error_code ec;
           bool pending = failed ? passes > 0 : fails > 0;  // a change under way, short of its threshold
           bool hadTraffic = check->stats->upstream_cx_total.load(std::memory_order_relaxed) > 0;

@@ -43,7 +43,10 @@ class HealthChecker {
  public:
   using OnVerdict = std::function<void(const std::string& cluster, const std::string& hostKey, bool failed)>;
 
-  HealthChecker(boost::asio::io_context& main, OnVerdict onVerdict);
+  // After each passing check of a host that is not failing its checks (outlier detection's cue).
+  using OnPass = std::function<void(const std::string& cluster, const std::string& hostKey)>;
+
+  HealthChecker(boost::asio::io_context& main, OnVerdict onVerdict, OnPass onPass = {});
   ~HealthChecker();
 
   // Starts checks for hosts that are new, stops those for hosts or clusters that went away.
@@ -54,6 +57,7 @@ class HealthChecker {
   struct Check;
   boost::asio::io_context& main_;
   OnVerdict onVerdict_;
+  OnPass onPass_;
   std::mt19937_64 random_{std::random_device{}()};  // the jitter's
   std::map<std::string, std::shared_ptr<Check>> checks_;  // "cluster|host:port|cluster proto" -> running check
 };

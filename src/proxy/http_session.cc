@@ -175,6 +175,8 @@ struct ClientProbe {
 Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
                           std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal) {
   chain.httpStats->downstream_cx_total++;
+  std::shared_ptr<HttpStats> stats = chain.httpStats;  // outlives the chain's move to HTTP/2
+  GaugeHold connected(stats->downstream_cx_active);
   const uint64_t connectionId = nextConnectionId();
   TimedStream stream(std::move(socket));
   stream.cancelOnTimeout();  // a request body that stalls is answered 408 (then the connection closes)
@@ -193,9 +195,13 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     buffer.commit(n);
   }
   if (bytes().starts_with(kPreface)) {
+    stats->downstream_cx_http2_total++;
+    GaugeHold http2(stats->downstream_cx_http2_active);
     co_await serveHttp2(worker, stream.release(), std::string(bytes()), std::move(chain), std::move(drain), downstreamLocal, connectionId);
     co_return;
   }
+  stats->downstream_cx_http1_total++;
+  GaugeHold http1(stats->downstream_cx_http1_active);
   RequestHead req;  // one per connection: its buffers are reused request after request
   std::optional<http::request_parser<http::buffer_body>> chunkParser;
   std::optional<BodyReader<true>> reader;
@@ -243,17 +249,25 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
       if (ec || !chunkParser->is_header_done()) parsed.kind = Http1HeadParse::kInvalid;
       ec = {};
     }
-    if (parsed.failed()) {
+    bool lowVersion = !parsed.failed() && req.version() == 10 && !chain.acceptHttp10;
+    if (parsed.failed() || lowVersion) {
       // A request the codec cannot take: Envoy answers and closes (response flag DPE).
-      Response res = localResponse(parsed.kind == Http1HeadParse::kTooLarge ? requestHeadersTooLarge() : badRequest(), 11);
+      Response res = localResponse(lowVersion                                 ? upgradeRequired()
+                                   : parsed.kind == Http1HeadParse::kTooLarge ? requestHeadersTooLarge()
+                                                                              : badRequest(),
+                                   11);
       frame(res, false, false, chain.server);
       std::string head;
       co_await writeMessage(stream, res, head, ec);
       chain.httpStats->downstream_rq_total++;  // Envoy's codec made a stream for it
+      chain.httpStats->downstream_rq_http1_total++;
       chain.httpStats->downstream_rq.charge(res.result_int());
       break;
     }
     buffer.consume(parsed.used);
+    if (req.version() == 10 && req.host().empty() && !chain.defaultHostForHttp10.empty()) {
+      req.set("host", chain.defaultHostForHttp10);
+    }
     bool continued = co_await continueIfExpected(stream, req);  // not `if (!co_await`: GCC 12 miscompiles it
     if (!continued) break;
     if (parsed.framing == BodyFraming::kChunked) {
@@ -263,6 +277,8 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
     }
     RequestBody body(*reader);
     chain.httpStats->downstream_rq_total++;
+    chain.httpStats->downstream_rq_http1_total++;
+    GaugeHold active(chain.httpStats->downstream_rq_active);
     stream.expiresNever();
     RequestLog log = requestLog(chain, req, req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1", stream.socket(), downstreamLocal,
                                 connectionId);

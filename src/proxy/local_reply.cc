@@ -8,6 +8,7 @@ namespace meshd::proxy {
 
 LocalReply badRequest() { return {400, "Bad Request", false, "http1.codec_error"}; }
 LocalReply requestHeadersTooLarge() { return {431, "Request Header Fields Too Large", false, "http1.headers_too_large"}; }
+LocalReply upgradeRequired() { return {426, "Upgrade Required", false, "low_version"}; }
 LocalReply upgradeFailed() { return {403, "", false, "upgrade_failed"}; }
 
 LocalReply noRoute() { return {404, "", false, "route_not_found"}; }

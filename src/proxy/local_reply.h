@@ -36,6 +36,7 @@ struct LocalReply {
 // status's reason phrase is the body.
 LocalReply badRequest();                    // 400 "Bad Request"
 LocalReply requestHeadersTooLarge();        // 431 "Request Header Fields Too Large" (over 60 KiB)
+LocalReply upgradeRequired();               // 426 "Upgrade Required": HTTP/1.0 not accepted
 LocalReply noRoute();           // 404, empty (NR)
 LocalReply upgradeFailed();     // 403, empty: an upgrade no upgrade_configs allows
 LocalReply clusterNotFound();   // 503, empty (NC)

@@ -34,16 +34,19 @@ using std::chrono::milliseconds;
 
 uint32_t orElse(bool has, const google::protobuf::UInt32Value& v, uint32_t fallback) { return has ? v.value() : fallback; }
 
-// Envoy's defaults: interval 10 s, base_ejection_time 30 s, max_ejection_time 300 s.
+// Envoy's defaults: interval 10 s, base_ejection_time 30 s, max_ejection_time 300 s or
+// base_ejection_time where that is longer.
 milliseconds intervalOf(const OutlierDetection& od) { return od.has_interval() ? toMillis(od.interval()) : milliseconds(10000); }
-milliseconds baseOf(const OutlierDetection& od) {
-  return od.has_base_ejection_time() ? toMillis(od.base_ejection_time()) : milliseconds(30000);
-}
-milliseconds maxOf(const OutlierDetection& od) {
-  return od.has_max_ejection_time() ? toMillis(od.max_ejection_time()) : milliseconds(300000);
-}
 
 }  // namespace
+
+milliseconds baseEjectionTime(const OutlierDetection& od) {
+  return od.has_base_ejection_time() ? toMillis(od.base_ejection_time()) : milliseconds(30000);
+}
+
+milliseconds maxEjectionTime(const OutlierDetection& od) {
+  return od.has_max_ejection_time() ? toMillis(od.max_ejection_time()) : std::max(milliseconds(300000), baseEjectionTime(od));
+}
 
 void OutlierDetector::reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters) {
   // In place: an ejection publishes a configuration, which comes back here while the detector
@@ -131,7 +134,7 @@ void OutlierDetector::eject(const std::string& name, const std::string& hostKey,
   HostState& h = c.hosts[hostKey];
   h.ejected = true;
   h.ejectedAt = Clock::now();
-  if (h.backOff * baseOf(od) < maxOf(od) + baseOf(od)) ++h.backOff;
+  if (h.backOff * baseEjectionTime(od) < maxEjectionTime(od) + baseEjectionTime(od)) ++h.backOff;
   stats.outlier_ejections_enforced_total++;
   stats.outlier_ejections_active++;
   switch (kind) {
@@ -142,20 +145,43 @@ void OutlierDetector::eject(const std::string& name, const std::string& hostKey,
   }
 }
 
+void OutlierDetector::uneject(const std::string& name, const std::string& hostKey, HostState& h) {
+  manager_.setHostEjected(name, hostKey, false);
+  h.ejected = false;
+  h.returnedAt = Clock::now();
+  auto config = manager_.current();
+  auto view = config->clusters.find(name);
+  if (view == config->clusters.end()) return;
+  view->second->stats->outlier_ejections_active--;
+  // As Envoy: counts close to their threshold would eject it again after a few errors.
+  for (const Host& host : view->second->hosts) {
+    if (host.outlier && host.key() == hostKey) {
+      host.outlier->consecutive5xx = 0;
+      host.outlier->consecutiveGatewayFailure = 0;
+    }
+  }
+}
+
+void OutlierDetector::onHealthCheckPassed(const std::string& cluster, const std::string& hostKey) {
+  const OutlierDetection* od = manager_.outlierDetection(cluster);
+  if (!od || (od->has_successful_active_health_check_uneject_host() && !od->successful_active_health_check_uneject_host().value())) {
+    return;
+  }
+  auto c = clusters_.find(cluster);
+  if (c == clusters_.end()) return;
+  auto h = c->second.hosts.find(hostKey);
+  if (h != c->second.hosts.end() && h->second.ejected) uneject(cluster, hostKey, h->second);
+}
+
 void OutlierDetector::onInterval(const std::string& name) {
   const OutlierDetection* od = manager_.outlierDetection(name);
   auto it = clusters_.find(name);
   if (!od || it == clusters_.end()) return;  // reconcile() stops it too
   Cluster& c = it->second;
-  auto config = manager_.current();
-  auto view = config->clusters.find(name);
   auto now = Clock::now();
   for (auto& [key, h] : c.hosts) {
-    if (h.ejected && std::min(baseOf(*od) * h.backOff, maxOf(*od)) <= now - h.ejectedAt) {
-      manager_.setHostEjected(name, key, false);
-      if (view != config->clusters.end()) view->second->stats->outlier_ejections_active--;
-      h.ejected = false;
-      h.returnedAt = now;
+    if (h.ejected && std::min(baseEjectionTime(*od) * h.backOff, maxEjectionTime(*od)) <= now - h.ejectedAt) {
+      uneject(name, key, h);
     } else if (!h.ejected && h.returnedAt && now - *h.returnedAt >= intervalOf(*od) && h.backOff > 0) {
       --h.backOff;
     }
@@ -175,15 +201,21 @@ void OutlierDetector::byInterval(const std::string& name, const OutlierDetection
     std::string key;
     double successPercent;
     uint64_t volume;
+    HostOutlierState* state;
   };
   std::vector<Rate> rates;
   for (const Host& h : hosts) {
     if (!h.outlier) continue;
     uint64_t requests = h.outlier->requests.exchange(0, std::memory_order_relaxed);
     uint64_t successes = h.outlier->successes.exchange(0, std::memory_order_relaxed);
+    h.outlier->successRate = -1;  // until this interval gives it one
     if (h.ejected || requests == 0) continue;
-    rates.push_back({h.key(), 100.0 * double(std::min(successes, requests)) / double(requests), requests});
+    rates.push_back({h.key(), 100.0 * double(std::min(successes, requests)) / double(requests), requests,
+                     h.outlier.get()});
   }
+  ClusterStats& stats = *view->second->stats;
+  stats.outlier_success_rate_average = -1;
+  stats.outlier_success_rate_ejection_threshold = -1;
   uint32_t srHosts = orElse(od.has_success_rate_minimum_hosts(), od.success_rate_minimum_hosts(), 5);
   uint32_t srVolume = std::max(orElse(od.has_success_rate_request_volume(), od.success_rate_request_volume(), 100), 1u);
   uint32_t fpHosts = orElse(od.has_failure_percentage_minimum_hosts(), od.failure_percentage_minimum_hosts(), 5);
@@ -192,13 +224,14 @@ void OutlierDetector::byInterval(const std::string& name, const OutlierDetection
   std::vector<const Rate*> bySuccess, byFailure;
   double sum = 0;
   for (const Rate& r : rates) {
+    // A host's rate shows in /clusters once it has either kind's volume, as Envoy's.
+    if (r.volume >= std::min(srVolume, fpVolume)) r.state->successRate = r.successPercent;
     if (r.volume >= srVolume) {
       bySuccess.push_back(&r);
       sum += r.successPercent;
     }
     if (r.volume >= fpVolume) byFailure.push_back(&r);
   }
-  ClusterStats& stats = *view->second->stats;
   if (!bySuccess.empty() && bySuccess.size() >= srHosts) {
     double mean = sum / double(bySuccess.size());
     double variance = 0;
@@ -206,6 +239,8 @@ void OutlierDetector::byInterval(const std::string& name, const OutlierDetection
     variance /= double(bySuccess.size());
     double factor = orElse(od.has_success_rate_stdev_factor(), od.success_rate_stdev_factor(), 1900) / 1000.0;
     double threshold = mean - factor * std::sqrt(variance);
+    stats.outlier_success_rate_average = mean;
+    stats.outlier_success_rate_ejection_threshold = threshold;
     for (const Rate* r : bySuccess) {
       if (r->successPercent >= threshold) continue;
       stats.outlier_ejections_detected_success_rate++;

@@ -42,6 +42,12 @@ enum OutlierEvent : uint32_t { kConsecutive5xx = 1, kConsecutiveGatewayFailure =
 // has no outlier detection.
 uint32_t countForOutlierDetection(const ClusterView& c, const Host& h, uint32_t status);
 
+// How long a first ejection lasts: base_ejection_time, 30 s by default.
+std::chrono::milliseconds baseEjectionTime(const envoy::config::cluster::v3::OutlierDetection& od);
+// The longest a host stays ejected: max_ejection_time, by default 300 s or base_ejection_time where
+// that is longer (Envoy's).
+std::chrono::milliseconds maxEjectionTime(const envoy::config::cluster::v3::OutlierDetection& od);
+
 class OutlierDetector {
  public:
   OutlierDetector(boost::asio::io_context& main, ConfigManager& manager) : main_(main), manager_(manager) {}
@@ -49,6 +55,9 @@ class OutlierDetector {
   // Runs the interval tick of each cluster with outlier detection; stops the others'.
   void reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters);
   void onConsecutive(const std::string& cluster, const std::string& hostKey, OutlierEvent event);
+  // A host passed an active health check and is not failing it: an ejected host comes back at
+  // once, unless successful_active_health_check_uneject_host is false (Envoy's).
+  void onHealthCheckPassed(const std::string& cluster, const std::string& hostKey);
   void stop();
 
  private:
@@ -67,6 +76,8 @@ class OutlierDetector {
   };
 
   void arm(const std::string& name, Cluster& c);
+  // Brings an ejected host back, its consecutive failure counts reset; its back-off stays.
+  void uneject(const std::string& name, const std::string& hostKey, HostState& h);
   void onInterval(const std::string& name);
   // The success rate and failure percentage ejections of the interval that ended.
   void byInterval(const std::string& name, const envoy::config::cluster::v3::OutlierDetection& od);

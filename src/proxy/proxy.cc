@@ -30,6 +30,7 @@ struct Proxy::Parts {
   std::unique_ptr<AdminServer> admin;
   std::unique_ptr<XdsClient> xds;
   std::unique_ptr<boost::asio::steady_timer> drainTimer;  // a graceful /drain_listeners' end
+  std::unique_ptr<boost::asio::steady_timer> fetchTimer;  // initial_fetch_timeout checks, each second
   AdminContext view;  // what the admin sees: what the sinks get too
   std::vector<std::unique_ptr<DogStatsdSink>> sinks;
   std::unique_ptr<boost::asio::steady_timer> flushTimer;
@@ -75,12 +76,20 @@ Status Proxy::start() {
   p.dns = std::make_unique<DnsRefresher>(main_, dnsResolvers(options_.bootstrap), [this](const std::string& cluster, const LookupResult& r) {
     parts_->config->onDnsResolved(cluster, r.failed, r.addresses);
   });
-  p.health = std::make_unique<HealthChecker>(main_, [this](const std::string& cluster, const std::string& host, bool failed) {
-    parts_->config->setHostFailedActiveHc(cluster, host, failed);
-  });
+  p.health = std::make_unique<HealthChecker>(
+      main_, [this](const std::string& cluster, const std::string& host, bool failed) {
+        parts_->config->setHostFailedActiveHc(cluster, host, failed);
+      },
+      [this](const std::string& cluster, const std::string& host) {
+        if (parts_->outliers) parts_->outliers->onHealthCheckPassed(cluster, host);
+      });
   p.config = std::make_unique<ConfigManager>(options_.concurrency, p.stats, publish,
                                              [this](const envoy::config::cluster::v3::Cluster& c) { parts_->dns->start(c); });
 
+  const auto& dynamic = options_.bootstrap.dynamic_resources();
+  p.config->setInitialFetchTimeouts(initialFetchTimeout(dynamic.cds_config()), initialFetchTimeout(dynamic.lds_config()));
+  p.fetchTimer = std::make_unique<boost::asio::steady_timer>(main_);
+  expireFetchesLater();
   p.outliers = std::make_unique<OutlierDetector>(main_, *p.config);
   p.outliers->reconcile(p.config->clusterProtos());
 
@@ -163,6 +172,15 @@ void Proxy::flushStatsLater() {
   });
 }
 
+void Proxy::expireFetchesLater() {
+  parts_->fetchTimer->expires_after(std::chrono::seconds(1));
+  parts_->fetchTimer->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    parts_->config->expireInitialFetches(std::chrono::steady_clock::now());
+    expireFetchesLater();
+  });
+}
+
 void Proxy::run() {
   auto guard = boost::asio::make_work_guard(main_);
   main_.run();
@@ -177,6 +195,7 @@ void Proxy::requestStop() {
     parts_->health->stop();
     parts_->outliers->stop();
     if (parts_->flushTimer) parts_->flushTimer->cancel();
+    if (parts_->fetchTimer) parts_->fetchTimer->cancel();
     main_.stop();
   });
 }

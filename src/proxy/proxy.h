@@ -43,6 +43,7 @@ class Proxy {
   // Envoy's stats flush: the stats sinks get every stat, every stats_flush_interval.
   Status startStatsSinks();
   void flushStatsLater();
+  void expireFetchesLater();
   ProxyOptions options_;
   boost::asio::io_context main_{1};
   std::unique_ptr<Parts> parts_;

@@ -40,6 +40,44 @@ TEST_F(ProxyE2eTest, ListenerServesOnlyOnceItsRoutesArrive) {
   EXPECT_EQ(admin("/ready"), "LIVE\n");
 }
 
+// HTTP/1.0, as Envoy's codec: refused with 426 "Upgrade Required" (an HTTP/1.1 reply) and the
+// connection closed, unless http_protocol_options.accept_http_10; then default_host_for_http_10
+// is the Host of a request without one.
+TEST_F(ProxyE2eTest, Http10IsRefusedUnlessAccepted) {
+  Upstream app("app");
+  auto l = httpListener("l", port_, "rc");
+  set({staticCluster("c", {app.port()})}, {l}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  int before = app.requests();
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "GET /old HTTP/1.0\r\nhost: svc\r\n\r\n");
+  auto [refused, took] = readToClose(fd);
+  ::close(fd);
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 426 Upgrade Required\r\n")) << refused;
+  EXPECT_TRUE(refused.ends_with("\r\n\r\nUpgrade Required")) << refused;
+  EXPECT_NE(refused.find("content-length: 16\r\n"), std::string::npos) << refused;
+  EXPECT_LT(took, 3s);
+  EXPECT_EQ(app.requests(), before);
+
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager m;
+  l.filter_chains(0).filters(0).typed_config().UnpackTo(&m);
+  m.mutable_http_protocol_options()->set_accept_http_10(true);
+  m.mutable_http_protocol_options()->set_default_host_for_http_10("fallback");
+  l.mutable_filter_chains(0)->mutable_filters(0)->mutable_typed_config()->PackFrom(m);
+  set({staticCluster("c", {app.port()})}, {l}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  std::string served;
+  EXPECT_TRUE(eventually([&] {
+    int fd = connectLoopback(port_);
+    if (fd < 0) return false;
+    sendAll(fd, "GET /old HTTP/1.0\r\n\r\n");
+    served = readToClose(fd).first;
+    ::close(fd);
+    return served.find(" 200 ") != std::string::npos;
+  })) << served;
+  EXPECT_TRUE(served.ends_with("app /old host=fallback")) << served;
+}
+
 TEST_F(ProxyE2eTest, RetriesConnectFailuresAndSaysSoInTheReply) {
   int dead = freePort();
   set({staticCluster("dead", {dead})}, {httpListener("l", port_, "rc")},

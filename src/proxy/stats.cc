@@ -104,9 +104,17 @@ StatValues ClusterStats::values() const {
 }
 
 StatValues HttpStats::values() const {
-  StatValues out = {{"downstream_cx_destroy_remote_active_rq", downstream_cx_destroy_remote_active_rq.load()},
+  StatValues out = {{"downstream_cx_active", downstream_cx_active.load()},
+                    {"downstream_cx_destroy_remote_active_rq", downstream_cx_destroy_remote_active_rq.load()},
+                    {"downstream_cx_http1_active", downstream_cx_http1_active.load()},
+                    {"downstream_cx_http1_total", downstream_cx_http1_total.load()},
+                    {"downstream_cx_http2_active", downstream_cx_http2_active.load()},
+                    {"downstream_cx_http2_total", downstream_cx_http2_total.load()},
                     {"downstream_cx_idle_timeout", downstream_cx_idle_timeout.load()},
                     {"downstream_cx_total", downstream_cx_total.load()},
+                    {"downstream_rq_active", downstream_rq_active.load()},
+                    {"downstream_rq_http1_total", downstream_rq_http1_total.load()},
+                    {"downstream_rq_http2_total", downstream_rq_http2_total.load()},
                     {"downstream_rq_idle_timeout", downstream_rq_idle_timeout.load()},
                     {"downstream_rq_rx_reset", downstream_rq_rx_reset.load()},
                     {"downstream_rq_total", downstream_rq_total.load()},

@@ -117,6 +117,10 @@ struct ClusterStats {
   std::atomic<uint64_t> outlier_ejections_enforced_success_rate{0};
   std::atomic<uint64_t> outlier_ejections_detected_failure_percentage{0};
   std::atomic<uint64_t> outlier_ejections_enforced_failure_percentage{0};
+  // Not stats: the last interval's success rate mean and ejection threshold, -1 when it had too few
+  // hosts with enough requests (what /clusters shows as outlier::success_rate_*).
+  std::atomic<double> outlier_success_rate_average{-1};
+  std::atomic<double> outlier_success_rate_ejection_threshold{-1};
   // Membership updates by service discovery (Envoy's ALL_CLUSTER_STATS): a DNS cluster's each
   // resolution, an EDS cluster's each assignment received; update_no_rebuild when the hosts stayed
   // as they were. update_rejected, a NACKed assignment, exists for EDS clusters only (their
@@ -187,9 +191,29 @@ class ActiveConnection {
   std::shared_ptr<HostStats> host_;
 };
 
+// One unit of a gauge (an ..._active stat) for as long as it lives.
+class GaugeHold {
+ public:
+  explicit GaugeHold(std::atomic<uint64_t>& g) : g_(&g) { g_->fetch_add(1, std::memory_order_relaxed); }
+  GaugeHold(const GaugeHold&) = delete;
+  GaugeHold& operator=(const GaugeHold&) = delete;
+  ~GaugeHold() { g_->fetch_sub(1, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t>* g_;
+};
+
 // Per-listener-prefix HTTP connection manager counters (http.<stat_prefix>.*).
 struct HttpStats {
   std::atomic<uint64_t> downstream_rq_total{0};
+  std::atomic<uint64_t> downstream_rq_http1_total{0};
+  std::atomic<uint64_t> downstream_rq_http2_total{0};
+  std::atomic<uint64_t> downstream_rq_active{0};  // gauges: requests and connections open now
+  std::atomic<uint64_t> downstream_cx_active{0};
+  std::atomic<uint64_t> downstream_cx_http1_total{0};  // by the codec the connection turned out to speak
+  std::atomic<uint64_t> downstream_cx_http1_active{0};
+  std::atomic<uint64_t> downstream_cx_http2_total{0};
+  std::atomic<uint64_t> downstream_cx_http2_active{0};
   std::atomic<uint64_t> downstream_rq_idle_timeout{0};
   std::atomic<uint64_t> downstream_cx_total{0};
   std::atomic<uint64_t> downstream_cx_idle_timeout{0};

@@ -2,8 +2,11 @@
 // connection manager), each host's counters in /clusters, and the tcp proxy's.
 #include <unistd.h>
 
+#include <future>
 #include <map>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "proxy/e2e_fixture.h"
 
@@ -85,6 +88,32 @@ TEST_F(StatsE2eTest, ResponsesCountByCodeAndClass) {
 }
 
 // /clusters as Envoy writes it: the circuit breakers, then each host's counters and health.
+// The connection manager's gauges and per-codec counts, as Envoy's: a request waiting on a slow
+// upstream is active on an active HTTP/1.1 connection; both go back to 0 when they end.
+TEST_F(StatsE2eTest, ActiveRequestsAndConnectionsAreGauges) {
+  Upstream slow("slow", 200, 800ms);
+  set({staticCluster("c", {slow.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  auto before = stats();
+  auto pending = std::async(std::launch::async, [&] { return httpGet("127.0.0.1", port_, "/slow").status; });
+  EXPECT_TRUE(eventually([&] {
+    auto now = stats();
+    return now["http.ingress.downstream_rq_active"] == 1 && now["http.ingress.downstream_cx_active"] == 1 &&
+           now["http.ingress.downstream_cx_http1_active"] == 1;
+  }, 700ms)) << admin("/stats");
+  EXPECT_EQ(pending.get(), 200);
+  EXPECT_TRUE(eventually([&] {
+    auto now = stats();
+    return now["http.ingress.downstream_rq_active"] == 0 && now["http.ingress.downstream_cx_active"] == 0;
+  })) << admin("/stats");
+  auto after = stats();
+  EXPECT_EQ(grew(before, after, "http.ingress.downstream_rq_http1_total"), 1u);
+  EXPECT_EQ(grew(before, after, "http.ingress.downstream_cx_http1_total"), 1u);
+  EXPECT_EQ(after["http.ingress.downstream_cx_http2_total"], 0u);
+  EXPECT_NE(admin("/stats/prometheus").find("# TYPE envoy_http_downstream_rq_active gauge"), std::string::npos);
+}
+
 TEST_F(StatsE2eTest, ClustersListEachHostsCounters) {
   Upstream ok("ok"), sick("sick", 503);
   int closed = freePort();
@@ -130,6 +159,38 @@ TEST_F(StatsE2eTest, ClustersListEachHostsCounters) {
   EXPECT_TRUE(has(downHost + "cx_connect_fail::1"));
   EXPECT_TRUE(has(downHost + "cx_active::0"));
   EXPECT_TRUE(has(downHost + "rq_error::1"));
+
+  // format=json: Envoy's admin.v3.Clusters (snake_case, zero values left out, counts as strings).
+  auto doc = nlohmann::json::parse(admin("/clusters?format=json"), nullptr, false);
+  ASSERT_TRUE(doc.contains("cluster_statuses")) << admin("/clusters?format=json");
+  nlohmann::json okStatus, downStatus;
+  for (const auto& c : doc["cluster_statuses"]) {
+    if (c["name"] == "ok") okStatus = c;
+    if (c["name"] == "down") downStatus = c;
+  }
+  ASSERT_FALSE(okStatus.is_null()) << doc.dump(1);
+  EXPECT_EQ(okStatus["added_via_api"], true);
+  EXPECT_EQ(okStatus["circuit_breakers"]["thresholds"][0]["max_connections"], 7);
+  EXPECT_EQ(okStatus["circuit_breakers"]["thresholds"][1]["priority"], "HIGH");
+  const auto& host = okStatus["host_statuses"][0];
+  EXPECT_EQ(host["address"]["socket_address"]["port_value"], ok.port());
+  EXPECT_EQ(host["health_status"]["eds_health_status"], "HEALTHY");
+  EXPECT_FALSE(host["health_status"].contains("failed_active_health_check"));
+  EXPECT_EQ(host["weight"], 1);
+  std::map<std::string, nlohmann::json> hostStats;
+  for (const auto& st : host["stats"]) hostStats[st["name"]] = st;
+  EXPECT_EQ(hostStats["rq_success"]["value"], std::to_string(served + 1));
+  EXPECT_FALSE(hostStats["rq_error"].contains("value"));  // zero
+  EXPECT_EQ(hostStats["cx_active"]["type"], "GAUGE");
+  EXPECT_FALSE(hostStats["rq_total"].contains("type"));   // a counter, the default
+  std::map<std::string, nlohmann::json> downStats;
+  for (const auto& st : downStatus["host_statuses"][0]["stats"]) downStats[st["name"]] = st;
+  EXPECT_EQ(downStats["cx_connect_fail"]["value"], "1");
+
+  auto listeners = nlohmann::json::parse(admin("/listeners?format=json"), nullptr, false);
+  ASSERT_EQ(listeners["listener_statuses"].size(), 1u) << listeners.dump(1);
+  EXPECT_EQ(listeners["listener_statuses"][0]["name"], "l");
+  EXPECT_EQ(listeners["listener_statuses"][0]["local_address"]["socket_address"]["port_value"], port_);
 }
 
 // The tcp proxy's counters: connections, bytes each way, and connections whose cluster is missing.

@@ -16,6 +16,7 @@
 #include "proxy/access_log.h"
 #include "proxy/load_balancer.h"
 #include "proxy/original_dst.h"
+#include "proxy/outlier_detector.h"
 #include "proxy/send_now.h"
 #include "proxy/sessions.h"
 #include "proxy/timed_stream.h"
@@ -155,8 +156,16 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
   c.stats->upstream_cx_total++;
   if (h->stats) h->stats->cx_total++;
   co_await up.async_connect(h->endpoint, into(ec));
+  // As Envoy's tcp_proxy, outlier detection counts the connect: a connection as a 200
+  // (LocalOriginConnectSuccessFinal), a refusal or reset as a 503 (LocalOriginConnectFailed); a
+  // connect timeout is its own close, not counted.
+  bool timedOut = ec == boost::beast::error::timeout;
+  if (!timedOut) {
+    if (uint32_t reached = countForOutlierDetection(c, *h, ec ? 503 : 200)) worker.reportOutlier(c.name, h->key(), reached);
+  }
   if (ec) {
     c.stats->upstream_cx_connect_fail++;
+    if (timedOut) c.stats->upstream_cx_connect_timeout++;
     if (h->stats) h->stats->cx_connect_fail++;
     refuse("UF");
     co_return;

@@ -175,8 +175,19 @@ StatusOr<envoy::config::bootstrap::v3::Bootstrap> makeBootstrap(const std::map<s
                                                                    : envoy::config::core::v3::ApiConfigSource::GRPC);
   ads->set_transport_api_version(envoy::config::core::v3::V3);
   ads->add_grpc_services()->mutable_envoy_grpc()->set_cluster_name(kXdsClusterName);
-  *dyn->mutable_cds_config() = adsConfigSource();
-  *dyn->mutable_lds_config() = adsConfigSource();
+  // ENVOY_INITIAL_FETCH_TIMEOUT (seconds): how long CDS and LDS wait for their first answer before
+  // the proxy starts without one. The App Mesh image's default, 0, waits for ever.
+  std::string fetch = get(env, "ENVOY_INITIAL_FETCH_TIMEOUT", "0");
+  int64_t fetchSeconds = 0;
+  if (auto [end, ec] = std::from_chars(fetch.data(), fetch.data() + fetch.size(), fetchSeconds);
+      ec != std::errc() || end != fetch.data() + fetch.size()) {
+    return badRequest("ENVOY_INITIAL_FETCH_TIMEOUT environment variable (\"" + fetch + "\") must be an integer value.");
+  }
+  if (fetchSeconds < 0) return badRequest("ENVOY_INITIAL_FETCH_TIMEOUT must not be negative");
+  for (auto* source : {dyn->mutable_cds_config(), dyn->mutable_lds_config()}) {
+    *source = adsConfigSource();
+    source->mutable_initial_fetch_timeout()->set_seconds(fetchSeconds);
+  }
 
   auto* xdsCluster = b.mutable_static_resources()->add_clusters();
   xdsCluster->set_name(kXdsClusterName);

@@ -47,6 +47,23 @@ TEST(BootstrapTest, DeltaXdsOnRequest) {
   EXPECT_EQ(b->node().metadata().fields().at(kAdminPortKey).number_value(), 9901);
 }
 
+// ENVOY_INITIAL_FETCH_TIMEOUT, as the App Mesh image: seconds on CDS and LDS, 0 (wait for ever)
+// by default, an integer or refused in the agent's words.
+TEST(BootstrapTest, InitialFetchTimeout) {
+  auto b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/n"}});
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->dynamic_resources().cds_config().has_initial_fetch_timeout());
+  EXPECT_EQ(b->dynamic_resources().cds_config().initial_fetch_timeout().seconds(), 0);
+  b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/n"}, {"ENVOY_INITIAL_FETCH_TIMEOUT", "20"}});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->dynamic_resources().cds_config().initial_fetch_timeout().seconds(), 20);
+  EXPECT_EQ(b->dynamic_resources().lds_config().initial_fetch_timeout().seconds(), 20);
+  EXPECT_TRUE(b->dynamic_resources().lds_config().has_ads());
+  EXPECT_EQ(makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/n"}, {"ENVOY_INITIAL_FETCH_TIMEOUT", "5s"}}).status().message(),
+            "ENVOY_INITIAL_FETCH_TIMEOUT environment variable (\"5s\") must be an integer value.");
+  EXPECT_FALSE(makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/n"}, {"ENVOY_INITIAL_FETCH_TIMEOUT", "-1"}}).ok());
+}
+
 // The App Mesh image's DogStatsD and stats tags variables, as its agent writes them.
 TEST(BootstrapTest, DogStatsdAndStatsTags) {
   auto b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m1/virtualNode/n1"}});

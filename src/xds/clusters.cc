@@ -199,7 +199,12 @@ Cluster egressCluster(const MeshResources& mesh, const std::string& target, cons
     }
     *endpoints = std::move(cla);
   }
-  if (listener.contains("healthCheck")) *c.add_health_checks() = healthCheck(listener["healthCheck"], pm.protocol);
+  if (listener.contains("healthCheck")) {
+    *c.add_health_checks() = healthCheck(listener["healthCheck"], pm.protocol);
+    // Envoy keeps a health-checked host that discovery dropped until it fails a check; a mesh means
+    // a deregistered instance (or one the IP preference excludes) to get no more traffic.
+    c.set_ignore_health_on_host_removal(true);
+  }
   if (listener.contains("outlierDetection")) outlierDetection(c, listener["outlierDetection"]);
   if (isHttp2(pm.protocol)) useHttp2(c);
   return c;

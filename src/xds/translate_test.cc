@@ -36,6 +36,7 @@ TEST(TranslateTest, DnsTargetLookupFamilyForEveryPreference) {
       ASSERT_EQ(c->health_checks_size(), 1);
       EXPECT_EQ(c->health_checks(0).http_health_check().path(), "/ping");
       EXPECT_EQ(c->health_checks(0).interval().seconds(), 5);
+      EXPECT_TRUE(c->ignore_health_on_host_removal());
     }
   }
 }
