@@ -177,12 +177,17 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
   std::string path = target.substr(0, target.find('?'));
   std::string state = serverState(ctx);
   // The endpoints that change the server take POST only, as Envoy's.
-  static const std::set<std::string, std::less<>> kMutating = {"/drain_listeners", "/healthcheck/fail", "/healthcheck/ok"};
+  static const std::set<std::string, std::less<>> kMutating = {"/drain_listeners", "/healthcheck/fail", "/healthcheck/ok",
+                                                                "/quitquitquit"};
   if (kMutating.count(path) && method != "POST") {
     return {405, "text/plain; charset=UTF-8", "Method " + std::string(method) + " not allowed, POST required."};
   }
   if (path == "/drain_listeners") {
     if (ctx.drainListeners) ctx.drainListeners(hasParam(target, "inboundonly"), hasParam(target, "graceful"));
+    return {200, "text/plain; charset=UTF-8", "OK\n"};
+  }
+  if (path == "/quitquitquit") {
+    if (ctx.quit) ctx.quit();
     return {200, "text/plain; charset=UTF-8", "OK\n"};
   }
   if (path == "/healthcheck/fail" || path == "/healthcheck/ok") {
@@ -247,7 +252,7 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
   }
   return {404, "text/plain; charset=UTF-8",
           "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus "
-          "/drain_listeners /healthcheck/fail /healthcheck/ok\n"};
+          "/drain_listeners /healthcheck/fail /healthcheck/ok /quitquitquit\n"};
 }
 
 AdminServer::AdminServer(boost::asio::io_context& main, AdminContext ctx) : main_(main), ctx_(std::move(ctx)), acceptor_(main) {}

@@ -30,6 +30,8 @@ struct AdminContext {
   // /healthcheck/fail and /healthcheck/ok (the server then says DRAINING, as Envoy's).
   std::function<void(bool inboundOnly, bool graceful)> drainListeners;
   std::shared_ptr<bool> healthCheckFailed = std::make_shared<bool>(false);
+  // POST /quitquitquit: the server stops (after this response has gone out), as Envoy's.
+  std::function<void()> quit;
   // How stats are named and tagged (the bootstrap's stats_config): Prometheus labels.
   std::shared_ptr<const TagProducer> tags = std::make_shared<TagProducer>();
 };

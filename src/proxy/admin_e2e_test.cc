@@ -34,6 +34,22 @@ class AdminE2eTest : public ProxyE2eTest {
   int outPort_ = freePort();
 };
 
+// POST /quitquitquit, as Envoy's: "OK", then the server stops (its listeners and admin close);
+// a GET is refused.
+TEST_F(AdminE2eTest, QuitQuitQuitStopsTheServer) {
+  Upstream app("app");
+  serveTwoListeners(app.port());
+  EXPECT_NE(call("GET", "/quitquitquit").find("405"), std::string::npos);
+  std::string reply = call("POST", "/quitquitquit");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_TRUE(reply.ends_with("\r\n\r\nOK\n")) << reply;
+  EXPECT_TRUE(eventually([&] {
+    int fd = connectLoopback(proxy_->adminPort());
+    if (fd >= 0) ::close(fd);
+    return fd < 0;
+  }, 3s));
+}
+
 // The bootstrap's CDS and LDS initial_fetch_timeout (what meshd's ENVOY_INITIAL_FETCH_TIMEOUT
 // sets): with no answer from the management server (here it has nothing for this node), the
 // proxy goes LIVE once it passes, as Envoy; with 0 it waits for ever.

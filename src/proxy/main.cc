@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     proxy.requestStop();
   });
   proxy.run();
+  pthread_kill(waiter.native_handle(), SIGTERM);  // stopped otherwise (/quitquitquit): end the wait
   waiter.join();
   spdlog::info("msg=\"meshproxy stopped\"");
   return 0;

@@ -31,6 +31,7 @@ struct Proxy::Parts {
   std::unique_ptr<XdsClient> xds;
   std::unique_ptr<boost::asio::steady_timer> drainTimer;  // a graceful /drain_listeners' end
   std::unique_ptr<boost::asio::steady_timer> fetchTimer;  // initial_fetch_timeout checks, each second
+  std::unique_ptr<boost::asio::steady_timer> quitTimer;   // /quitquitquit's stop, once its reply is out
   AdminContext view;  // what the admin sees: what the sinks get too
   std::vector<std::unique_ptr<DogStatsdSink>> sinks;
   std::unique_ptr<boost::asio::steady_timer> flushTimer;
@@ -110,6 +111,15 @@ Status Proxy::start() {
     p.drainTimer = std::make_unique<boost::asio::steady_timer>(main_, options_.drainTime);
     p.drainTimer->async_wait([this, inboundOnly](boost::system::error_code ec) {
       if (!ec) parts_->config->stopListeners(inboundOnly);
+    });
+  };
+  ctx.quit = [this] {
+    Parts& p = *parts_;
+    if (p.quitTimer) return;
+    spdlog::info("msg=\"stopping: /quitquitquit\"");
+    p.quitTimer = std::make_unique<boost::asio::steady_timer>(main_, std::chrono::milliseconds(100));
+    p.quitTimer->async_wait([this](boost::system::error_code ec) {
+      if (!ec) requestStop();
     });
   };
   auto tags = TagProducer::make(options_.bootstrap.stats_config());
@@ -196,6 +206,7 @@ void Proxy::requestStop() {
     parts_->outliers->stop();
     if (parts_->flushTimer) parts_->flushTimer->cancel();
     if (parts_->fetchTimer) parts_->fetchTimer->cancel();
+    if (parts_->quitTimer) parts_->quitTimer->cancel();
     main_.stop();
   });
 }

@@ -1,8 +1,10 @@
 """meshproxy against the real meshd: a gateway proxy and a sidecar proxy, both configured over ADS,
 with colorteller apps on loopback. Checks the walkthrough's outcomes with Envoy's exact bodies, the
 admin endpoints, NACK-and-keep, and serving through a meshd restart."""
+import http.client
 import json
 import socket
+import subprocess
 import shutil
 import tempfile
 import unittest
@@ -201,6 +203,19 @@ class MeshproxyTest(unittest.TestCase):
         self.meshd.start()
         apply(self.meshd.endpoint, self.dir, "route-again", gateway_route("again", "red.svc.local"))
         self.await_body("/again", 200, "red")
+
+    def test_8_quitquitquit_ends_the_process(self):
+        # As Envoy's admin: POST /quitquitquit answers OK and the process exits cleanly.
+        conn = http.client.HTTPConnection("127.0.0.1", self.gw_admin, timeout=5)
+        conn.request("POST", "/quitquitquit")
+        reply = conn.getresponse()
+        self.assertEqual((reply.status, reply.read()), (200, b"OK\n"))
+        conn.close()
+        try:
+            code = self.gateway.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("meshproxy still runs 10 s after /quitquitquit:\n" + self.gateway.log_text())
+        self.assertEqual(code, 0, self.gateway.log_text())
 
 
 if __name__ == "__main__":
