@@ -52,7 +52,8 @@ TEST_F(AdminE2eTest, QuitQuitQuitStopsTheServer) {
 
 // The bootstrap's CDS and LDS initial_fetch_timeout (what meshd's ENVOY_INITIAL_FETCH_TIMEOUT
 // sets): with no answer from the management server (here it has nothing for this node), the
-// proxy goes LIVE once it passes, as Envoy; with 0 it waits for ever.
+// proxy goes LIVE once they pass (CDS's, then LDS's, as Envoy subscribes to LDS after CDS); with 0
+// it waits for ever.
 class InitialFetchE2eTest : public ProxyE2eTest {
  protected:
   void editBootstrap(envoy::config::bootstrap::v3::Bootstrap& b) override {
@@ -61,12 +62,12 @@ class InitialFetchE2eTest : public ProxyE2eTest {
       source->mutable_initial_fetch_timeout()->set_seconds(seconds_);
     }
   }
-  int seconds_ = 1;
+  int seconds_ = 2;
 };
 
 TEST_F(InitialFetchE2eTest, NoAnswerWithinTheTimeoutStillGoesLive) {
   EXPECT_NE(admin("/server_info").find("PRE_INITIALIZING"), std::string::npos);
-  EXPECT_TRUE(eventually([&] { return admin("/server_info").find("\"LIVE\"") != std::string::npos; }, 4s))
+  EXPECT_TRUE(eventually([&] { return admin("/server_info").find("\"LIVE\"") != std::string::npos; }, 10s))
       << admin("/server_info");
 }
 

@@ -108,6 +108,10 @@ TEST_F(ClientHeadersE2eTest, TheClientsPerTryTimeoutIsRetried) {
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 504")) << reply;
   EXPECT_LT(took, 2000ms);
   EXPECT_TRUE(eventually([&] { return slow.requests() >= 2; }));  // the first try and its retry
+  // As Envoy's router: each try's timeout counts, the route's timeout never fired.
+  std::string stats = admin("/stats");
+  EXPECT_NE(stats.find("cluster.slow.upstream_rq_per_try_timeout: 2\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("cluster.slow.upstream_rq_timeout: 0\n"), std::string::npos) << stats;
   std::string head = slow.lastHead();
   EXPECT_EQ(head.find("x-envoy-retry-on"), std::string::npos) << head;
   EXPECT_EQ(head.find("x-envoy-max-retries"), std::string::npos) << head;

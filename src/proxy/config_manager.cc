@@ -1,5 +1,7 @@
 #include "proxy/config_manager.h"
 
+#include <algorithm>
+
 #include "proxy/outlier_detector.h"
 
 #include <boost/asio/ip/address.hpp>
@@ -84,6 +86,8 @@ Status ConfigManager::applyClusters(const google::protobuf::RepeatedPtrField<goo
     // (the previous version serves meanwhile, with the verdicts it was built with).
     checkedHc_.erase(c->name());
     failedHc_.erase(c->name());
+    ejected_.erase(c->name());   // and a fresh outlier detector (the detector drops the old one's state)
+    outliers_.erase(c->name());
     if (old != clusters_.end()) e.active = old->second.active;
     switch (c->type()) {
       case Cluster::STATIC:
@@ -227,7 +231,7 @@ std::vector<Host> ConfigManager::keepingHealthyRemoved(const ClusterEntry& e, st
   std::set<std::string> listed;
   for (const Host& h : next) listed.insert(hostKey(h));
   for (const Host& h : e.hosts) {
-    if (listed.count(hostKey(h)) || h.failedActiveHc || h.pendingActiveHc) continue;
+    if (listed.count(hostKey(h)) || h.failedActiveHc || h.pendingActiveHc || h.edsUnhealthy) continue;
     Host kept = h;
     kept.pendingDynamicRemoval = true;
     next.push_back(std::move(kept));
@@ -260,6 +264,9 @@ void ConfigManager::setHosts(ClusterEntry& e, std::vector<Host> hosts) {
     }
   }
   stats = std::move(kept);
+  // A host that left and comes back is a new host to the health checker, as Envoy's: no verdict.
+  std::erase_if(failedHc_[name], [&stats](const std::string& k) { return !stats.count(k); });
+  std::erase_if(checkedHc_[name], [&stats](const std::string& k) { return !stats.count(k); });
   e.hosts = std::move(hosts);
 }
 
@@ -353,10 +360,15 @@ void ConfigManager::expireInitialFetches(std::chrono::steady_clock::time_point n
   };
   bool changed = false;
   if (!cdsSeen_ && overdue(started_, cdsFetchTimeout_)) changed = cdsSeen_ = true;
-  if (!ldsSeen_ && overdue(started_, ldsFetchTimeout_)) changed = ldsSeen_ = true;
   for (auto& [name, e] : clusters_) {
-    if (!e.edsName.empty() && !e.hostsKnown && overdue(e.since, e.edsFetchTimeout)) changed = e.hostsKnown = true;
+    if (!e.edsName.empty() && !e.hostsKnown && overdue(e.since, e.edsFetchTimeout)) {
+      changed = e.hostsKnown = true;
+      updateWarm(e);
+    }
   }
+  bool clustersWarm = std::all_of(clusters_.begin(), clusters_.end(), [](const auto& kv) { return kv.second.warm; });
+  if (!ldsWaitStart_ && cdsSeen_ && clustersWarm) ldsWaitStart_ = now;
+  if (!ldsSeen_ && ldsWaitStart_ && overdue(*ldsWaitStart_, ldsFetchTimeout_)) changed = ldsSeen_ = true;
   for (auto& [name, l] : listeners_) {
     for (const FilterChainView& c : l.latest->chains) {
       if (c.http && !routes_.count(c.routeConfigName) && overdue(l.since, c.rdsFetchTimeout)) {

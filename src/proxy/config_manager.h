@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -159,6 +160,9 @@ class ConfigManager {
   bool ldsSeen_ = false;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::chrono::milliseconds cdsFetchTimeout_{15000}, ldsFetchTimeout_{15000};
+  // Envoy subscribes to LDS once the cluster manager is initialized (CDS, then its clusters warm):
+  // LDS's initial_fetch_timeout counts from then.
+  std::optional<std::chrono::steady_clock::time_point> ldsWaitStart_;
   mutable bool live_ = false;  // latched by initialized()
   Covered stopped_ = Covered::kNone;
   Covered draining_ = Covered::kNone;

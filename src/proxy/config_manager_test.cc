@@ -128,17 +128,32 @@ TEST_F(ConfigManagerTest, InitialFetchTimeoutsLetInitializationGoOn) {
   EXPECT_EQ(manager_.counts().warmingListeners, 0u);
 }
 
+// LDS's initial_fetch_timeout counts from the cluster manager's initialization, as Envoy
+// subscribes to LDS only then.
+TEST_F(ConfigManagerTest, LdsFetchTimeoutCountsFromClustersReady) {
+  auto now = std::chrono::steady_clock::now();
+  manager_.setInitialFetchTimeouts(std::chrono::seconds(2), std::chrono::seconds(2));
+  manager_.expireInitialFetches(now + std::chrono::seconds(3));  // CDS given up on: LDS starts now
+  EXPECT_FALSE(manager_.initialized());
+  manager_.expireInitialFetches(now + std::chrono::seconds(4));
+  EXPECT_FALSE(manager_.initialized());
+  manager_.expireInitialFetches(now + std::chrono::seconds(5));
+  EXPECT_TRUE(manager_.initialized());
+}
+
 // Envoy's updateDynamicHostList: with active health checks, a host EDS drops stays (and serves)
 // as pending_dynamic_removal while it passes them, and goes when it fails one; one never checked
 // goes at once; with ignore_health_on_host_removal every dropped host goes at once.
 TEST_F(ConfigManagerTest, AHealthyHostDiscoveryDropsStaysUntilItFailsACheck) {
-  auto assignment = [](std::vector<std::string> addresses) {
+  auto assignment = [](std::vector<std::string> addresses, std::string unhealthy = "") {
     envoy::config::endpoint::v3::ClusterLoadAssignment cla;
     cla.set_cluster_name("e");
     for (const auto& a : addresses) {
-      auto* sa = cla.add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
+      auto* lb = cla.add_endpoints()->add_lb_endpoints();
+      auto* sa = lb->mutable_endpoint()->mutable_address()->mutable_socket_address();
       sa->set_address(a);
       sa->set_port_value(80);
+      if (a == unhealthy) lb->set_health_status(envoy::config::core::v3::UNHEALTHY);
     }
     return cla;
   };
@@ -160,6 +175,11 @@ TEST_F(ConfigManagerTest, AHealthyHostDiscoveryDropsStaysUntilItFailsACheck) {
       EXPECT_TRUE(published_->clusters.at("e")->hosts[1].pendingDynamicRemoval);
       EXPECT_TRUE(published_->clusters.at("e")->hosts[1].healthy());  // still takes traffic
       manager_.setHostFailedActiveHc("e", "10.0.0.2:80", true);
+      EXPECT_EQ(hostsOf("e"), std::vector<std::string>{"10.0.0.1"});
+      // One EDS said was unhealthy is not kept either (Envoy's FAILED_EDS_HEALTH).
+      ASSERT_TRUE(manager_.apply(kEndpointType, pack(assignment({"10.0.0.1", "10.0.0.4"}, "10.0.0.4"))).ok());
+      manager_.setHostFailedActiveHc("e", "10.0.0.4:80", false);
+      ASSERT_TRUE(manager_.apply(kEndpointType, pack(assignment({"10.0.0.1"}))).ok());
       EXPECT_EQ(hostsOf("e"), std::vector<std::string>{"10.0.0.1"});
     }
     ASSERT_TRUE(manager_.apply(kClusterType, {}).ok());

@@ -51,23 +51,33 @@ milliseconds maxEjectionTime(const OutlierDetection& od) {
 void OutlierDetector::reconcile(const std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>>& clusters) {
   // In place: an ejection publishes a configuration, which comes back here while the detector
   // walks a cluster's hosts.
-  std::map<std::string, milliseconds> wanted;
+  std::map<std::string, std::shared_ptr<const envoy::config::cluster::v3::Cluster>> wanted;
   for (const auto& proto : clusters) {
-    if (proto->has_outlier_detection()) wanted[proto->name()] = intervalOf(proto->outlier_detection());
+    if (proto->has_outlier_detection()) wanted[proto->name()] = proto;
   }
   for (auto it = clusters_.begin(); it != clusters_.end();) {
-    if (wanted.contains(it->first)) {
+    auto w = wanted.find(it->first);
+    if (w != wanted.end() && w->second == it->second.proto) {
       ++it;
       continue;
     }
-    if (it->second.timer) it->second.timer->cancel();
+    drop(it->second);  // gone, or changed
     it = clusters_.erase(it);
   }
-  for (const auto& [name, interval] : wanted) {
+  for (const auto& [name, proto] : wanted) {
     Cluster& c = clusters_[name];
-    if (c.timer && c.interval == interval) continue;
-    c.interval = interval;
+    if (c.proto) continue;
+    c.proto = proto;
+    c.interval = intervalOf(proto->outlier_detection());
     arm(name, c);
+  }
+}
+
+void OutlierDetector::drop(Cluster& c) {
+  if (c.timer) c.timer->cancel();
+  if (!c.stats) return;
+  for (const auto& [key, h] : c.hosts) {
+    if (h.ejected) c.stats->outlier_ejections_active--;
   }
 }
 
@@ -131,6 +141,7 @@ void OutlierDetector::eject(const std::string& name, const std::string& hostKey,
   if (random_() % 100 >= enforcing) return;
   if (!manager_.setHostEjected(name, hostKey, true)) return;
   Cluster& c = clusters_[name];
+  if (!c.stats) c.stats = view->second->stats;
   HostState& h = c.hosts[hostKey];
   h.ejected = true;
   h.ejectedAt = Clock::now();

@@ -73,9 +73,15 @@ class OutlierDetector {
     std::shared_ptr<boost::asio::steady_timer> timer;
     std::chrono::milliseconds interval{0};
     std::map<std::string, HostState> hosts;  // hosts ejected now or with a back-off
+    // The version of the cluster this state is of: a changed cluster is built anew, as Envoy's,
+    // with a fresh detector (the old one's ejections end).
+    std::shared_ptr<const envoy::config::cluster::v3::Cluster> proto;
+    std::shared_ptr<ClusterStats> stats;  // for ejections_active once the state goes
   };
 
   void arm(const std::string& name, Cluster& c);
+  // Ends a cluster's state: its timer stops, its ejections no longer count as active.
+  static void drop(Cluster& c);
   // Brings an ejected host back, its consecutive failure counts reset; its back-off stays.
   void uneject(const std::string& name, const std::string& hostKey, HostState& h);
   void onInterval(const std::string& name);

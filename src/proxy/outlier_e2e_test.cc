@@ -66,6 +66,27 @@ TEST_F(ProxyE2eTest, ATcpProxyHostThatRefusesConnectionsIsEjected) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(httpGet("127.0.0.1", port_, "/t").status, 200);  // only the live host now
 }
 
+// A changed cluster is built anew with a fresh detector, as Envoy's: its ejections end.
+TEST_F(ProxyE2eTest, AChangedClusterStartsWithNoEjections) {
+  Upstream good("good"), bad("bad", 500);
+  auto c = staticCluster("c", {good.port(), bad.port()});
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "consecutive_5xx { value: 2 } interval { seconds: 10 } base_ejection_time { seconds: 60 } max_ejection_percent { value: 50 }",
+      c.mutable_outlier_detection()));
+  auto routes = routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })");
+  set({c}, {httpListener("l", port_, "rc")}, {routes});
+  ASSERT_TRUE(eventually([&] {
+    httpGet("127.0.0.1", port_, "/");
+    return admin("/stats").find("cluster.c.outlier_detection.ejections_active: 1\n") != std::string::npos;
+  })) << admin("/stats");
+  c.mutable_connect_timeout()->set_seconds(3);  // a change
+  set({c}, {httpListener("l", port_, "rc")}, {routes});
+  EXPECT_TRUE(eventually([&] {
+    return admin("/stats").find("cluster.c.outlier_detection.ejections_active: 0\n") != std::string::npos &&
+           admin("/clusters").find("failed_outlier_check") == std::string::npos;
+  })) << admin("/clusters");
+}
+
 // As Envoy, a host is ejected only while one more ejected host stays within max_ejection_percent
 // (10 by default): of two hosts, none may go.
 TEST_F(ProxyE2eTest, NoHostIsEjectedPastMaxEjectionPercent) {
@@ -165,8 +186,8 @@ TEST_F(OutlierE2eTest, AHostFarBelowTheMeanSuccessRateIsEjected) {
 // /clusters shows the last interval's rates as Envoy's: the cluster's mean and ejection threshold
 // ({:g}) and each host's success rate, here with success rate ejection not enforced.
 TEST_F(OutlierE2eTest, ClustersShowTheIntervalsSuccessRates) {
-  start(500, R"(consecutive_5xx { value: 1000 } interval { nanos: 300000000 } enforcing_success_rate { value: 0 }
-                max_ejection_percent { value: 50 } success_rate_request_volume { value: 5 })");
+  start(500, R"(consecutive_5xx { value: 1000 } interval { nanos: 500000000 } enforcing_success_rate { value: 0 }
+                max_ejection_percent { value: 50 } success_rate_request_volume { value: 2 })");
   EXPECT_NE(admin("/clusters").find("c::outlier::success_rate_average::-1\n"), std::string::npos);
   std::string good = "c::127.0.0.1:" + std::to_string(good_[0]->port()) + "::success_rate::100\n";
   std::string bad = "c::127.0.0.1:" + std::to_string(bad_->port()) + "::success_rate::0\n";
@@ -177,7 +198,7 @@ TEST_F(OutlierE2eTest, ClustersShowTheIntervalsSuccessRates) {
     return text.find("c::outlier::success_rate_average::80\n") != std::string::npos &&
            text.find("c::outlier::success_rate_ejection_threshold::4\n") != std::string::npos &&
            text.find(good) != std::string::npos && text.find(bad) != std::string::npos;
-  }, 5s)) << admin("/clusters");
+  }, 8s)) << admin("/clusters");
   EXPECT_NE(admin("/clusters").find("c::outlier::local_origin_success_rate_average::-1\n"), std::string::npos);
 }
 

@@ -434,6 +434,9 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
     if (logging) log.upstreamProtocol = c.http2 ? "HTTP/2" : "HTTP/1.1";
     if (!d.gone()) result = co_await exchange(*h, c, up, body, timeouts, worker.pool(), worker.h2Pool(), response);
     if (d.gone()) result.kind = UpstreamResult::kDownstreamReset;  // whatever the abort made the attempt end with
+    if (result.kind == UpstreamResult::kTimeout && result.perTryTimeout && !result.idleTimeout) {
+      c.stats->upstream_rq_per_try_timeout++;  // Envoy's onPerTryTimeout, whether retried or not
+    }
     if (logging) {
       boost::asio::ip::tcp::endpoint local = response.localEndpoint();
       if (local.port() != 0) log.upstreamLocal = endpointText(local);
@@ -521,7 +524,7 @@ Task<bool> forward(Worker& worker, const FilterChainView& chain, RequestHead& re
           log.addFlag("SI");
           co_return co_await d.reply(body, streamTimeout(body.done()));
         }
-        c.stats->upstream_rq_timeout++;
+        if (!result.perTryTimeout) c.stats->upstream_rq_timeout++;  // a try's counted as it ended
         flag("UT");  // URX only after a per-try timeout: the route's is never retried
         co_return co_await d.reply(body, upstreamTimeout(result.perTryTimeout, timeouts.noContentOnTimeout));
       case UpstreamResult::kConnectFailure:

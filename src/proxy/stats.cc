@@ -88,6 +88,7 @@ StatValues ClusterStats::values() const {
                     {"upstream_rq_retry_limit_exceeded", upstream_rq_retry_limit_exceeded.load()},
                     {"upstream_rq_retry_overflow", upstream_rq_retry_overflow.load()},
                     {"upstream_rq_retry_success", upstream_rq_retry_success.load()},
+                    {"upstream_rq_per_try_timeout", upstream_rq_per_try_timeout.load()},
                     {"upstream_rq_timeout", upstream_rq_timeout.load()},
                     {"upstream_rq_total", upstream_rq_total.load()},
                     {"update_attempt", update_attempt.load()},

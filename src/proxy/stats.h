@@ -81,7 +81,8 @@ struct ClusterStats {
   std::atomic<uint64_t> upstream_cx_connect_fail{0};
   std::atomic<uint64_t> upstream_cx_connect_timeout{0};
   std::atomic<uint64_t> upstream_rq_total{0};
-  std::atomic<uint64_t> upstream_rq_timeout{0};
+  std::atomic<uint64_t> upstream_rq_timeout{0};          // the route's timeout
+  std::atomic<uint64_t> upstream_rq_per_try_timeout{0};  // each try's, retried or not
   std::atomic<uint64_t> upstream_rq_retry{0};
   std::atomic<uint64_t> upstream_rq_retry_limit_exceeded{0};  // would have retried, none left
   std::atomic<uint64_t> upstream_rq_retry_success{0};         // retried, and the last try needs none

@@ -91,7 +91,7 @@ TEST_F(StatsE2eTest, ResponsesCountByCodeAndClass) {
 // The connection manager's gauges and per-codec counts, as Envoy's: a request waiting on a slow
 // upstream is active on an active HTTP/1.1 connection; both go back to 0 when they end.
 TEST_F(StatsE2eTest, ActiveRequestsAndConnectionsAreGauges) {
-  Upstream slow("slow", 200, 800ms);
+  Upstream slow("slow", 200, 3000ms);
   set({staticCluster("c", {slow.port()})}, {httpListener("l", port_, "rc")},
       {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
   await("/", [](auto& r) { return r.status == 200; });
@@ -101,7 +101,7 @@ TEST_F(StatsE2eTest, ActiveRequestsAndConnectionsAreGauges) {
     auto now = stats();
     return now["http.ingress.downstream_rq_active"] == 1 && now["http.ingress.downstream_cx_active"] == 1 &&
            now["http.ingress.downstream_cx_http1_active"] == 1;
-  }, 700ms)) << admin("/stats");
+  }, 2500ms)) << admin("/stats");
   EXPECT_EQ(pending.get(), 200);
   EXPECT_TRUE(eventually([&] {
     auto now = stats();

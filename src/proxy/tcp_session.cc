@@ -157,11 +157,11 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
   if (h->stats) h->stats->cx_total++;
   co_await up.async_connect(h->endpoint, into(ec));
   // As Envoy's tcp_proxy, outlier detection counts the connect: a connection as a 200
-  // (LocalOriginConnectSuccessFinal), a refusal or reset as a 503 (LocalOriginConnectFailed); a
-  // connect timeout is its own close, not counted.
+  // (LocalOriginConnectSuccessFinal), a refusal or reset as a 503 (LocalOriginConnectFailed), a
+  // connect timeout as a 504 (LocalOriginTimeout).
   bool timedOut = ec == boost::beast::error::timeout;
-  if (!timedOut) {
-    if (uint32_t reached = countForOutlierDetection(c, *h, ec ? 503 : 200)) worker.reportOutlier(c.name, h->key(), reached);
+  if (uint32_t reached = countForOutlierDetection(c, *h, timedOut ? 504 : ec ? 503 : 200)) {
+    worker.reportOutlier(c.name, h->key(), reached);
   }
   if (ec) {
     c.stats->upstream_cx_connect_fail++;
