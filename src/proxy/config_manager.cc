@@ -226,6 +226,26 @@ void ConfigManager::hostsFromAssignment(ClusterEntry& e, const ClusterLoadAssign
   setHosts(e, keepingHealthyRemoved(e, std::move(hosts)));
 }
 
+void ConfigManager::carryOver(const std::string& cluster, const std::string& from, const std::string& to) {
+  if (from == to) return;
+  auto move = [&](auto& perCluster) {
+    auto& m = perCluster[cluster];
+    if (auto n = m.extract(from)) {
+      if constexpr (requires { n.key(); }) {
+        n.key() = to;
+      } else {
+        n.value() = to;
+      }
+      m.insert(std::move(n));
+    }
+  };
+  move(failedHc_);
+  move(checkedHc_);
+  move(ejected_);
+  move(outliers_);
+  move(hostStats_);
+}
+
 std::vector<Host> ConfigManager::keepingHealthyRemoved(const ClusterEntry& e, std::vector<Host> next) {
   if (e.proto->health_checks_size() == 0 || e.proto->ignore_health_on_host_removal()) return next;
   std::set<std::string> listed;
@@ -322,6 +342,7 @@ void ConfigManager::onDnsResolved(const std::string& cluster, bool failed, const
       hosts.push_back(*h);
       if (!strict) break;  // LOGICAL_DNS connects to the first address of the answer
     }
+    if (!strict && !hosts.empty() && !e.hosts.empty()) carryOver(cluster, hostKey(e.hosts[0]), hostKey(hosts[0]));
     setHosts(e, strict ? keepingHealthyRemoved(e, std::move(hosts)) : std::move(hosts));
   }
   if (!failed && sameHosts(before, e.hosts)) e.stats->update_no_rebuild++;

@@ -144,6 +144,9 @@ class ConfigManager {
   // health check: with active health checks and without ignore_health_on_host_removal, each that
   // has passed its checks (updateDynamicHostList's dont_remove_healthy_hosts).
   std::vector<Host> keepingHealthyRemoved(const ClusterEntry& e, std::vector<Host> next);
+  // A LOGICAL_DNS cluster's one host whose address changed is the same host, as Envoy's logical
+  // host: its health verdict, outlier state and counters follow it to the new address.
+  void carryOver(const std::string& cluster, const std::string& from, const std::string& to);
   bool listenerWarm(const ListenerView& l) const;
   void updateWarm(ClusterEntry& e);
   // Which listeners a stop or a drain covers: none, the INBOUND ones, or all.

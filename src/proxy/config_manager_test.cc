@@ -278,6 +278,27 @@ TEST_F(ConfigManagerTest, StrictDnsEmptySuccessRemovesHostsFailureKeepsThem) {
   EXPECT_EQ(hostsOf("d"), std::vector<std::string>{});
 }
 
+// Envoy's LOGICAL_DNS has one logical host whose address follows DNS: a new address keeps the
+// host's health verdict and counters (it is not a new host waiting for its first check).
+TEST_F(ConfigManagerTest, LogicalDnsHostKeepsItsVerdictAcrossAddresses) {
+  auto c = dnsCluster(Cluster::LOGICAL_DNS);
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "timeout { seconds: 1 } interval { seconds: 5 } tcp_health_check {}", c.add_health_checks()));
+  ASSERT_TRUE(manager_.apply(kClusterType, pack(c)).ok());
+  manager_.onDnsResolved("d", false, {"127.0.0.2"});
+  manager_.setHostFailedActiveHc("d", "127.0.0.2:9080", false);
+  published_->clusters.at("d")->hosts[0].stats->rq_total = 7;
+  manager_.onDnsResolved("d", false, {"127.0.0.3"});
+  const Host& h = published_->clusters.at("d")->hosts.at(0);
+  EXPECT_EQ(h.address, "127.0.0.3");
+  EXPECT_FALSE(h.pendingActiveHc);
+  EXPECT_TRUE(h.healthy());
+  EXPECT_EQ(h.stats->rq_total.load(), 7u);
+  manager_.setHostFailedActiveHc("d", "127.0.0.3:9080", true);
+  manager_.onDnsResolved("d", false, {"127.0.0.4"});
+  EXPECT_TRUE(published_->clusters.at("d")->hosts.at(0).failedActiveHc);  // a failing host stays failing
+}
+
 TEST_F(ConfigManagerTest, LogicalDnsKeepsItsLastAddressOnEmptySuccess) {
   ASSERT_TRUE(manager_.apply(kClusterType, pack(dnsCluster(Cluster::LOGICAL_DNS))).ok());
   manager_.onDnsResolved("d", false, {"::1", "127.0.0.1"});
