@@ -17,11 +17,14 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <set>
 
 #include "proxy/access_log.h"
 #include "proxy/admin_clusters.h"
+#include "proxy/loggers.h"
+#include "proxy/memory_stats.h"
 #include "proxy/xds_types.h"
 
 namespace meshd::proxy {
@@ -70,17 +73,13 @@ std::string serverState(const AdminContext& ctx) {
   return *ctx.healthCheckFailed ? "DRAINING" : "LIVE";
 }
 
-// The value of query parameter `key`, percent-decoded ('+' is a space); nullopt when absent.
-std::optional<std::string> paramValue(const std::string& target, std::string_view key) {
+// The query's parameters, percent-decoded ('+' is a space); a name given twice keeps its first
+// value, as Envoy's parseQueryString.
+std::map<std::string, std::string> queryParams(const std::string& target) {
+  std::map<std::string, std::string> params;
   size_t q = target.find('?');
-  if (q == std::string::npos) return std::nullopt;
-  std::string_view query = std::string_view(target).substr(q + 1);
-  while (!query.empty()) {
-    std::string_view p = query.substr(0, query.find('&'));
-    query.remove_prefix(std::min(query.size(), p.size() + 1));
-    size_t eq = p.find('=');
-    if (p.substr(0, eq) != key) continue;
-    std::string_view raw = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
+  if (q == std::string::npos) return params;
+  auto decode = [](std::string_view raw) {
     std::string out;
     for (size_t i = 0; i < raw.size(); ++i) {
       if (raw[i] == '+') {
@@ -94,8 +93,24 @@ std::optional<std::string> paramValue(const std::string& target, std::string_vie
       }
     }
     return out;
+  };
+  std::string_view query = std::string_view(target).substr(q + 1);
+  while (!query.empty()) {
+    std::string_view p = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), p.size() + 1));
+    if (p.empty()) continue;
+    size_t eq = p.find('=');
+    params.emplace(decode(p.substr(0, eq)), eq == std::string_view::npos ? std::string() : decode(p.substr(eq + 1)));
   }
-  return std::nullopt;
+  return params;
+}
+
+// The value of query parameter `key`; nullopt when absent.
+std::optional<std::string> paramValue(const std::string& target, std::string_view key) {
+  auto params = queryParams(target);
+  auto it = params.find(std::string(key));
+  if (it == params.end()) return std::nullopt;
+  return it->second;
 }
 
 // Whether the query names `key` (as "key" or "key=...").
@@ -152,6 +167,83 @@ std::string prometheus(const TagProducer& tags, const StatValues& stats,
   return out;
 }
 
+// POST /logging's change, as Envoy's LogsHandler: ?level=<level> (every logger), ?<name>=<level>, or
+// ?paths=<name>:<level>,...; one parameter. Nothing changes unless all of it is valid. The error, or "".
+std::string changeLogLevels(const std::map<std::string, std::string>& params) {
+  if (params.size() != 1) return "invalid number of parameters";
+  const auto& [key, value] = *params.begin();
+  if (key == "level") {
+    auto level = levelNamed(value);
+    if (!level) return "unknown logger level";
+    logger(Log::kAdmin).info("msg=\"change all log levels\" level={}", value);
+    setAllLevels(*level);
+    return "";
+  }
+  std::vector<std::pair<std::string, spdlog::level::level_enum>> changes;
+  auto add = [&](std::string_view name, std::string_view levelName) -> std::string {
+    auto level = levelNamed(levelName);
+    if (!level) return "unknown logger level";
+    changes.emplace_back(name, *level);
+    return "";
+  };
+  if (key == "paths") {
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      std::string_view pair = rest.substr(0, rest.find(','));
+      rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
+      if (pair.find_first_not_of(" \t\r\n") == std::string_view::npos) continue;
+      size_t colon = pair.find(':');
+      std::string_view name = pair.substr(0, colon);
+      std::string_view level = colon == std::string_view::npos ? std::string_view() : pair.substr(colon + 1);
+      if (name.empty() || level.empty()) return "empty logger name or empty logger level";
+      if (std::string e = add(name, level); !e.empty()) return e;
+    }
+  } else if (std::string e = add(key, value); !e.empty()) {
+    return e;
+  }
+  std::vector<std::pair<spdlog::logger*, spdlog::level::level_enum>> found;
+  for (auto* l : allLoggers()) {
+    for (const auto& [name, level] : changes) {
+      if (l->name() == name) found.emplace_back(l, level);
+    }
+  }
+  if (found.size() != changes.size()) return "unknown logger name";
+  for (auto [l, level] : found) {
+    auto text = spdlog::level::to_string_view(level);
+    logger(Log::kAdmin).info("msg=\"change log level\" name={} level={}", l->name(), std::string_view(text.data(), text.size()));
+    l->set_level(level);
+  }
+  return "";
+}
+
+// /logging: the change, if any (400 with the usage when it is wrong), then every logger's level.
+AdminResponse logging(const std::string& target) {
+  AdminResponse r;
+  auto params = queryParams(target);
+  if (!params.empty()) {
+    if (std::string error = changeLogLevels(params); !error.empty()) {
+      r.status = 400;
+      r.body = "error: " + error + "\n\n" +
+               "usage: /logging?<name>=<level> (change single level)\n"
+               "usage: /logging?paths=name1:level1,name2:level2,... (change multiple levels)\n"
+               "usage: /logging?level=<level> (change all levels)\n"
+               "levels: ";
+      for (int i = spdlog::level::trace; i < spdlog::level::n_levels; ++i) {
+        auto text = spdlog::level::to_string_view(static_cast<spdlog::level::level_enum>(i));
+        r.body.append(text.data(), text.size()) += " ";
+      }
+      r.body += "\n";
+    }
+  }
+  r.body += "active loggers:\n";
+  for (const auto* l : allLoggers()) {
+    auto text = spdlog::level::to_string_view(l->level());
+    r.body += "  " + l->name() + ": " + std::string(text.data(), text.size()) + "\n";
+  }
+  r.body += "\n";
+  return r;
+}
+
 }  // namespace
 
 // Every stat: the registry's, and what the server and its configuration are now (Envoy's server.*,
@@ -161,11 +253,15 @@ StatValues allStats(const AdminContext& ctx) {
   bool live = serverState(ctx) == "LIVE";
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started).count();
   ConfigManager::Counts n = ctx.config->counts();
+  MemoryStats memory = memoryStats();
   out.insert(out.end(), {{"cluster_manager.active_clusters", n.activeClusters},
                          {"cluster_manager.warming_clusters", n.warmingClusters},
                          {"listener_manager.total_listeners_active", n.activeListeners},
                          {"listener_manager.total_listeners_warming", n.warmingListeners},
                          {"server.concurrency", ctx.concurrency},
+                         {"server.memory_allocated", memory.allocated},
+                         {"server.memory_heap_size", memory.heapSize},
+                         {"server.memory_physical_size", memory.totalPhysicalBytes},
                          {"server.live", live ? 1u : 0u},
                          {"server.state", live ? 0u : serverState(ctx) == "DRAINING" ? 1u : 2u},
                          {"server.uptime", static_cast<uint64_t>(uptime)}});
@@ -178,12 +274,17 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
   std::string state = serverState(ctx);
   // The endpoints that change the server take POST only, as Envoy's.
   static const std::set<std::string, std::less<>> kMutating = {"/drain_listeners", "/healthcheck/fail", "/healthcheck/ok",
-                                                                "/quitquitquit"};
+                                                                "/logging", "/quitquitquit", "/reset_counters"};
   if (kMutating.count(path) && method != "POST") {
     return {405, "text/plain; charset=UTF-8", "Method " + std::string(method) + " not allowed, POST required."};
   }
   if (path == "/drain_listeners") {
     if (ctx.drainListeners) ctx.drainListeners(hasParam(target, "inboundonly"), hasParam(target, "graceful"));
+    return {200, "text/plain; charset=UTF-8", "OK\n"};
+  }
+  if (path == "/logging") return logging(target);
+  if (path == "/reset_counters") {
+    ctx.stats->resetCounters();
     return {200, "text/plain; charset=UTF-8", "OK\n"};
   }
   if (path == "/quitquitquit") {
@@ -203,6 +304,21 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
                  {"node", json::parse(ctx.nodeJson, nullptr, false)},
                  {"command_line_options", {{"concurrency", ctx.concurrency}}}};
     return {200, "application/json", info.dump(2) + "\n"};
+  }
+  if (path == "/memory") {  // Envoy's admin.v3.Memory, every field printed, 64-bit values as strings
+    MemoryStats m = memoryStats();
+    std::string body = "{\n";  // in the proto's field order, which nlohmann's sorted keys would lose
+    std::pair<const char*, uint64_t> fields[] = {{"allocated", m.allocated},
+                                                 {"heap_size", m.heapSize},
+                                                 {"pageheap_unmapped", m.pageheapUnmapped},
+                                                 {"pageheap_free", m.pageheapFree},
+                                                 {"total_thread_cache", m.totalThreadCache},
+                                                 {"total_physical_bytes", m.totalPhysicalBytes}};
+    for (size_t i = 0; i < std::size(fields); ++i) {
+      body += std::string(" \"") + fields[i].first + "\": \"" + std::to_string(fields[i].second) + "\"" +
+              (i + 1 < std::size(fields) ? ",\n" : "\n");
+    }
+    return {200, "application/json", body + "}\n"};
   }
   if (path == "/config_dump") return {200, "application/json", configDump(ctx) + "\n"};
   bool asJson = paramValue(target, "format") == "json";
@@ -251,8 +367,8 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
     return {200, "text/plain; charset=UTF-8", out};
   }
   return {404, "text/plain; charset=UTF-8",
-          "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus "
-          "/drain_listeners /healthcheck/fail /healthcheck/ok /quitquitquit\n"};
+          "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus /memory "
+          "/drain_listeners /healthcheck/fail /healthcheck/ok /logging /quitquitquit /reset_counters\n"};
 }
 
 AdminServer::AdminServer(boost::asio::io_context& main, AdminContext ctx) : main_(main), ctx_(std::move(ctx)), acceptor_(main) {}

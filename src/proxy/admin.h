@@ -1,8 +1,9 @@
 #pragma once
 // Envoy's admin endpoints on the bootstrap's admin address: /ready, /server_info, /config_dump,
-// /clusters, /listeners, /stats, /stats/prometheus, and (POST) /drain_listeners, /healthcheck/fail
-// and /healthcheck/ok. Served on the main thread's io_context, so it
-// reads the ConfigManager and StatsRegistry without locks. Main thread only.
+// /clusters, /listeners, /stats, /stats/prometheus, /memory, and (POST) /drain_listeners,
+// /healthcheck/fail, /healthcheck/ok, /logging, /reset_counters and /quitquitquit. Served on the
+// main thread's io_context, so it reads the ConfigManager and StatsRegistry without locks. Main
+// thread only.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,7 +23,7 @@ namespace meshd::proxy {
 
 struct AdminContext {
   const ConfigManager* config = nullptr;
-  const StatsRegistry* stats = nullptr;
+  StatsRegistry* stats = nullptr;  // and POST /reset_counters resets its counters
   std::string nodeJson;  // the bootstrap's node as JSON
   size_t concurrency = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

@@ -2,7 +2,10 @@
 // /healthcheck/fail|ok (what the App Mesh / ECS agent calls when a task stops).
 #include <unistd.h>
 
+#include <regex>
+
 #include "proxy/e2e_fixture.h"
+#include "proxy/loggers.h"
 
 namespace meshd::proxy::testing {
 namespace {
@@ -158,6 +161,84 @@ TEST_F(AdminE2eTest, StatsFilterUsedOnlyAndFormats) {
   EXPECT_EQ(json, "{\"stats\":[{\"name\":\"server.live\",\"value\":1}]}\n");
   EXPECT_NE(admin("/stats?format=prometheus&filter=server.live").find("envoy_server_live{} 1\n"), std::string::npos);
   EXPECT_EQ(httpGet("127.0.0.1", proxy_->adminPort(), "/stats?filter=(").status, 400);
+}
+
+// POST /reset_counters, as Envoy's: "OK", and every counter counts from 0 again; gauges stay.
+TEST_F(AdminE2eTest, ResetCountersZeroesCountersNotGauges) {
+  Upstream app("app");
+  serveTwoListeners(app.port());
+  auto stat = [&](const std::string& name) {
+    std::string all = admin("/stats");
+    size_t at = all.find("\n" + name + ": ");
+    if (at == std::string::npos) return std::string("absent");
+    at += name.size() + 3;
+    return all.substr(at, all.find('\n', at) + 1 - at);
+  };
+  EXPECT_NE(stat("cluster.app.upstream_rq_total"), "0\n");
+  EXPECT_EQ(stat("cluster.app.membership_total"), "1\n");
+  EXPECT_NE(call("GET", "/reset_counters").find("405"), std::string::npos);
+  std::string reply = call("POST", "/reset_counters");
+  EXPECT_TRUE(reply.ends_with("\r\n\r\nOK\n")) << reply;
+  EXPECT_EQ(stat("cluster.app.upstream_rq_total"), "0\n");
+  EXPECT_EQ(stat("http.ingress.downstream_rq_total"), "0\n");
+  EXPECT_EQ(stat("cluster.app.membership_total"), "1\n");  // a gauge
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+  EXPECT_EQ(stat("cluster.app.upstream_rq_total"), "1\n");
+  EXPECT_NE(admin("/stats?format=prometheus").find("envoy_cluster_upstream_rq_total{envoy_cluster_name=\"app\"} 1\n"),
+            std::string::npos);
+}
+
+// GET /memory: Envoy's admin.v3.Memory (the allocator's figures), and the server.memory_* gauges.
+TEST_F(AdminE2eTest, MemoryReportsTheAllocator) {
+  std::string memory = admin("/memory");
+  EXPECT_TRUE(std::regex_match(memory, std::regex("\\{\n \"allocated\": \"[1-9][0-9]*\",\n \"heap_size\": \"[1-9][0-9]*\",\n"
+                                                  " \"pageheap_unmapped\": \"[0-9]+\",\n \"pageheap_free\": \"[0-9]+\",\n"
+                                                  " \"total_thread_cache\": \"[0-9]+\",\n \"total_physical_bytes\": \"[1-9][0-9]*\"\n\\}\n")))
+      << memory;
+  std::string stats = admin("/stats?filter=server.memory");
+  EXPECT_TRUE(std::regex_match(stats, std::regex("server.memory_allocated: [1-9][0-9]*\nserver.memory_heap_size: [1-9][0-9]*\n"
+                                                 "server.memory_physical_size: [1-9][0-9]*\n")))
+      << stats;
+}
+
+// POST /logging, as Envoy's (the App Mesh agent's /enableLogging posts ?level=<level> there):
+// every named logger's level, after the change the query asks for; a wrong query changes nothing
+// and is a 400 with Envoy's usage text.
+TEST_F(AdminE2eTest, LoggingListsAndChangesTheNamedLoggers) {
+  auto body = [](const std::string& reply) { return reply.substr(reply.find("\r\n\r\n") + 4); };
+  EXPECT_NE(call("GET", "/logging").find("405"), std::string::npos);
+
+  std::string all = call("POST", "/logging?level=debug");
+  EXPECT_TRUE(all.starts_with("HTTP/1.1 200")) << all;
+  EXPECT_TRUE(body(all).starts_with("active loggers:\n  admin: debug\n  config: debug\n")) << all;
+  EXPECT_TRUE(body(all).ends_with("  upstream: debug\n\n")) << all;
+  EXPECT_EQ(logger(Log::kRouter).level(), spdlog::level::debug);
+
+  std::string one = body(call("POST", "/logging?router=trace"));
+  EXPECT_NE(one.find("  router: trace\n"), std::string::npos) << one;
+  EXPECT_NE(one.find("  pool: debug\n"), std::string::npos) << one;
+  EXPECT_EQ(logger(Log::kRouter).level(), spdlog::level::trace);
+
+  std::string some = body(call("POST", "/logging?paths=hc:error,dns:off"));
+  EXPECT_NE(some.find("  hc: error\n"), std::string::npos) << some;
+  EXPECT_NE(some.find("  dns: off\n"), std::string::npos) << some;
+
+  std::string wrong = call("POST", "/logging?level=warn");  // Envoy's name is "warning"
+  EXPECT_TRUE(wrong.starts_with("HTTP/1.1 400")) << wrong;
+  EXPECT_TRUE(body(wrong).starts_with("error: unknown logger level\n\n"
+                                      "usage: /logging?<name>=<level> (change single level)\n"
+                                      "usage: /logging?paths=name1:level1,name2:level2,... (change multiple levels)\n"
+                                      "usage: /logging?level=<level> (change all levels)\n"
+                                      "levels: trace debug info warning error critical off \n"
+                                      "active loggers:\n"))
+      << wrong;
+  EXPECT_NE(body(call("POST", "/logging?paths=hc:info,nosuch:info")).find("error: unknown logger name\n"), std::string::npos);
+  EXPECT_EQ(logger(Log::kHc).level(), spdlog::level::err);  // the valid half did not land either
+  EXPECT_NE(body(call("POST", "/logging?a=info&b=info")).find("error: invalid number of parameters\n"), std::string::npos);
+
+  call("POST", "/logging?level=info");
+  EXPECT_EQ(logger(Log::kRouter).level(), spdlog::level::info);
+  EXPECT_EQ(spdlog::default_logger()->level(), spdlog::level::info);
 }
 
 }  // namespace

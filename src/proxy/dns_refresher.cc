@@ -1,8 +1,11 @@
 #include "proxy/dns_refresher.h"
 
+#include <fmt/ranges.h>
+
 #include <boost/asio/post.hpp>
 
 #include "proxy/dns_resolver.h"
+#include "proxy/loggers.h"
 
 namespace meshd::proxy {
 
@@ -85,6 +88,8 @@ void DnsRefresher::run() {
 void DnsRefresher::onResult(const Job& j, const LookupResult& r) {
   auto it = entries_.find(j.cluster);
   if (it == entries_.end() || it->second.generation != j.generation) return;  // stale
+  logger(Log::kDns).debug("msg=\"dns resolution\" cluster={} hostname={} failed={} addresses=\"{}\" ttl={}", j.cluster,
+                          j.hostname, r.failed, fmt::join(r.addresses, ","), r.ttl);
   onResolved_(j.cluster, r);
   auto timer = it->second.timer;
   timer->expires_after(nextRefresh(r, it->second.respectTtl, it->second.refresh));

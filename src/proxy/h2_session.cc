@@ -241,11 +241,6 @@ class H2Downstream final : public Downstream {
   bool grpc_;
 };
 
-// Envoy's HeaderUtility::requestShouldHaveNoBody.
-bool noBodyExpected(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "DELETE" || method == "TRACE" || method == "CONNECT";
-}
-
 // The router's view of an HTTP/2 request head: :method, :path and :authority as an HTTP/1.1
 // request line and Host field.
 void requestHead(const h2::Headers& h, RequestHead& req, bool& hasLength) {
@@ -411,10 +406,9 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   bool hasLength = false;
   RequestHead req;
   requestHead(s->head, req, hasLength);
-  // END_STREAM came with the HEADERS: no body, so no chunked framing upstream; as Envoy's HTTP/1
-  // codec, "content-length: 0" for a method that may have one.
+  // END_STREAM came with the HEADERS: no body, so no chunked framing upstream (where the HTTP/1
+  // encoder adds "content-length: 0" as Envoy's, upstream.cc).
   bool bodiless = s->ended && s->body.empty();
-  if (bodiless && !hasLength && !noBodyExpected(req.method())) req.add("content-length", "0");
   H2Body source(*this, *s, !hasLength && !bodiless);
   RequestBody body(source);
   chain_.httpStats->downstream_rq_total++;

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "proxy/health_probe.h"
+#include "proxy/loggers.h"
 
 namespace meshd::proxy {
 
@@ -131,6 +132,7 @@ void HealthChecker::reconcile(const std::vector<ConfigManager::HealthCheckTarget
             fails = 0;
             if (failed && ++passes >= healthy) {
               failed = false;
+              logger(Log::kHc).debug("msg=\"health check passed\" cluster={} host={}", check->cluster, check->hostKey);
               onVerdict_(check->cluster, check->hostKey, false);
             }
           } else {
@@ -141,6 +143,7 @@ void HealthChecker::reconcile(const std::vector<ConfigManager::HealthCheckTarget
             // count toward unhealthy_threshold.
             if (!failed && (result == ProbeResult::kFailed || ++fails >= unhealthy)) {
               failed = true;
+              logger(Log::kHc).debug("msg=\"health check failed\" cluster={} host={}", check->cluster, check->hostKey);
               onVerdict_(check->cluster, check->hostKey, true);
             }
           }

@@ -1,7 +1,6 @@
 // meshproxy: the Envoy-compatible data plane. Starts from an Envoy bootstrap file, or from the App
 // Mesh Envoy image's environment variables, and serves what meshd's ADS server sends.
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include <malloc.h>
 
@@ -12,6 +11,7 @@
 
 #include "common/log.h"
 #include "proxy/bootstrap_loader.h"
+#include "proxy/loggers.h"
 #include "proxy/proxy.h"
 
 extern char** environ;
@@ -82,6 +82,6 @@ int main(int argc, char** argv) {
   proxy.run();
   pthread_kill(waiter.native_handle(), SIGTERM);  // stopped otherwise (/quitquitquit): end the wait
   waiter.join();
-  spdlog::info("msg=\"meshproxy stopped\"");
+  meshd::proxy::logger(meshd::proxy::Log::kMain).info("msg=\"meshproxy stopped\"");
   return 0;
 }

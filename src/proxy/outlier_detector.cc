@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "proxy/loggers.h"
+
 namespace meshd::proxy {
 
 using envoy::config::cluster::v3::OutlierDetection;
@@ -148,6 +150,7 @@ void OutlierDetector::eject(const std::string& name, const std::string& hostKey,
   if (h.backOff * baseEjectionTime(od) < maxEjectionTime(od) + baseEjectionTime(od)) ++h.backOff;
   stats.outlier_ejections_enforced_total++;
   stats.outlier_ejections_active++;
+  logger(Log::kUpstream).debug("msg=\"host ejected\" cluster={} host={} times={}", name, hostKey, h.backOff);
   switch (kind) {
     case Kind::kConsecutive5xx: stats.outlier_ejections_enforced_consecutive_5xx++; break;
     case Kind::kConsecutiveGatewayFailure: stats.outlier_ejections_enforced_consecutive_gateway_failure++; break;

@@ -1,7 +1,6 @@
 #include "proxy/proxy.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -12,6 +11,7 @@
 #include "proxy/config_manager.h"
 #include "proxy/dns_refresher.h"
 #include "proxy/health_checker.h"
+#include "proxy/loggers.h"
 #include "xds/bootstrap.h"
 #include "proxy/outlier_detector.h"
 #include "proxy/statsd_sink.h"
@@ -116,7 +116,7 @@ Status Proxy::start() {
   ctx.quit = [this] {
     Parts& p = *parts_;
     if (p.quitTimer) return;
-    spdlog::info("msg=\"stopping: /quitquitquit\"");
+    logger(Log::kMain).info("msg=\"stopping: /quitquitquit\"");
     p.quitTimer = std::make_unique<boost::asio::steady_timer>(main_, std::chrono::milliseconds(100));
     p.quitTimer->async_wait([this](boost::system::error_code ec) {
       if (!ec) requestStop();
@@ -139,7 +139,7 @@ Status Proxy::start() {
   for (auto& w : p.workers) w->start();
   p.xds = std::make_unique<XdsClient>(options_.bootstrap, *target, main_, *p.config, &p.stats.xds);
   p.xds->start();
-  spdlog::info("msg=\"meshproxy started\" node={} xds={} admin_port={} workers={}", options_.bootstrap.node().id(), *target,
+  logger(Log::kMain).info("msg=\"meshproxy started\" node={} xds={} admin_port={} workers={}", options_.bootstrap.node().id(), *target,
                adminPort_, options_.concurrency);
   return okStatus();
 }

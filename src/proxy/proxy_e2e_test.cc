@@ -78,6 +78,27 @@ TEST_F(ProxyE2eTest, Http10IsRefusedUnlessAccepted) {
   EXPECT_TRUE(served.ends_with("app /old host=fallback")) << served;
 }
 
+// As Envoy's HTTP/1 encoder: a request that ends with its head and gives no length goes upstream
+// with "content-length: 0", unless its method has no body by definition.
+TEST_F(ProxyE2eTest, ABodilessRequestSaysContentLengthZeroUpstream) {
+  Upstream app("app", 200, 0ms, /*keepAlive=*/true);
+  set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  for (auto [method, zero] : {std::pair{"POST", true}, {"PUT", true}, {"DELETE", false}, {"GET", false}}) {
+    int fd = connectLoopback(port_);
+    ASSERT_GE(fd, 0);
+    sendAll(fd, std::string(method) + " /m HTTP/1.1\r\nhost: svc\r\nconnection: close\r\n\r\n");
+    std::string reply = readToClose(fd).first;
+    ::close(fd);
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+    std::string head = app.lastHead();
+    EXPECT_TRUE(head.starts_with(std::string(method) + " /m HTTP/1.1\r\n")) << head;
+    EXPECT_EQ(head.find("content-length: 0\r\n") != std::string::npos, zero) << head;
+    EXPECT_EQ(head.find("transfer-encoding"), std::string::npos) << head;
+  }
+}
+
 TEST_F(ProxyE2eTest, RetriesConnectFailuresAndSaysSoInTheReply) {
   int dead = freePort();
   set({staticCluster("dead", {dead})}, {httpListener("l", port_, "rc")},

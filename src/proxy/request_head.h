@@ -34,4 +34,10 @@ class RequestHead : public HeadFields {
   bool upgrade_ = false;
 };
 
+// Whether a request with `method` has no body by its definition (GET, HEAD, DELETE, TRACE, CONNECT:
+// Envoy's HeaderUtility::requestShouldHaveNoBody).
+inline bool requestShouldHaveNoBody(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "DELETE" || method == "TRACE" || method == "CONNECT";
+}
+
 }  // namespace meshd::proxy

@@ -187,7 +187,24 @@ std::shared_ptr<TcpStats> StatsRegistry::tcp(const std::string& prefix) {
 }
 
 std::vector<std::pair<std::string, uint64_t>> StatsRegistry::all() const {
-  std::vector<std::pair<std::string, uint64_t>> out;
+  StatValues out = raw();
+  if (zeroAt_.empty()) return out;
+  for (auto& [name, value] : out) {
+    auto it = zeroAt_.find(name);
+    if (it != zeroAt_.end()) value -= std::min(value, it->second);
+  }
+  return out;
+}
+
+void StatsRegistry::resetCounters() {
+  zeroAt_.clear();
+  for (auto& [name, value] : raw()) {
+    if (!isGauge(name)) zeroAt_.emplace(std::move(name), value);
+  }
+}
+
+StatValues StatsRegistry::raw() const {
+  StatValues out;
   for (const auto& [name, s] : clusters_) {
     for (auto& [k, v] : s->values()) out.emplace_back("cluster." + name + "." + k, v);
   }

@@ -267,9 +267,16 @@ class StatsRegistry {
     const LatencyHistogram* histogram;
   };
   std::vector<NamedHistogram> histograms() const;
+  // POST /reset_counters, as Envoy's: every counter reads 0 from here on; gauges and histograms
+  // stay. The counters are the workers' lock-free atomics, which the request path only adds to, so
+  // the registry keeps what each said at the reset and all() subtracts it.
+  void resetCounters();
   XdsStats xds;
 
  private:
+  StatValues raw() const;
+
+  std::map<std::string, uint64_t, std::less<>> zeroAt_;  // a counter's value at the last reset
   std::map<std::string, std::shared_ptr<ClusterStats>> clusters_;
   std::map<std::string, std::shared_ptr<HttpStats>> http_;
   std::map<std::string, std::shared_ptr<TcpStats>> tcp_;

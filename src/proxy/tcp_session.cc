@@ -167,6 +167,7 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     c.stats->upstream_cx_connect_fail++;
     if (timedOut) c.stats->upstream_cx_connect_timeout++;
     if (h->stats) h->stats->cx_connect_fail++;
+    if (log && !timedOut) log->log.transportFailure = connectFailureReason(ec, h->endpoint);
     refuse("UF");
     co_return;
   }

@@ -1,7 +1,11 @@
 #include "proxy/timed_stream.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 namespace meshd::proxy {
 
@@ -67,6 +71,50 @@ void TimedStream::onTimer(const std::shared_ptr<State>& s) {
   } else {
     s->socket.cancel(ignored);
   }
+}
+
+namespace {
+
+class ImmediateConnectCategory : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "immediate connect"; }
+  std::string message(int ev) const override { return std::strerror(ev); }
+};
+
+}  // namespace
+
+const boost::system::error_category& immediateConnectCategory() {
+  static const ImmediateConnectCategory category;
+  return category;
+}
+
+boost::system::error_code TimedStream::startConnect(const boost::asio::ip::tcp::endpoint& to) {
+  boost::system::error_code ec;
+  connectedAtOnce_ = false;
+  Socket& s = state_->socket;
+  if (!s.is_open()) s.open(to.protocol(), ec);
+  if (!ec) s.native_non_blocking(true, ec);
+  if (ec) return ec;
+  if (::connect(s.native_handle(), to.data(), static_cast<socklen_t>(to.size())) == 0) {
+    connectedAtOnce_ = true;
+  } else if (errno != EINPROGRESS) {
+    ec.assign(errno, immediateConnectCategory());
+  }
+  return ec;
+}
+
+boost::system::error_code TimedStream::pendingError(Socket& s) {
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+  return {error, boost::system::system_category()};
+}
+
+std::string connectFailureReason(const boost::system::error_code& ec, const boost::asio::ip::tcp::endpoint& remote) {
+  if (ec.category() != immediateConnectCategory()) return "delayed connect error: " + ec.message();
+  std::string address = remote.address().to_string();
+  if (remote.address().is_v6()) address = "[" + address + "]";
+  return "immediate connect error: " + ec.message() + "|remote address:" + address + ":" + std::to_string(remote.port());
 }
 
 }  // namespace meshd::proxy

@@ -21,6 +21,7 @@
 #include <boost/asio/post.hpp>
 
 #include <memory>
+#include <string>
 
 #include "proxy/io.h"
 #include "proxy/read_readiness.h"
@@ -87,12 +88,21 @@ class TimedStream {
         token, buffers);
   }
 
+  // Connects as Envoy's client connection does: the connect() call itself, then the handshake. A
+  // failure of the call (no route: ENETUNREACH, say) comes in immediateConnectCategory(); one the
+  // handshake ends with (ECONNREFUSED) in the system category. Asio's async_connect tells neither.
   template <typename Token>
   auto async_connect(const boost::asio::ip::tcp::endpoint& to, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
         [this](auto handler, const boost::asio::ip::tcp::endpoint& e) {
           if (state_->timedOut) return fail(std::move(handler));
-          state_->socket.async_connect(e, Completion<decltype(handler)>{std::move(handler), state_.get()});
+          boost::system::error_code ec = startConnect(e);
+          if (ec || connectedAtOnce_) {
+            boost::asio::post(state_->socket.get_executor(), boost::beast::bind_front_handler(std::move(handler), ec));
+            return;
+          }
+          state_->socket.async_wait(Socket::wait_write,
+                                    ConnectCompletion<decltype(handler)>{{std::move(handler), state_.get()}});
         },
         token, to);
   }
@@ -124,6 +134,20 @@ class TimedStream {
     }
   };
 
+  // The handshake's end: the socket's pending error (SO_ERROR) is the connect's.
+  template <typename Handler>
+  struct ConnectCompletion : Completion<Handler> {
+    void operator()(boost::system::error_code ec) {
+      if (!ec) ec = pendingError(this->state->socket);
+      Completion<Handler>::operator()(ec);
+    }
+  };
+
+  // Opens the socket if need be and calls connect(): an immediate failure, or none (then
+  // connectedAtOnce_ says whether the handshake is over already).
+  boost::system::error_code startConnect(const boost::asio::ip::tcp::endpoint& to);
+  static boost::system::error_code pendingError(Socket& s);
+
   // A read that did not fill its buffers drained the socket: the next waits for the reactor.
   template <typename Handler>
   struct ReadCompletion : Completion<Handler> {
@@ -144,6 +168,15 @@ class TimedStream {
   static void onTimer(const std::shared_ptr<State>& s);
 
   std::shared_ptr<State> state_;
+  bool connectedAtOnce_ = false;
 };
+
+// The category of a connect that failed in the connect() call (TimedStream::async_connect); its
+// values are errno values and its messages strerror's.
+const boost::system::error_category& immediateConnectCategory();
+
+// Envoy's transport failure reason for a connect that failed with `ec`: "delayed connect error:
+// Connection refused", or "immediate connect error: Network is unreachable|remote address:[2001:db8::1]:80".
+std::string connectFailureReason(const boost::system::error_code& ec, const boost::asio::ip::tcp::endpoint& remote);
 
 }  // namespace meshd::proxy

@@ -41,6 +41,12 @@ Task<UpstreamResult> send(const Host& host, const ClusterView& cluster, const Re
   std::string headBytes;
   headBytes.reserve(512);
   head.serialize(headBytes);
+  // As Envoy's HTTP/1 encoder: a request that ends with its head and gives no length says
+  // "content-length: 0", unless its method has no body by definition.
+  if (body.done() && body.kept().empty() && body.framing() != Framing::kChunked && !requestShouldHaveNoBody(head.method()) &&
+      !head.find("content-length")) {
+    headBytes.insert(headBytes.size() - 2, "content-length: 0\r\n");
+  }
   PieceWrite write;
   if (!write.sendNow(stream, headBytes, body.kept(), body.framing(), body.done(), ec)) co_await write.rest(stream, ec);
   while (!ec && !downstreamEc && !body.done()) {
@@ -127,7 +133,7 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
     cluster.stats->upstream_cx_connect_fail++;
     if (host.stats) host.stats->cx_connect_fail++;
     result.kind = UpstreamResult::kConnectFailure;
-    result.transportFailure = "delayed connect error: " + ec.message();
+    result.transportFailure = connectFailureReason(ec, host.endpoint);
   }
   co_return result;
 }

@@ -104,7 +104,7 @@ Task<UpstreamResult> exchangeH2(const Host& host, const ClusterView& cluster, co
       result.kind = UpstreamResult::kConnectTimeout;
     } else {
       result.kind = UpstreamResult::kConnectFailure;
-      result.transportFailure = "delayed connect error: " + ec.message();
+      result.transportFailure = connectFailureReason(ec, host.endpoint);
     }
     co_return result;
   }

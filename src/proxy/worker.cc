@@ -1,6 +1,5 @@
 #include "proxy/worker.h"
 
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -12,6 +11,7 @@
 
 #include "proxy/filter_chain_match.h"
 #include "proxy/listener_filters.h"
+#include "proxy/loggers.h"
 #include "proxy/sessions.h"
 
 namespace meshd::proxy {
@@ -106,7 +106,7 @@ void Worker::apply(ConfigPtr config) {
     if (!ec) a->listen(1024, ec);
     if (ec) {
       ::close(fd);
-      spdlog::error("msg=\"cannot adopt listener socket\" listener={} error=\"{}\"", name, ec.message());
+      logger(Log::kConfig).error("msg=\"cannot adopt listener socket\" listener={} error=\"{}\"", name, ec.message());
       continue;
     }
     auto drain = std::make_shared<ListenerDrain>();

@@ -2,7 +2,6 @@
 
 #include <envoy/service/discovery/v3/ads.grpc.pb.h>
 #include <grpcpp/grpcpp.h>
-#include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
 
@@ -11,6 +10,7 @@
 #include <random>
 
 #include "proxy/config_manager.h"
+#include "proxy/loggers.h"
 #include "proxy/xds_types.h"
 
 namespace meshd::proxy {
@@ -163,7 +163,7 @@ void XdsClient::sotwSession(grpc::ClientContext& context) {
   bool ok = stream->Write(request(kClusterType)) && stream->Write(request(kListenerType));
   auto resp = std::make_shared<DiscoveryResponse>();
   while (ok && stream->Read(resp.get())) {
-    if (!connected_) spdlog::info("msg=\"xDS stream up\" server={}", target_);
+    if (!connected_) logger(Log::kConfig).info("msg=\"xDS stream up\" server={}", target_);
     markConnected(true);
     delay_ = std::chrono::milliseconds(0);
     const std::string type = resp->type_url();
@@ -176,7 +176,7 @@ void XdsClient::sotwSession(grpc::ClientContext& context) {
     if (applied.status.ok()) versions[type] = resp->version_info();
     DiscoveryRequest ack = request(type);
     if (!applied.status.ok()) {
-      spdlog::warn("msg=\"xDS update rejected\" type={} version={} reason=\"{}\"", type, resp->version_info(),
+      logger(Log::kConfig).warn("msg=\"xDS update rejected\" type={} version={} reason=\"{}\"", type, resp->version_info(),
                    applied.status.message());
       ack.mutable_error_detail()->set_code(3);  // INVALID_ARGUMENT, as Envoy sends
       ack.mutable_error_detail()->set_message(applied.status.message());
@@ -191,7 +191,7 @@ void XdsClient::sotwSession(grpc::ClientContext& context) {
     }
   }
   grpc::Status status = stream->Finish();
-  spdlog::info("msg=\"xDS stream closed\" server={} code={} error=\"{}\"", target_, static_cast<int>(status.error_code()),
+  logger(Log::kConfig).info("msg=\"xDS stream closed\" server={} code={} error=\"{}\"", target_, static_cast<int>(status.error_code()),
                status.error_message());
 }
 

@@ -4,11 +4,11 @@
 // its nonce. Subscriptions to endpoints and route configurations change by name.
 #include <envoy/service/discovery/v3/ads.grpc.pb.h>
 #include <grpcpp/grpcpp.h>
-#include <spdlog/spdlog.h>
 
 #include <set>
 
 #include "proxy/xds_client.h"
+#include "proxy/loggers.h"
 #include "proxy/xds_types.h"
 
 namespace meshd::proxy {
@@ -37,7 +37,7 @@ void XdsClient::deltaSession(grpc::ClientContext& context) {
   bool ok = stream->Write(request(kClusterType)) && stream->Write(request(kListenerType));
   DeltaDiscoveryResponse resp;
   while (ok && stream->Read(&resp)) {
-    if (!connected_) spdlog::info("msg=\"xDS stream up\" server={} delta=true", target_);
+    if (!connected_) logger(Log::kConfig).info("msg=\"xDS stream up\" server={} delta=true", target_);
     markConnected(true);
     delay_ = std::chrono::milliseconds(0);
     const std::string type = resp.type_url();
@@ -53,7 +53,7 @@ void XdsClient::deltaSession(grpc::ClientContext& context) {
     if (maybe->status.ok()) {
       deltaHeld_[type] = std::move(next);
     } else {
-      spdlog::warn("msg=\"xDS update rejected\" type={} nonce={} reason=\"{}\"", type, resp.nonce(),
+      logger(Log::kConfig).warn("msg=\"xDS update rejected\" type={} nonce={} reason=\"{}\"", type, resp.nonce(),
                    maybe->status.message());
       ack.mutable_error_detail()->set_code(3);  // INVALID_ARGUMENT, as Envoy sends
       ack.mutable_error_detail()->set_message(maybe->status.message());
@@ -83,7 +83,7 @@ void XdsClient::deltaSession(grpc::ClientContext& context) {
     }
   }
   grpc::Status status = stream->Finish();
-  spdlog::info("msg=\"xDS stream closed\" server={} code={} error=\"{}\"", target_, static_cast<int>(status.error_code()),
+  logger(Log::kConfig).info("msg=\"xDS stream closed\" server={} code={} error=\"{}\"", target_, static_cast<int>(status.error_code()),
                status.error_message());
 }
 

@@ -204,6 +204,32 @@ class MeshproxyTest(unittest.TestCase):
         apply(self.meshd.endpoint, self.dir, "route-again", gateway_route("again", "red.svc.local"))
         self.await_body("/again", 200, "red")
 
+    def test_7a_memory_and_logging(self):
+        # /memory reads tcmalloc's figures (meshproxy links it, as Envoy): its thread caches hold
+        # something once workers have served.
+        self.await_body("/red", 200, "red")
+        memory = json.loads(admin(self.gw_admin, "/memory")[2])
+        self.assertEqual(list(memory), ["allocated", "heap_size", "pageheap_unmapped", "pageheap_free",
+                                        "total_thread_cache", "total_physical_bytes"])
+        self.assertGreater(int(memory["allocated"]), 0)
+        self.assertGreaterEqual(int(memory["heap_size"]), int(memory["allocated"]))
+        self.assertGreater(int(memory["total_thread_cache"]), 0)
+        # The App Mesh agent's /enableLogging posts ?level=<level> to /logging and reads the levels back.
+        conn = http.client.HTTPConnection("127.0.0.1", self.gw_admin, timeout=5)
+        conn.request("POST", "/logging?level=debug")
+        reply = conn.getresponse()
+        body = reply.read().decode()
+        conn.close()
+        self.assertEqual(reply.status, 200, body)
+        levels = [l.split(":")[1].strip() for l in body.splitlines()[1:] if l.strip()]
+        self.assertTrue(body.startswith("active loggers:\n") and levels and set(levels) == {"debug"}, body)
+        self.assertTrue(eventually(lambda: 'msg="change all log levels" level=debug' in self.gateway.log_text()),
+                        self.gateway.log_text())
+        conn = http.client.HTTPConnection("127.0.0.1", self.gw_admin, timeout=5)
+        conn.request("POST", "/logging?level=info")
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+
     def test_8_quitquitquit_ends_the_process(self):
         # As Envoy's admin: POST /quitquitquit answers OK and the process exits cleanly.
         conn = http.client.HTTPConnection("127.0.0.1", self.gw_admin, timeout=5)
