@@ -16,7 +16,8 @@ set(ENVOY_API_ROOTS
   envoy/extensions/filters/listener/original_dst/v3/original_dst.proto
   envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto
   envoy/extensions/upstreams/http/v3/http_protocol_options.proto
-  envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto)
+  envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto
+  envoy/admin/v3/config_dump.proto)
 set(ENVOY_API_GRPC_PROTOS envoy/service/discovery/v3/ads.proto)
 
 find_program(NPM npm REQUIRED)

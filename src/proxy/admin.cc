@@ -2,7 +2,6 @@
 
 #include "proxy/admin.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 #include <re2/re2.h>
 
@@ -23,9 +22,9 @@
 
 #include "proxy/access_log.h"
 #include "proxy/admin_clusters.h"
+#include "proxy/admin_config_dump.h"
 #include "proxy/loggers.h"
 #include "proxy/memory_stats.h"
-#include "proxy/xds_types.h"
 
 namespace meshd::proxy {
 
@@ -35,36 +34,6 @@ using nlohmann::json;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
-
-json toJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(m, &out, o).ok()) return json::object();
-  return json::parse(out, nullptr, false);
-}
-
-std::string configDump(const AdminContext& ctx) {
-  json clusters = json::array();
-  for (const auto& c : ctx.config->clusterProtos()) {
-    clusters.push_back({{"version_info", ctx.config->versionOf(kClusterType)}, {"cluster", toJson(*c)}});
-  }
-  json listeners = json::array();
-  for (const auto& l : ctx.config->listenerProtos()) {
-    listeners.push_back({{"name", l->name()},
-                         {"active_state", {{"version_info", ctx.config->versionOf(kListenerType)}, {"listener", toJson(*l)}}}});
-  }
-  json routes = json::array();
-  for (const auto& [name, rc] : ctx.config->current()->routes) {
-    if (name.starts_with("inline:")) continue;
-    routes.push_back({{"version_info", ctx.config->versionOf(kRouteType)}, {"route_config", toJson(*rc)}});
-  }
-  json dump = {{"configs",
-                {{{"@type", "type.googleapis.com/envoy.admin.v3.ClustersConfigDump"}, {"dynamic_active_clusters", clusters}},
-                 {{"@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump"}, {"dynamic_listeners", listeners}},
-                 {{"@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump"}, {"dynamic_route_configs", routes}}}}};
-  return dump.dump(2);
-}
 
 // Envoy's server state: PRE_INITIALIZING until the first configuration is warm, then LIVE, or
 // DRAINING while /healthcheck/fail holds.
@@ -320,7 +289,7 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
     }
     return {200, "application/json", body + "}\n"};
   }
-  if (path == "/config_dump") return {200, "application/json", configDump(ctx) + "\n"};
+  if (path == "/config_dump") return configDump(ctx, queryParams(target));
   bool asJson = paramValue(target, "format") == "json";
   if (path == "/clusters") {
     if (asJson) return {200, "application/json", clustersJson(*ctx.config->current())};

@@ -19,6 +19,10 @@
 #include "proxy/stat_tags.h"
 #include "proxy/stats.h"
 
+namespace envoy::config::bootstrap::v3 {
+class Bootstrap;
+}
+
 namespace meshd::proxy {
 
 struct AdminContext {
@@ -27,6 +31,8 @@ struct AdminContext {
   std::string nodeJson;  // the bootstrap's node as JSON
   size_t concurrency = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::chrono::system_clock::time_point startedAt = std::chrono::system_clock::now();
+  std::shared_ptr<const envoy::config::bootstrap::v3::Bootstrap> bootstrap;  // for /config_dump
   // What the POST endpoints change: /drain_listeners ([inboundonly], [graceful]) and
   // /healthcheck/fail and /healthcheck/ok (the server then says DRAINING, as Envoy's).
   std::function<void(bool inboundOnly, bool graceful)> drainListeners;

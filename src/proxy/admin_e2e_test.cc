@@ -4,6 +4,8 @@
 
 #include <regex>
 
+#include <nlohmann/json.hpp>
+
 #include "proxy/e2e_fixture.h"
 #include "proxy/loggers.h"
 
@@ -199,6 +201,59 @@ TEST_F(AdminE2eTest, MemoryReportsTheAllocator) {
   EXPECT_TRUE(std::regex_match(stats, std::regex("server.memory_allocated: [1-9][0-9]*\nserver.memory_heap_size: [1-9][0-9]*\n"
                                                  "server.memory_physical_size: [1-9][0-9]*\n")))
       << stats;
+}
+
+// GET /config_dump as Envoy's: admin.v3.ConfigDump with the bootstrap first, printed by protobuf
+// (one-space indents); ?include_eds adds the endpoints as the load balancer sees them; ?resource=
+// lists one repeated field's items, ?mask= trims, ?name_regex= picks resources by name.
+TEST_F(AdminE2eTest, ConfigDumpSectionsResourceMaskAndEds) {
+  Upstream app("app");
+  serveTwoListeners(app.port());
+  nlohmann::json dump = nlohmann::json::parse(admin("/config_dump"));
+  std::vector<std::string> types;
+  for (const auto& c : dump["configs"]) types.push_back(c["@type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"type.googleapis.com/envoy.admin.v3.BootstrapConfigDump",
+                                             "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+                                             "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                                             "type.googleapis.com/envoy.admin.v3.ScopedRoutesConfigDump",
+                                             "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+                                             "type.googleapis.com/envoy.admin.v3.SecretsConfigDump"}));
+  EXPECT_EQ(dump["configs"][0]["bootstrap"]["node"]["id"], "proxy");
+  EXPECT_EQ(dump["configs"][1]["static_clusters"][0]["cluster"]["name"], "xds");
+  EXPECT_EQ(dump["configs"][1]["dynamic_active_clusters"][0]["cluster"]["name"], "app");
+  EXPECT_TRUE(std::regex_match(dump["configs"][1]["dynamic_active_clusters"][0]["last_updated"].get<std::string>(),
+                               std::regex(R"(20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z)")));
+  EXPECT_EQ(dump["configs"][2]["dynamic_listeners"][0]["active_state"]["listener"]["name"], "in");
+  EXPECT_EQ(dump["configs"][4]["dynamic_route_configs"][0]["route_config"]["name"], "rc");
+  EXPECT_TRUE(admin("/config_dump").starts_with("{\n \"configs\": [\n  {\n   \"@type\": "));
+
+  nlohmann::json eds = nlohmann::json::parse(admin("/config_dump?include_eds"));
+  ASSERT_EQ(eds["configs"].size(), 7u);
+  const auto& endpoints = eds["configs"][2];
+  EXPECT_EQ(endpoints["@type"], "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump");
+  const auto& cla = endpoints["dynamic_endpoint_configs"][0]["endpoint_config"];
+  EXPECT_EQ(cla["cluster_name"], "app");
+  const auto& lb = cla["endpoints"][0]["lb_endpoints"][0];
+  EXPECT_EQ(lb["health_status"], "HEALTHY");
+  EXPECT_EQ(lb["endpoint"]["address"]["socket_address"]["port_value"], app.port());
+
+  nlohmann::json one = nlohmann::json::parse(admin("/config_dump?resource=dynamic_listeners&mask=name&name_regex=^o"));
+  EXPECT_EQ(one, nlohmann::json::parse(
+                     R"({"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump.DynamicListener", "name": "out"}]})"));
+  nlohmann::json names = nlohmann::json::parse(admin("/config_dump?resource=dynamic_active_clusters&mask=cluster.name"));
+  EXPECT_EQ(names["configs"][0]["cluster"], nlohmann::json::parse(R"({"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "app"})"));
+  nlohmann::json versions = nlohmann::json::parse(admin("/config_dump?mask=version_info"));
+  EXPECT_EQ(versions["configs"].size(), 2u);  // the clusters' and the listeners'
+
+  HttpReply missing = httpGet("127.0.0.1", proxy_->adminPort(), "/config_dump?resource=nosuch");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, "nosuch not found in config dump");
+  HttpReply single = httpGet("127.0.0.1", proxy_->adminPort(), "/config_dump?resource=version_info");
+  EXPECT_EQ(single.status, 400);
+  EXPECT_EQ(single.body, "version_info is not a repeated field. Use ?mask=version_info to get only this field");
+  HttpReply badMask = httpGet("127.0.0.1", proxy_->adminPort(), "/config_dump?mask=nosuch");
+  EXPECT_EQ(badMask.status, 400);
+  EXPECT_EQ(badMask.body, "FieldMask nosuch could not be successfully applied to any configs.");
 }
 
 // POST /logging, as Envoy's (the App Mesh agent's /enableLogging posts ?level=<level> there):

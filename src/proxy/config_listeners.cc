@@ -145,6 +145,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
         } else if (m.has_route_config()) {
           fc.routeConfigName = "inline:" + l.name() + ":" + m.route_config().name();
           routes_[fc.routeConfigName] = std::make_shared<envoy::config::route::v3::RouteConfiguration>(m.route_config());
+          routesUpdated_[fc.routeConfigName] = std::chrono::system_clock::now();
         } else {
           return badRequest("listener " + l.name() + ": http_connection_manager without routes");
         }
@@ -200,7 +201,10 @@ Status ConfigManager::applyListeners(const google::protobuf::RepeatedPtrField<go
     if (!v.ok()) return v.status();
     ListenerEntry e;
     e.latest = *v;
-    if (previous) e.active = previous->active;
+    if (previous) {
+      e.active = previous->active;
+      e.activeUpdated = previous->activeUpdated;
+    }
     next[l.name()] = std::move(e);
   }
   listeners_ = std::move(next);
@@ -216,7 +220,11 @@ Status ConfigManager::applyRoutes(const google::protobuf::RepeatedPtrField<googl
     if (auto bad = invalidRoutes(*rc)) return badRequest("route configuration " + rc->name() + ": " + *bad);
     parsed.push_back(rc);
   }
-  for (auto& rc : parsed) routes_[rc->name()] = rc;
+  for (auto& rc : parsed) {
+    auto& kept = routes_[rc->name()];
+    if (!kept || !google::protobuf::util::MessageDifferencer::Equals(*kept, *rc)) routesUpdated_[rc->name()] = std::chrono::system_clock::now();
+    kept = rc;
+  }
   return okStatus();
 }
 
@@ -235,6 +243,27 @@ std::vector<std::string> ConfigManager::routeNames() const {
     }
   }
   return {names.begin(), names.end()};
+}
+
+std::vector<ConfigManager::DumpedListener> ConfigManager::dumpListeners() const {
+  std::vector<DumpedListener> out;
+  for (const auto& [name, l] : listeners_) {
+    DumpedListener d{name};
+    if (l.active) d.active = l.active->proto, d.activeUpdated = l.activeUpdated;
+    if (l.latest != l.active) d.warming = l.latest->proto, d.warmingUpdated = l.updated;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<ConfigManager::DumpedRoutes> ConfigManager::dumpRoutes() const {
+  std::vector<DumpedRoutes> out;
+  for (const auto& [name, rc] : routes_) {
+    // What the initial fetch timeout stood in for (config_manager.cc) never arrived.
+    auto updated = routesUpdated_.find(name);
+    if (updated != routesUpdated_.end()) out.push_back({rc, name.starts_with("inline:"), updated->second});
+  }
+  return out;
 }
 
 std::vector<std::shared_ptr<const Listener>> ConfigManager::listenerProtos() const {

@@ -435,6 +435,12 @@ std::vector<std::shared_ptr<const Cluster>> ConfigManager::clusterProtos() const
   return out;
 }
 
+std::vector<ConfigManager::DumpedCluster> ConfigManager::dumpClusters() const {
+  std::vector<DumpedCluster> out;
+  for (const auto& [n, e] : clusters_) out.push_back({e.proto, !e.warm, e.updated});
+  return out;
+}
+
 std::string ConfigManager::versionOf(const std::string& typeUrl) const {
   auto it = versions_.find(typeUrl);
   return it == versions_.end() ? "" : it->second;
@@ -519,7 +525,10 @@ void ConfigManager::publish() {
     c->clusters[name] = std::move(v);
   }
   for (auto& [name, l] : listeners_) {
-    if (listenerWarm(*l.latest)) l.active = l.latest;
+    if (listenerWarm(*l.latest) && l.active != l.latest) {
+      l.active = l.latest;
+      l.activeUpdated = l.updated;
+    }
     if (!l.active) continue;
     if (covers(stopped_, *l.active->proto)) {
       if (l.active->sockets) l.active->sockets->stop();

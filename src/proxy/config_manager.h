@@ -101,6 +101,27 @@ class ConfigManager {
   };
   Counts counts() const;
 
+  // What /config_dump shows (admin_config_dump.h): each resource with when it last changed.
+  using SystemTime = std::chrono::system_clock::time_point;
+  struct DumpedCluster {
+    std::shared_ptr<const envoy::config::cluster::v3::Cluster> proto;
+    bool warming = false;
+    SystemTime updated;
+  };
+  struct DumpedListener {
+    std::string name;
+    std::shared_ptr<const envoy::config::listener::v3::Listener> active, warming;  // either may be null
+    SystemTime activeUpdated, warmingUpdated;
+  };
+  struct DumpedRoutes {
+    std::shared_ptr<const envoy::config::route::v3::RouteConfiguration> proto;
+    bool inlined = false;  // a listener's route_config, not RDS's
+    SystemTime updated;
+  };
+  std::vector<DumpedCluster> dumpClusters() const;
+  std::vector<DumpedListener> dumpListeners() const;
+  std::vector<DumpedRoutes> dumpRoutes() const;
+
   // For the admin endpoints and the outlier detector.
   std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>> clusterProtos() const;
   std::vector<std::shared_ptr<const envoy::config::listener::v3::Listener>> listenerProtos() const;
@@ -123,11 +144,14 @@ class ConfigManager {
     std::shared_ptr<const ClusterView> active;
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();  // EDS: waiting since
     std::chrono::milliseconds edsFetchTimeout{15000};
+    SystemTime updated = std::chrono::system_clock::now();  // this version's arrival
   };
   struct ListenerEntry {
     std::shared_ptr<ListenerView> latest;
     std::shared_ptr<const ListenerView> active;  // last warm version, what workers serve
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();  // latest built
+    SystemTime updated = std::chrono::system_clock::now();  // latest's arrival
+    SystemTime activeUpdated;                                 // active's
   };
 
   Status applyClusters(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
@@ -173,6 +197,7 @@ class ConfigManager {
   std::map<std::string, envoy::config::endpoint::v3::ClusterLoadAssignment> endpoints_;
   std::map<std::string, ListenerEntry> listeners_;
   std::map<std::string, std::shared_ptr<const envoy::config::route::v3::RouteConfiguration>> routes_;
+  std::map<std::string, SystemTime> routesUpdated_;  // when each last changed
   std::map<std::string, std::set<std::string>> failedHc_;  // cluster -> hosts failing active HC
   std::map<std::string, std::set<std::string>> checkedHc_;  // cluster -> hosts with a first verdict
   std::map<std::string, std::set<std::string>> ejected_;   // cluster -> hosts ejected as outliers

@@ -98,6 +98,7 @@ Status Proxy::start() {
   ctx.config = p.config.get();
   ctx.stats = &p.stats;
   ctx.concurrency = options_.concurrency;
+  ctx.bootstrap = std::make_shared<envoy::config::bootstrap::v3::Bootstrap>(options_.bootstrap);
   google::protobuf::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(options_.bootstrap.node(), &ctx.nodeJson, o);
