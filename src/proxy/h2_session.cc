@@ -57,6 +57,9 @@ class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H
         codec_(*this),
         writable_(stream_.get_executor()) {
     stream_.cancelOnTimeout();  // an idle timeout still has GOAWAYs to send
+    if (const auto& stats = chain_.httpStats) {
+      stream_.countBytes(stats, &stats->downstream_cx_rx_bytes_total, &stats->downstream_cx_tx_bytes_total);
+    }
   }
 
   Task<void> run(std::string preread);

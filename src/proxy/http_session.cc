@@ -179,6 +179,7 @@ Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
   GaugeHold connected(stats->downstream_cx_active);
   const uint64_t connectionId = nextConnectionId();
   TimedStream stream(std::move(socket));
+  stream.countBytes(stats, &stats->downstream_cx_rx_bytes_total, &stats->downstream_cx_tx_bytes_total);
   stream.cancelOnTimeout();  // a request body that stalls is answered 408 (then the connection closes)
   beast::flat_buffer buffer;
   beast::error_code ec;

@@ -85,6 +85,7 @@ class PieceWrite {
     if (stream.timedOut()) return false;  // rest() fails it as the stream's operations do
     size_t n = meshd::proxy::sendNow(stream.socket().native_handle(), buffers_, ec);
     if (ec) return true;
+    stream.countSent(n);
     consume(buffers_, n);
     return n == total;
   }

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/sharded_counter.h"
+
 namespace meshd::proxy {
 
 using StatValues = std::vector<std::pair<std::string, uint64_t>>;
@@ -141,6 +143,9 @@ struct ClusterStats {
   ResponseCodes retry_upstream_rq;
   // From the request's end to the response's, for each response relayed whole.
   LatencyHistogram upstream_rq_time;
+  // What its connections read and wrote (HTTP/1.1, HTTP/2 and TCP proxy alike).
+  ShardedCounter upstream_cx_rx_bytes_total;
+  ShardedCounter upstream_cx_tx_bytes_total;
 
   // (stat suffix, value) in Envoy's naming, e.g. ("upstream_cx_connect_fail", 3).
   StatValues values() const;
@@ -186,6 +191,7 @@ class ActiveConnection {
     host_.reset();
   }
   ClusterStats* cluster() const { return cluster_.get(); }
+  const std::shared_ptr<ClusterStats>& clusterStats() const { return cluster_; }
 
  private:
   std::shared_ptr<ClusterStats> cluster_;
@@ -224,6 +230,8 @@ struct HttpStats {
   std::atomic<uint64_t> downstream_rq_ws_on_non_ws_route{0};
   ResponseCodes downstream_rq;  // every response the connection manager sent, local replies too
   LatencyHistogram downstream_rq_time;  // from the request's head to the response's end
+  ShardedCounter downstream_cx_rx_bytes_total;  // what its connections read and wrote
+  ShardedCounter downstream_cx_tx_bytes_total;
   StatValues values() const;
 };
 
@@ -231,8 +239,8 @@ struct HttpStats {
 struct TcpStats {
   std::atomic<uint64_t> downstream_cx_total{0};
   std::atomic<uint64_t> downstream_cx_no_route{0};       // its cluster is not there
-  std::atomic<uint64_t> downstream_cx_rx_bytes_total{0};  // from the client, as sent on
-  std::atomic<uint64_t> downstream_cx_tx_bytes_total{0};  // to the client
+  ShardedCounter downstream_cx_rx_bytes_total;  // from the client, as sent on
+  ShardedCounter downstream_cx_tx_bytes_total;  // to the client
   std::atomic<uint64_t> idle_timeout{0};
   StatValues values() const;
 };

@@ -193,6 +193,31 @@ TEST_F(StatsE2eTest, ClustersListEachHostsCounters) {
   EXPECT_EQ(listeners["listener_statuses"][0]["local_address"]["socket_address"]["port_value"], port_);
 }
 
+// Envoy's byte counters: what the listener's connections read and wrote
+// (http.<prefix>.downstream_cx_rx|tx_bytes_total) and the cluster's (upstream_cx_rx|tx_bytes_total).
+TEST_F(StatsE2eTest, HttpConnectionsCountTheirBytes) {
+  Upstream app("app");
+  set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  auto before = stats();
+  const std::string request = "GET /bytes HTTP/1.1\r\nhost: svc\r\nconnection: close\r\n\r\n";
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, request);
+  std::string reply = readToClose(fd).first;
+  ::close(fd);
+  ASSERT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  std::map<std::string, uint64_t> after;
+  ASSERT_TRUE(eventually([&] {
+    after = stats();
+    return grew(before, after, "http.ingress.downstream_cx_tx_bytes_total") == reply.size();
+  })) << grew(before, after, "http.ingress.downstream_cx_tx_bytes_total") << " of " << reply.size();
+  EXPECT_EQ(grew(before, after, "http.ingress.downstream_cx_rx_bytes_total"), request.size());
+  EXPECT_EQ(grew(before, after, "cluster.c.upstream_cx_tx_bytes_total"), app.lastHead().size());
+  EXPECT_GT(grew(before, after, "cluster.c.upstream_cx_rx_bytes_total"), 0u);
+}
+
 // The tcp proxy's counters: connections, bytes each way, and connections whose cluster is missing.
 TEST_F(StatsE2eTest, TcpProxyCountsConnectionsAndBytes) {
   Upstream app("tcp-app");
@@ -211,6 +236,9 @@ TEST_F(StatsE2eTest, TcpProxyCountsConnectionsAndBytes) {
   EXPECT_GT(grew(before, after, "tcp.tcp.downstream_cx_rx_bytes_total"), 20u);  // the request
   EXPECT_GT(grew(before, after, "tcp.tcp.downstream_cx_tx_bytes_total"), r.body.size());  // the response
   EXPECT_EQ(after.at("tcp.tcp.downstream_cx_no_route"), 0u);
+  // The cluster's connections carried the same bytes, the other way round.
+  EXPECT_EQ(grew(before, after, "cluster.app.upstream_cx_tx_bytes_total"), grew(before, after, "tcp.tcp.downstream_cx_rx_bytes_total"));
+  EXPECT_EQ(grew(before, after, "cluster.app.upstream_cx_rx_bytes_total"), grew(before, after, "tcp.tcp.downstream_cx_tx_bytes_total"));
   // A cluster that is not there: the connection closes and counts as having no route.
   int listener = freePort();
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app"), tcpListener("m", listener, "nowhere")}, {});

@@ -77,14 +77,13 @@ Task<void> watchIdle(std::shared_ptr<IdleWatch> idle, std::shared_ptr<Socket> a,
 // Copies `from` to `to` until `from` ends, counting the bytes in `copied`, and in `read` as they
 // are read or in `written` as they are written (stats kept alive by the pump's caller).
 Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::shared_ptr<TcpLog> log,
-                std::shared_ptr<IdleWatch> idle, uint64_t& copied, std::atomic<uint64_t>* read,
-                std::atomic<uint64_t>* written) {
+                std::shared_ptr<IdleWatch> idle, uint64_t& copied, ShardedCounter* read, ShardedCounter* written) {
   std::array<char, 16384> buf;
   boost::system::error_code ec;
   for (;;) {
     size_t n = co_await from->async_read_some(boost::asio::buffer(buf), into(ec));
     if (ec) break;
-    if (read) read->fetch_add(n, std::memory_order_relaxed);
+    if (read) read->add(n);
     if (idle) idle->last = std::chrono::steady_clock::now();
     std::array<boost::asio::const_buffer, 1> out{boost::asio::buffer(buf.data(), n)};
     size_t sent = sendNow(to->native_handle(), out, ec);
@@ -92,7 +91,7 @@ Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::s
     if (ec) break;
     if (idle) idle->last = std::chrono::steady_clock::now();
     copied += n;
-    if (written) written->fetch_add(n, std::memory_order_relaxed);
+    if (written) written->add(n);
   }
   to->shutdown(tcp::socket::shutdown_send, ec);
   if (log) log->directionEnded();
@@ -183,10 +182,13 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     idle = std::make_shared<IdleWatch>(down->get_executor(), chain.tcpIdleTimeout);
     boost::asio::co_spawn(down->get_executor(), watchIdle(idle, down, upstream, stats), boost::asio::detached);
   }
-  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, idle, counts, stats]() -> Task<void> {
-    co_await pump(upstream, down, log, idle, counts->bytesSent, nullptr, stats ? &stats->downstream_cx_tx_bytes_total : nullptr);
+  std::shared_ptr<ClusterStats> clusterStats = c.stats;  // the pumps' counters live as long as they run
+  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, idle, counts, stats, clusterStats]() -> Task<void> {
+    co_await pump(upstream, down, log, idle, counts->bytesSent, &clusterStats->upstream_cx_rx_bytes_total,
+                  stats ? &stats->downstream_cx_tx_bytes_total : nullptr);
   }, boost::asio::detached);
-  co_await pump(down, upstream, log, idle, counts->bytesReceived, stats ? &stats->downstream_cx_rx_bytes_total : nullptr, nullptr);
+  co_await pump(down, upstream, log, idle, counts->bytesReceived, stats ? &stats->downstream_cx_rx_bytes_total : nullptr,
+                &clusterStats->upstream_cx_tx_bytes_total);
 }
 
 }  // namespace meshd::proxy

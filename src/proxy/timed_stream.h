@@ -25,6 +25,7 @@
 
 #include "proxy/io.h"
 #include "proxy/read_readiness.h"
+#include "proxy/sharded_counter.h"
 
 namespace meshd::proxy {
 
@@ -62,6 +63,18 @@ class TimedStream {
   // the socket itself between its operations (a client gone while its upstream works, http_session.cc).
   void probeWith(void (*probe)(void*), void* context);
 
+  // From now on the bytes read and written are counted in `rx` and `tx` (either may be null),
+  // which `owner` keeps alive: a connection's stats (Envoy's ..._cx_rx_bytes_total).
+  void countBytes(std::shared_ptr<const void> owner, ShardedCounter* rx, ShardedCounter* tx) {
+    state_->countsOwner = std::move(owner);
+    state_->rx = rx;
+    state_->tx = tx;
+  }
+  // Counts `n` bytes written past the stream's operations (send_now.h).
+  void countSent(size_t n) {
+    if (state_->tx && n) state_->tx->add(n);
+  }
+
   // Bounds this and later operations by `t`.
   void expiresAt(Clock::time_point t);
   void expiresAfter(Clock::duration d) { expiresAt(Clock::now() + d); }
@@ -83,7 +96,7 @@ class TimedStream {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
         [this](auto handler, const Buffers& b) {
           if (state_->timedOut) return fail(std::move(handler), size_t{0});
-          state_->socket.async_write_some(b, Completion<decltype(handler)>{std::move(handler), state_.get()});
+          state_->socket.async_write_some(b, WriteCompletion<decltype(handler)>{{std::move(handler), state_.get()}});
         },
         token, buffers);
   }
@@ -120,6 +133,9 @@ class TimedStream {
     bool noteDrained = true;
     void (*probe)(void*) = nullptr;
     void* probeContext = nullptr;
+    ShardedCounter* rx = nullptr;
+    ShardedCounter* tx = nullptr;
+    std::shared_ptr<const void> countsOwner;
   };
 
   // An operation's completion, which tells a timeout from other cancellations.
@@ -154,6 +170,15 @@ class TimedStream {
     size_t asked;
     void operator()(boost::system::error_code ec, size_t n) {
       if (!ec && n < asked && this->state->noteDrained) drained(this->state->socket);
+      if (n && this->state->rx) this->state->rx->add(n);
+      Completion<Handler>::operator()(ec, n);
+    }
+  };
+
+  template <typename Handler>
+  struct WriteCompletion : Completion<Handler> {
+    void operator()(boost::system::error_code ec, size_t n) {
+      if (n && this->state->tx) this->state->tx->add(n);
       Completion<Handler>::operator()(ec, n);
     }
   };

@@ -104,6 +104,7 @@ Task<UpstreamResult> connect(const Host& host, const ClusterView& cluster, Route
   out.stream = std::make_unique<UpstreamPool::Connection>(Socket(co_await boost::asio::this_coro::executor), std::move(slot),
                                                         cluster.options);
   TimedStream& stream = *out.stream;
+  stream.countBytes(cluster.stats, &cluster.stats->upstream_cx_rx_bytes_total, &cluster.stats->upstream_cx_tx_bytes_total);
   cluster.stats->upstream_cx_total++;
   cluster.stats->upstream_cx_http1_total++;
   if (host.stats) host.stats->cx_total++;

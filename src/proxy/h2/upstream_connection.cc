@@ -155,6 +155,9 @@ Task<std::shared_ptr<UpstreamConnection>> UpstreamConnection::connect(Executor e
                                                                       ActiveConnection active) {
   std::shared_ptr<UpstreamConnection> c(new UpstreamConnection(ex, host, settings, options));
   c->active_ = std::move(active);  // a failed attempt counts down as it goes
+  if (const auto& stats = c->active_.clusterStats()) {
+    c->socket_.countBytes(stats, &stats->upstream_cx_rx_bytes_total, &stats->upstream_cx_tx_bytes_total);
+  }
   c->socket_.expiresAt(connectDeadline);
   co_await c->socket_.async_connect(host, into(ec));
   if (ec) co_return nullptr;
