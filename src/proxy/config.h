@@ -157,6 +157,7 @@ struct ListenerView {
   std::chrono::milliseconds listenerFiltersTimeout{15000};
   bool continueOnListenerFiltersTimeout = false;
   std::shared_ptr<BoundSockets> sockets;
+  std::shared_ptr<ListenerStats> stats;  // listener.<stat_prefix or address>.*
 };
 
 struct Config {

@@ -70,6 +70,17 @@ Status readChainMatch(const envoy::config::listener::v3::FilterChainMatch& m, Fi
 }
 
 // Envoy rejects two chains with the same criteria: which one serves would be arbitrary.
+// Envoy's listener stat prefix: the listener's stat_prefix, else its address as Envoy writes it
+// with ':' made '_' ("0.0.0.0_15000", "[__]_15000").
+std::string listenerStatPrefix(const Listener& l) {
+  if (!l.stat_prefix().empty()) return l.stat_prefix();
+  const auto& sa = l.address().socket_address();
+  bool v6 = sa.address().find(':') != std::string::npos;
+  std::string out = (v6 ? "[" + sa.address() + "]" : sa.address()) + ":" + std::to_string(sa.port_value());
+  for (char& c : out) c = c == ':' ? '_' : c;
+  return out;
+}
+
 std::string matchKey(const FilterChainView& fc) {
   std::vector<std::string> names = fc.serverNames;
   std::sort(names.begin(), names.end());
@@ -91,6 +102,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
   auto v = std::make_shared<ListenerView>();
   v->name = l.name();
   v->proto = std::make_shared<Listener>(l);
+  v->stats = stats_.listener(listenerStatPrefix(l));
   for (const auto& f : l.listener_filters()) {
     if (f.name() == kOriginalDst) v->originalDst = true;
     if (f.name() == kTlsInspector) v->tlsInspector = true;

@@ -172,8 +172,8 @@ struct ClientProbe {
 
 }  // namespace
 
-Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
-                          std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal) {
+Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain, std::shared_ptr<ListenerDrain> drain,
+                     boost::asio::ip::tcp::endpoint downstreamLocal, ListenerConnection tally) {
   chain.httpStats->downstream_cx_total++;
   std::shared_ptr<HttpStats> stats = chain.httpStats;  // outlives the chain's move to HTTP/2
   GaugeHold connected(stats->downstream_cx_active);

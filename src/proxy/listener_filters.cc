@@ -86,12 +86,16 @@ Task<bool> inspectTls(Socket& s, const ListenerView& l, ConnectionFacts& facts) 
         co_return true;
       }
     }
-    if (std::chrono::steady_clock::now() >= until) co_return l.continueOnListenerFiltersTimeout;
+    if (std::chrono::steady_clock::now() >= until) {
+      if (l.stats) l.stats->downstream_pre_cx_timeout++;
+      co_return l.continueOnListenerFiltersTimeout;
+    }
     if (n > 0) {
       poll.expires_at(std::min(until, std::chrono::steady_clock::now() + kPartialHelloPoll));
       boost::system::error_code ec;
       co_await poll.async_wait(into(ec));
     } else if (!co_await readableBefore(s, until)) {
+      if (l.stats) l.stats->downstream_pre_cx_timeout++;
       co_return l.continueOnListenerFiltersTimeout;
     }
   }

@@ -16,15 +16,16 @@ class Worker;
 
 // `drain` belongs to the listener that accepted the connection (see listener_drain.h).
 // `downstreamLocal` is the connection's local address as the listener filters left it (the original
-// destination when redirected): where an ORIGINAL_DST cluster connects.
-Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain,
-                                       std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal);
+// destination when redirected): where an ORIGINAL_DST cluster connects. `tally`: its place in its
+// listener's stats, until the session ends.
+Task<void> serveHttp(Worker& worker, Socket socket, FilterChainView chain, std::shared_ptr<ListenerDrain> drain,
+                     boost::asio::ip::tcp::endpoint downstreamLocal, ListenerConnection tally);
 // HTTP/2 by prior knowledge, once serveHttp saw the connection preface; `preread`: the bytes read so
 // far, the preface first. `connectionId`: the one serveHttp took (nextConnectionId()).
 Task<void> serveHttp2(Worker& worker, Socket socket, std::string preread, FilterChainView chain,
                       std::shared_ptr<ListenerDrain> drain, boost::asio::ip::tcp::endpoint downstreamLocal,
                       uint64_t connectionId);
-Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain,
-                                      boost::asio::ip::tcp::endpoint downstreamLocal);
+Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, boost::asio::ip::tcp::endpoint downstreamLocal,
+                    ListenerConnection tally);
 
 }  // namespace meshd::proxy

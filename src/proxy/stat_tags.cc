@@ -13,7 +13,7 @@ namespace {
 // The default extractors' names that a stats_tags entry without a regex may name (Envoy then uses
 // the default's regex): those of the stats meshproxy has.
 constexpr std::string_view kDefaultNames[] = {"envoy.response_code", "envoy.response_code_class", "envoy.cluster_name",
-                                              "envoy.http_conn_manager_prefix", "envoy.tcp_prefix"};
+                                              "envoy.http_conn_manager_prefix", "envoy.tcp_prefix", "envoy.listener_address"};
 
 bool digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 
@@ -104,6 +104,19 @@ TaggedName TagProducer::produce(std::string_view name) const {
     out.tags.emplace_back(c.name, std::string(value.data(), value.size()));
     size_t from = static_cast<size_t>(m[1].data() - name.data());
     cuts.emplace_back(from, from + m[1].size());
+  }
+  // Envoy's listener address (its own regex: the address has dots): listener.0.0.0.0_15000.**.
+  if (name.starts_with("listener.") && wants("envoy.listener_address")) {
+    static const RE2 kListener(R"(^listener\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.))");
+    re2::StringPiece m[3];
+    re2::StringPiece text(name.data(), name.size());
+    if (kListener.Match(text, 0, text.size(), RE2::UNANCHORED, m, 3)) {
+      out.tags.emplace_back("envoy.listener_address", std::string(m[2].data(), m[2].size()));
+      size_t from = static_cast<size_t>(m[1].data() - name.data());
+      cuts.emplace_back(from, from + m[1].size());
+    }
+    out.name = cut(name, std::move(cuts));
+    return out;
   }
   // Then the one keyed by the first token: cluster.$.**, http.$.**, tcp.$.** (one token's value).
   size_t first = name.find('.');

@@ -27,6 +27,10 @@ TEST(StatTagsTest, DefaultExtractors) {
        {{"envoy.response_code_class", "5"}, {"envoy.http_conn_manager_prefix", "ingress"}}},
       {"tcp.egress.downstream_cx_total", "tcp.downstream_cx_total", {{"envoy.tcp_prefix", "egress"}}},
       {"server.live", "server.live", {}},
+      {"listener.0.0.0.0_15000.downstream_cx_total", "listener.downstream_cx_total",
+       {{"envoy.listener_address", "0.0.0.0_15000"}}},
+      {"listener.[__]_8080.downstream_cx_length_ms", "listener.downstream_cx_length_ms",
+       {{"envoy.listener_address", "[__]_8080"}}},
       {"cluster_manager.cds.update_success", "cluster_manager.cds.update_success", {}},
       {"cluster.c.upstream_rq_20", "cluster.upstream_rq_20", {{"envoy.cluster_name", "c"}}},  // not a code
   };

@@ -161,6 +161,21 @@ StatValues TcpStats::values() const {
           {"idle_timeout", idle_timeout.load()}};
 }
 
+StatValues ListenerStats::values() const {
+  return {{"downstream_cx_active", downstream_cx_active.load()},
+          {"downstream_cx_destroy", downstream_cx_destroy.load()},
+          {"downstream_cx_total", downstream_cx_total.load()},
+          {"downstream_pre_cx_active", downstream_pre_cx_active.load()},
+          {"downstream_pre_cx_timeout", downstream_pre_cx_timeout.load()},
+          {"no_filter_chain_match", no_filter_chain_match.load()}};
+}
+
+std::shared_ptr<ListenerStats> StatsRegistry::listener(const std::string& prefix) {
+  auto& s = listeners_[prefix];
+  if (!s) s = std::make_shared<ListenerStats>();
+  return s;
+}
+
 std::shared_ptr<ClusterStats> StatsRegistry::cluster(const std::string& name) {
   auto& s = clusters_[name];
   if (!s) s = std::make_shared<ClusterStats>();
@@ -180,6 +195,9 @@ std::vector<StatsRegistry::NamedHistogram> StatsRegistry::histograms() const {
   }
   for (const auto& [prefix, s] : http_) {
     out.push_back({"http." + prefix + ".downstream_rq_time", &s->downstream_rq_time});
+  }
+  for (const auto& [prefix, s] : listeners_) {
+    out.push_back({"listener." + prefix + ".downstream_cx_length_ms", &s->downstream_cx_length_ms});
   }
   return out;
 }
@@ -216,6 +234,9 @@ StatValues StatsRegistry::raw() const {
     for (auto& [k, v] : s->values()) out.emplace_back("http." + prefix + "." + k, v);
   }
   for (auto& kv : xds.values()) out.push_back(std::move(kv));
+  for (const auto& [prefix, s] : listeners_) {
+    for (auto& [k, v] : s->values()) out.emplace_back("listener." + prefix + "." + k, v);
+  }
   for (const auto& [prefix, s] : tcp_) {
     for (auto& [k, v] : s->values()) out.emplace_back("tcp." + prefix + "." + k, v);
   }

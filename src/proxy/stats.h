@@ -235,6 +235,53 @@ struct HttpStats {
   StatValues values() const;
 };
 
+// A listener's counters (listener.<address>.*, or its stat_prefix): the connections a filter chain
+// took, open now, closed and how long they lasted; those in the listener filters; those no filter
+// chain matched.
+struct ListenerStats {
+  std::atomic<uint64_t> downstream_cx_total{0};
+  std::atomic<uint64_t> downstream_cx_active{0};  // a gauge
+  std::atomic<uint64_t> downstream_cx_destroy{0};
+  std::atomic<uint64_t> downstream_pre_cx_active{0};  // a gauge: in the listener filters now
+  std::atomic<uint64_t> downstream_pre_cx_timeout{0};
+  std::atomic<uint64_t> no_filter_chain_match{0};
+  LatencyHistogram downstream_cx_length_ms;
+  StatValues values() const;
+};
+
+// A downstream connection's place in its listener's stats, from the choice of its filter chain to
+// its close (the owner's end or destruction).
+class ListenerConnection {
+ public:
+  ListenerConnection() = default;
+  explicit ListenerConnection(std::shared_ptr<ListenerStats> stats)
+      : stats_(std::move(stats)), since_(std::chrono::steady_clock::now()) {
+    if (!stats_) return;
+    stats_->downstream_cx_total.fetch_add(1, std::memory_order_relaxed);
+    stats_->downstream_cx_active.fetch_add(1, std::memory_order_relaxed);
+  }
+  ListenerConnection(ListenerConnection&& o) noexcept = default;
+  ListenerConnection& operator=(ListenerConnection&& o) noexcept {
+    end();
+    stats_ = std::move(o.stats_);
+    since_ = o.since_;
+    return *this;
+  }
+  ~ListenerConnection() { end(); }
+  void end() {
+    if (!stats_) return;
+    stats_->downstream_cx_active.fetch_sub(1, std::memory_order_relaxed);
+    stats_->downstream_cx_destroy.fetch_add(1, std::memory_order_relaxed);
+    stats_->downstream_cx_length_ms.record(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since_));
+    stats_.reset();
+  }
+
+ private:
+  std::shared_ptr<ListenerStats> stats_;
+  std::chrono::steady_clock::time_point since_;
+};
+
 // Per-prefix TCP proxy counters (tcp.<stat_prefix>.*).
 struct TcpStats {
   std::atomic<uint64_t> downstream_cx_total{0};
@@ -267,6 +314,7 @@ class StatsRegistry {
   std::shared_ptr<ClusterStats> cluster(const std::string& name);
   std::shared_ptr<HttpStats> http(const std::string& prefix);
   std::shared_ptr<TcpStats> tcp(const std::string& prefix);
+  std::shared_ptr<ListenerStats> listener(const std::string& prefix);
   // Every counter as (full Envoy name, value), sorted by name.
   std::vector<std::pair<std::string, uint64_t>> all() const;
   // Every histogram with its full Envoy name, e.g. cluster.c.upstream_rq_time.
@@ -288,6 +336,7 @@ class StatsRegistry {
   std::map<std::string, std::shared_ptr<ClusterStats>> clusters_;
   std::map<std::string, std::shared_ptr<HttpStats>> http_;
   std::map<std::string, std::shared_ptr<TcpStats>> tcp_;
+  std::map<std::string, std::shared_ptr<ListenerStats>> listeners_;
 };
 
 }  // namespace meshd::proxy

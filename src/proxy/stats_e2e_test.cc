@@ -218,6 +218,53 @@ TEST_F(StatsE2eTest, HttpConnectionsCountTheirBytes) {
   EXPECT_GT(grew(before, after, "cluster.c.upstream_cx_rx_bytes_total"), 0u);
 }
 
+// Envoy's listener stats under the listener's address (listener.127.0.0.1_<port>.*): connections
+// a filter chain took, open and closed, how long they lasted; those in the listener filters and
+// those they timed out; those no filter chain matched. Prometheus tags the address.
+TEST_F(StatsE2eTest, ListenersCountTheirConnections) {
+  Upstream app("app");
+  auto l = httpListener("l", port_, "rc");
+  int silent = freePort();
+  auto inspecting = tcpListener("inspecting", silent, "c");
+  inspecting.add_listener_filters()->set_name("envoy.filters.listener.tls_inspector");
+  inspecting.mutable_listener_filters_timeout()->set_nanos(100000000);
+  int unmatched = freePort();
+  auto picky = tcpListener("picky", unmatched, "c");
+  picky.mutable_filter_chains(0)->mutable_filter_chain_match()->mutable_destination_port()->set_value(1);
+  set({staticCluster("c", {app.port()})}, {l, inspecting, picky},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  const std::string prefix = "listener.127.0.0.1_" + std::to_string(port_) + ".";
+  ASSERT_TRUE(eventually([&] { return stats()[prefix + "downstream_cx_active"] == 0; }));
+  auto before = stats();
+  EXPECT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+  for (int port : {silent, unmatched}) {
+    int fd = connectLoopback(port);
+    ASSERT_GE(fd, 0);
+    readToClose(fd);  // the inspector gives up after 100 ms; the picky listener closes at once
+    ::close(fd);
+  }
+  std::map<std::string, uint64_t> after;
+  ASSERT_TRUE(eventually([&] {
+    after = stats();
+    return grew(before, after, prefix + "downstream_cx_destroy") == 1;
+  }));
+  EXPECT_EQ(grew(before, after, prefix + "downstream_cx_total"), 1u);
+  EXPECT_EQ(after.at(prefix + "downstream_cx_active"), 0u);
+  EXPECT_EQ(after.at(prefix + "no_filter_chain_match"), 0u);
+  const std::string inspected = "listener.127.0.0.1_" + std::to_string(silent) + ".";
+  EXPECT_EQ(grew(before, after, inspected + "downstream_pre_cx_timeout"), 1u);
+  EXPECT_EQ(after.at(inspected + "downstream_pre_cx_active"), 0u);
+  EXPECT_EQ(grew(before, after, inspected + "downstream_cx_total"), 0u);
+  EXPECT_EQ(grew(before, after, "listener.127.0.0.1_" + std::to_string(unmatched) + ".no_filter_chain_match"), 1u);
+  std::string prom = admin("/stats/prometheus");
+  EXPECT_NE(prom.find("envoy_listener_downstream_cx_total{envoy_listener_address=\"127.0.0.1_" + std::to_string(port_) + "\"} "),
+            std::string::npos);
+  EXPECT_NE(prom.find("envoy_listener_downstream_cx_length_ms_count{envoy_listener_address=\"127.0.0.1_" +
+                      std::to_string(port_) + "\"} "),
+            std::string::npos);
+}
+
 // The tcp proxy's counters: connections, bytes each way, and connections whose cluster is missing.
 TEST_F(StatsE2eTest, TcpProxyCountsConnectionsAndBytes) {
   Upstream app("tcp-app");

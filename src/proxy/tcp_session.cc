@@ -101,7 +101,8 @@ Task<void> pump(std::shared_ptr<Socket> from, std::shared_ptr<Socket> to, std::s
 
 }  // namespace
 
-Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::endpoint downstreamLocal) {
+Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::endpoint downstreamLocal,
+                    ListenerConnection tally) {
   ConfigPtr config = worker.config();
   std::shared_ptr<TcpLog> log;
   if (!chain.accessLogs.empty()) {

@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <optional>
 #include <random>
 
 #include "proxy/filter_chain_match.h"
@@ -24,11 +25,16 @@ namespace {
 void serve(Worker& worker, Socket s, const ListenerView& l, const ConnectionFacts& facts, const tcp::endpoint& local,
            std::shared_ptr<ListenerDrain> drain) {
   const FilterChainView* chain = selectFilterChain(l.chains, facts);
-  if (!chain) return;
+  if (!chain) {
+    if (l.stats) l.stats->no_filter_chain_match++;
+    return;
+  }
+  ListenerConnection tally(l.stats);
   if (chain->http) {
-    boost::asio::co_spawn(worker.context(), serveHttp(worker, std::move(s), *chain, std::move(drain), local), boost::asio::detached);
+    boost::asio::co_spawn(worker.context(), serveHttp(worker, std::move(s), *chain, std::move(drain), local, std::move(tally)),
+                          boost::asio::detached);
   } else {
-    boost::asio::co_spawn(worker.context(), serveTcp(worker, std::move(s), *chain, local), boost::asio::detached);
+    boost::asio::co_spawn(worker.context(), serveTcp(worker, std::move(s), *chain, local, std::move(tally)), boost::asio::detached);
   }
 }
 
@@ -37,7 +43,12 @@ void serve(Worker& worker, Socket s, const ListenerView& l, const ConnectionFact
 Task<void> inspectThenServe(Worker& worker, Socket s, std::shared_ptr<const ListenerView> l,
                                               ConnectionFacts facts, tcp::endpoint local,
                                               std::shared_ptr<ListenerDrain> drain) {
-  bool matched = co_await inspectTls(s, *l, facts);  // not `if (!co_await ...)`: GCC 12 miscompiles that
+  bool matched = false;
+  {
+    std::optional<GaugeHold> inFilters;
+    if (l->stats) inFilters.emplace(l->stats->downstream_pre_cx_active);
+    matched = co_await inspectTls(s, *l, facts);  // not `if (!co_await ...)`: GCC 12 miscompiles that
+  }
   if (matched) serve(worker, std::move(s), *l, facts, local, std::move(drain));
 }
 
