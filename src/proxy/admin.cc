@@ -217,8 +217,8 @@ AdminResponse logging(const std::string& target) {
 
 // Every stat: the registry's, and what the server and its configuration are now (Envoy's server.*,
 // cluster_manager.* and listener_manager.* gauges), sorted by name.
-StatValues allStats(const AdminContext& ctx) {
-  StatValues out = ctx.stats->all();
+StatValues allStats(const AdminContext& ctx, bool sinceReset) {
+  StatValues out = sinceReset ? ctx.stats->all() : ctx.stats->raw();
   bool live = serverState(ctx) == "LIVE";
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started).count();
   ConfigManager::Counts n = ctx.config->counts();

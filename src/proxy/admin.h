@@ -44,7 +44,10 @@ struct AdminContext {
 };
 
 // Every stat: the registry's, and the server's and its configuration's gauges, sorted by name.
-StatValues allStats(const AdminContext& ctx);
+// Counters count from the last POST /reset_counters, or with `sinceReset` false from the start (what
+// a sink takes its deltas from: increments made after a reset still reach it, as Envoy's latched
+// counters).
+StatValues allStats(const AdminContext& ctx, bool sinceReset = true);
 
 
 // The response to an admin GET: status, content type, body.

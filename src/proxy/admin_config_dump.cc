@@ -124,7 +124,7 @@ std::vector<std::unique_ptr<Message>> sections(const AdminContext& ctx, const RE
   for (const auto& c : config.dumpClusters()) {
     if (!named(names, c.proto->name())) continue;
     auto* d = c.warming ? clusters->add_dynamic_warming_clusters() : clusters->add_dynamic_active_clusters();
-    d->set_version_info(cdsVersion);
+    d->set_version_info(c.version);
     d->mutable_cluster()->PackFrom(*c.proto);
     *d->mutable_last_updated() = timestamp(c.updated);
   }
@@ -160,20 +160,20 @@ std::vector<std::unique_ptr<Message>> sections(const AdminContext& ctx, const RE
     if (!named(names, l.name)) continue;
     auto* d = listeners->add_dynamic_listeners();
     d->set_name(l.name);
-    auto state = [&](admin::ListenersConfigDump::DynamicListenerState* s, const auto& proto, SystemTime updated) {
-      s->set_version_info(ldsVersion);
+    auto state = [&](admin::ListenersConfigDump::DynamicListenerState* s, const auto& proto, SystemTime updated,
+                     const std::string& version) {
+      s->set_version_info(version);
       s->mutable_listener()->PackFrom(*proto);
       *s->mutable_last_updated() = timestamp(updated);
     };
-    if (l.active) state(d->mutable_active_state(), l.active, l.activeUpdated);
-    if (l.warming) state(d->mutable_warming_state(), l.warming, l.warmingUpdated);
+    if (l.active) state(d->mutable_active_state(), l.active, l.activeUpdated, l.activeVersion);
+    if (l.warming) state(d->mutable_warming_state(), l.warming, l.warmingUpdated, l.warmingVersion);
   }
   out.push_back(std::move(listeners));
 
   out.push_back(std::make_unique<admin::ScopedRoutesConfigDump>());
 
   auto routes = std::make_unique<admin::RoutesConfigDump>();
-  std::string rdsVersion = config.versionOf(std::string(kRouteType));
   for (const auto& r : config.dumpRoutes()) {
     if (!named(names, r.proto->name())) continue;
     if (r.inlined) {
@@ -182,7 +182,7 @@ std::vector<std::unique_ptr<Message>> sections(const AdminContext& ctx, const RE
       *s->mutable_last_updated() = timestamp(r.updated);
     } else {
       auto* d = routes->add_dynamic_route_configs();
-      d->set_version_info(rdsVersion);
+      d->set_version_info(r.version);
       d->mutable_route_config()->PackFrom(*r.proto);
       *d->mutable_last_updated() = timestamp(r.updated);
     }

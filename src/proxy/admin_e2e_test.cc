@@ -254,6 +254,23 @@ TEST_F(AdminE2eTest, ConfigDumpSectionsResourceMaskAndEds) {
   HttpReply badMask = httpGet("127.0.0.1", proxy_->adminPort(), "/config_dump?mask=nosuch");
   EXPECT_EQ(badMask.status, 400);
   EXPECT_EQ(badMask.body, "FieldMask nosuch could not be successfully applied to any configs.");
+
+  // A resource's version_info is that of the response that last changed it, as Envoy's: a CDS
+  // response that adds a cluster leaves the kept one's as it was.
+  std::string was = dump["configs"][1]["version_info"];
+  EXPECT_EQ(dump["configs"][1]["dynamic_active_clusters"][0]["version_info"], was);
+  set({staticCluster("app", {app.port()}), staticCluster("more", {app.port()})},
+      {httpListener("in", port_, "rc"), httpListener("out", outPort_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  nlohmann::json later;
+  ASSERT_TRUE(eventually([&] {
+    later = nlohmann::json::parse(admin("/config_dump?resource=dynamic_active_clusters"));
+    return later["configs"].size() == 2;
+  }));
+  EXPECT_EQ(later["configs"][0]["cluster"]["name"], "app");
+  EXPECT_EQ(later["configs"][0]["version_info"], was);
+  EXPECT_NE(later["configs"][1]["version_info"], was);
+  EXPECT_EQ(later["configs"][1]["version_info"], nlohmann::json::parse(admin("/config_dump"))["configs"][1]["version_info"]);
 }
 
 // POST /logging, as Envoy's (the App Mesh agent's /enableLogging posts ?level=<level> there):
@@ -261,6 +278,19 @@ TEST_F(AdminE2eTest, ConfigDumpSectionsResourceMaskAndEds) {
 // and is a 400 with Envoy's usage text.
 TEST_F(AdminE2eTest, LoggingListsAndChangesTheNamedLoggers) {
   auto body = [](const std::string& reply) { return reply.substr(reply.find("\r\n\r\n") + 4); };
+  // The levels are the process's: the next tests get them back as they were.
+  std::vector<spdlog::level::level_enum> were;
+  for (auto* l : allLoggers()) were.push_back(l->level());
+  auto defaultWas = spdlog::default_logger()->level();
+  struct Restore {
+    std::vector<spdlog::level::level_enum>& were;
+    spdlog::level::level_enum defaultWas;
+    ~Restore() {
+      size_t i = 0;
+      for (auto* l : allLoggers()) l->set_level(were[i++]);
+      spdlog::default_logger()->set_level(defaultWas);
+    }
+  } restore{were, defaultWas};
   EXPECT_NE(call("GET", "/logging").find("405"), std::string::npos);
 
   std::string all = call("POST", "/logging?level=debug");

@@ -216,6 +216,7 @@ Status ConfigManager::applyListeners(const google::protobuf::RepeatedPtrField<go
     if (previous) {
       e.active = previous->active;
       e.activeUpdated = previous->activeUpdated;
+      e.activeVersion = previous->activeVersion;
     }
     next[l.name()] = std::move(e);
   }
@@ -234,7 +235,10 @@ Status ConfigManager::applyRoutes(const google::protobuf::RepeatedPtrField<googl
   }
   for (auto& rc : parsed) {
     auto& kept = routes_[rc->name()];
-    if (!kept || !google::protobuf::util::MessageDifferencer::Equals(*kept, *rc)) routesUpdated_[rc->name()] = std::chrono::system_clock::now();
+    if (!kept || !google::protobuf::util::MessageDifferencer::Equals(*kept, *rc)) {
+      routesUpdated_[rc->name()] = std::chrono::system_clock::now();
+      routesVersion_[rc->name()].reset();
+    }
     kept = rc;
   }
   return okStatus();
@@ -261,8 +265,8 @@ std::vector<ConfigManager::DumpedListener> ConfigManager::dumpListeners() const 
   std::vector<DumpedListener> out;
   for (const auto& [name, l] : listeners_) {
     DumpedListener d{name};
-    if (l.active) d.active = l.active->proto, d.activeUpdated = l.activeUpdated;
-    if (l.latest != l.active) d.warming = l.latest->proto, d.warmingUpdated = l.updated;
+    if (l.active) d.active = l.active->proto, d.activeUpdated = l.activeUpdated, d.activeVersion = l.activeVersion;
+    if (l.latest != l.active) d.warming = l.latest->proto, d.warmingUpdated = l.updated, d.warmingVersion = l.version.value_or("");
     out.push_back(std::move(d));
   }
   return out;
@@ -273,7 +277,10 @@ std::vector<ConfigManager::DumpedRoutes> ConfigManager::dumpRoutes() const {
   for (const auto& [name, rc] : routes_) {
     // What the initial fetch timeout stood in for (config_manager.cc) never arrived.
     auto updated = routesUpdated_.find(name);
-    if (updated != routesUpdated_.end()) out.push_back({rc, name.starts_with("inline:"), updated->second});
+    if (updated == routesUpdated_.end()) continue;
+    auto version = routesVersion_.find(name);
+    out.push_back({rc, name.starts_with("inline:"), updated->second,
+                   version == routesVersion_.end() ? "" : version->second.value_or("")});
   }
   return out;
 }

@@ -437,8 +437,25 @@ std::vector<std::shared_ptr<const Cluster>> ConfigManager::clusterProtos() const
 
 std::vector<ConfigManager::DumpedCluster> ConfigManager::dumpClusters() const {
   std::vector<DumpedCluster> out;
-  for (const auto& [n, e] : clusters_) out.push_back({e.proto, !e.warm, e.updated});
+  for (const auto& [n, e] : clusters_) out.push_back({e.proto, !e.warm, e.updated, e.version.value_or("")});
   return out;
+}
+
+void ConfigManager::setVersion(const std::string& typeUrl, const std::string& v) {
+  versions_[typeUrl] = v;
+  auto stamp = [&v](std::optional<std::string>& version) {
+    if (!version) version = v;
+  };
+  if (typeUrl == kClusterType) {
+    for (auto& [n, e] : clusters_) stamp(e.version);
+  } else if (typeUrl == kListenerType) {
+    for (auto& [n, l] : listeners_) {
+      stamp(l.version);
+      if (l.active == l.latest) l.activeVersion = *l.version;
+    }
+  } else if (typeUrl == kRouteType) {
+    for (auto& [n, version] : routesVersion_) stamp(version);
+  }
 }
 
 std::string ConfigManager::versionOf(const std::string& typeUrl) const {
@@ -528,6 +545,7 @@ void ConfigManager::publish() {
     if (listenerWarm(*l.latest) && l.active != l.latest) {
       l.active = l.latest;
       l.activeUpdated = l.updated;
+      l.activeVersion = l.version.value_or(versionOf(std::string(kListenerType)));
     }
     if (!l.active) continue;
     if (covers(stopped_, *l.active->proto)) {

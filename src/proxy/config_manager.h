@@ -107,16 +107,19 @@ class ConfigManager {
     std::shared_ptr<const envoy::config::cluster::v3::Cluster> proto;
     bool warming = false;
     SystemTime updated;
+    std::string version;  // of the response that brought this version of it
   };
   struct DumpedListener {
     std::string name;
     std::shared_ptr<const envoy::config::listener::v3::Listener> active, warming;  // either may be null
     SystemTime activeUpdated, warmingUpdated;
+    std::string activeVersion, warmingVersion;
   };
   struct DumpedRoutes {
     std::shared_ptr<const envoy::config::route::v3::RouteConfiguration> proto;
     bool inlined = false;  // a listener's route_config, not RDS's
     SystemTime updated;
+    std::string version;
   };
   std::vector<DumpedCluster> dumpClusters() const;
   std::vector<DumpedListener> dumpListeners() const;
@@ -126,7 +129,8 @@ class ConfigManager {
   std::vector<std::shared_ptr<const envoy::config::cluster::v3::Cluster>> clusterProtos() const;
   std::vector<std::shared_ptr<const envoy::config::listener::v3::Listener>> listenerProtos() const;
   std::string versionOf(const std::string& typeUrl) const;
-  void setVersion(const std::string& typeUrl, const std::string& v) { versions_[typeUrl] = v; }
+  // The version of the response just applied: the type's, and that of each resource it changed.
+  void setVersion(const std::string& typeUrl, const std::string& v);
 
  private:
   struct ClusterEntry {
@@ -145,6 +149,7 @@ class ConfigManager {
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();  // EDS: waiting since
     std::chrono::milliseconds edsFetchTimeout{15000};
     SystemTime updated = std::chrono::system_clock::now();  // this version's arrival
+    std::optional<std::string> version;  // its response's, set once that is applied
   };
   struct ListenerEntry {
     std::shared_ptr<ListenerView> latest;
@@ -152,6 +157,8 @@ class ConfigManager {
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();  // latest built
     SystemTime updated = std::chrono::system_clock::now();  // latest's arrival
     SystemTime activeUpdated;                                 // active's
+    std::optional<std::string> version;                       // latest's response's
+    std::string activeVersion;
   };
 
   Status applyClusters(const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
@@ -198,6 +205,7 @@ class ConfigManager {
   std::map<std::string, ListenerEntry> listeners_;
   std::map<std::string, std::shared_ptr<const envoy::config::route::v3::RouteConfiguration>> routes_;
   std::map<std::string, SystemTime> routesUpdated_;  // when each last changed
+  std::map<std::string, std::optional<std::string>> routesVersion_;  // and in which response
   std::map<std::string, std::set<std::string>> failedHc_;  // cluster -> hosts failing active HC
   std::map<std::string, std::set<std::string>> checkedHc_;  // cluster -> hosts with a first verdict
   std::map<std::string, std::set<std::string>> ejected_;   // cluster -> hosts ejected as outliers

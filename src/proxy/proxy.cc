@@ -176,7 +176,7 @@ void Proxy::flushStatsLater() {
   p.flushTimer->async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     Parts& p = *parts_;
-    StatValues all = allStats(p.view);
+    StatValues all = allStats(p.view, /*sinceReset=*/false);
     auto histograms = DogStatsdSink::take(p.stats.histograms());
     for (auto& sink : p.sinks) sink->flush(all, histograms);
     flushStatsLater();

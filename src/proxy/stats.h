@@ -327,10 +327,11 @@ class StatsRegistry {
   // stay. The counters are the workers' lock-free atomics, which the request path only adds to, so
   // the registry keeps what each said at the reset and all() subtracts it.
   void resetCounters();
+  // Every counter as all() has it, but counted from the start: never less than before.
+  StatValues raw() const;
   XdsStats xds;
 
  private:
-  StatValues raw() const;
 
   std::map<std::string, uint64_t, std::less<>> zeroAt_;  // a counter's value at the last reset
   std::map<std::string, std::shared_ptr<ClusterStats>> clusters_;

@@ -200,6 +200,9 @@ TEST_F(StatsE2eTest, HttpConnectionsCountTheirBytes) {
   set({staticCluster("c", {app.port()})}, {httpListener("l", port_, "rc")},
       {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
   await("/", [](auto& r) { return r.status == 200; });
+  // A session counts its last bytes before it ends: with no connection open, the counts are still.
+  const std::string open = "listener.127.0.0.1_" + std::to_string(port_) + ".downstream_cx_active";
+  ASSERT_TRUE(eventually([&] { return stats()[open] == 0; }));
   auto before = stats();
   const std::string request = "GET /bytes HTTP/1.1\r\nhost: svc\r\nconnection: close\r\n\r\n";
   int fd = connectLoopback(port_);
@@ -211,7 +214,7 @@ TEST_F(StatsE2eTest, HttpConnectionsCountTheirBytes) {
   std::map<std::string, uint64_t> after;
   ASSERT_TRUE(eventually([&] {
     after = stats();
-    return grew(before, after, "http.ingress.downstream_cx_tx_bytes_total") == reply.size();
+    return after[open] == 0 && grew(before, after, "http.ingress.downstream_cx_tx_bytes_total") == reply.size();
   })) << grew(before, after, "http.ingress.downstream_cx_tx_bytes_total") << " of " << reply.size();
   EXPECT_EQ(grew(before, after, "http.ingress.downstream_cx_rx_bytes_total"), request.size());
   EXPECT_EQ(grew(before, after, "cluster.c.upstream_cx_tx_bytes_total"), app.lastHead().size());
@@ -270,14 +273,17 @@ TEST_F(StatsE2eTest, TcpProxyCountsConnectionsAndBytes) {
   Upstream app("tcp-app");
   set({staticCluster("app", {app.port()})}, {tcpListener("t", port_, "app")}, {});
   auto r = await("/t", [](auto& r) { return r.status == 200; });
+  // Both directions end a moment after the client has its reply; the connection leaves its
+  // listener's cx_active once both are done, after their last counts.
+  const std::string open = "listener.127.0.0.1_" + std::to_string(port_) + ".downstream_cx_active";
+  ASSERT_TRUE(eventually([&] { return stats()[open] == 0; }));
   auto before = stats();
   r = httpGet("127.0.0.1", port_, "/bytes");
   ASSERT_EQ(r.status, 200);
-  // Both directions end a moment after the client has its reply.
   std::map<std::string, uint64_t> after;
   ASSERT_TRUE(eventually([&] {
     after = stats();
-    return grew(before, after, "tcp.tcp.downstream_cx_tx_bytes_total") > r.body.size();
+    return after[open] == 0 && grew(before, after, "tcp.tcp.downstream_cx_total") == 1;
   }));
   EXPECT_EQ(grew(before, after, "tcp.tcp.downstream_cx_total"), 1u);
   EXPECT_GT(grew(before, after, "tcp.tcp.downstream_cx_rx_bytes_total"), 20u);  // the request

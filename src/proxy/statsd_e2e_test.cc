@@ -90,6 +90,35 @@ TEST_F(StatsdE2eTest, CountersGaugesAndHistogramValuesGoOutAsEnvoysLines) {
   EXPECT_TRUE(live);
 }
 
+// POST /reset_counters zeroes what the admin shows, not what the sink is owed: increments after
+// the reset still go out (Envoy's sinks flush latched deltas).
+TEST_F(StatsdE2eTest, CountsAfterAResetStillReachTheSink) {
+  Upstream app("app", 200, std::chrono::milliseconds(0), true);
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+  std::vector<std::string> lines = receive(std::chrono::milliseconds(600));
+  std::string before = admin("/stats?filter=cluster.app.upstream_rq_200");
+  uint64_t beforeReset = std::stoull(before.substr(before.find(": ") + 2));
+  int fd = connectLoopback(proxy_->adminPort());
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "POST /reset_counters HTTP/1.1\r\nhost: admin\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+  EXPECT_TRUE(readToClose(fd).first.ends_with("OK\n"));
+  ::close(fd);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+  const std::string rq200 = "envoy.cluster.upstream_rq:";
+  const std::string rq200Tags = "|c|#envoy.response_code:200,appmesh.mesh:m1,envoy.cluster_name:app";
+  for (auto& l : receive(std::chrono::milliseconds(900))) lines.push_back(std::move(l));
+  uint64_t counted = 0;  // every delta the sink sent, before the reset and after
+  for (const std::string& l : lines) {
+    if (l.starts_with(rq200) && l.ends_with(rq200Tags)) counted += std::stoull(l.substr(rq200.size()));
+  }
+  EXPECT_EQ(counted, beforeReset + 3);
+  std::string stats = admin("/stats?filter=cluster.app.upstream_rq_200");
+  EXPECT_EQ(stats.substr(stats.find(": ") + 2), "3\n");
+}
+
 // A sink meshproxy does not have, or one it cannot reach as configured, stops the start with a
 // reason, as Envoy refuses such a bootstrap.
 TEST(StatsdSinkConfigTest, AnUnsupportedOrBadSinkFailsTheStart) {

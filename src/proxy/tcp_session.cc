@@ -184,7 +184,9 @@ Task<void> serveTcp(Worker& worker, Socket socket, FilterChainView chain, tcp::e
     boost::asio::co_spawn(down->get_executor(), watchIdle(idle, down, upstream, stats), boost::asio::detached);
   }
   std::shared_ptr<ClusterStats> clusterStats = c.stats;  // the pumps' counters live as long as they run
-  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, idle, counts, stats, clusterStats]() -> Task<void> {
+  // The connection is open in its listener's stats until both directions are done.
+  auto listed = std::make_shared<ListenerConnection>(std::move(tally));
+  boost::asio::co_spawn(down->get_executor(), [upstream, down, log, idle, counts, stats, clusterStats, listed]() -> Task<void> {
     co_await pump(upstream, down, log, idle, counts->bytesSent, &clusterStats->upstream_cx_rx_bytes_total,
                   stats ? &stats->downstream_cx_tx_bytes_total : nullptr);
   }, boost::asio::detached);
