@@ -57,16 +57,21 @@ class StatsdE2eTest : public ProxyE2eTest {
     return out;
   }
 
+  // Listener "l" to cluster "app" on `app`, and four requests through it.
+  void serveFourRequests(const Upstream& app) {
+    set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
+        {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
+    await("/", [](auto& r) { return r.status == 200; });
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+  }
+
   int fd_ = -1;
   int port_statsd_ = 0;
 };
 
 TEST_F(StatsdE2eTest, CountersGaugesAndHistogramValuesGoOutAsEnvoysLines) {
   Upstream app("app", 200, std::chrono::milliseconds(0), true);
-  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
-      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
-  await("/", [](auto& r) { return r.status == 200; });
-  for (int i = 0; i < 4; ++i) ASSERT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+  ASSERT_NO_FATAL_FAILURE(serveFourRequests(app));
   std::vector<std::string> lines = receive(std::chrono::milliseconds(900));
   ASSERT_FALSE(lines.empty());
   // Counters add up to the admin's figure, a delta per flush; each histogram value comes once.
@@ -94,10 +99,7 @@ TEST_F(StatsdE2eTest, CountersGaugesAndHistogramValuesGoOutAsEnvoysLines) {
 // the reset still go out (Envoy's sinks flush latched deltas).
 TEST_F(StatsdE2eTest, CountsAfterAResetStillReachTheSink) {
   Upstream app("app", 200, std::chrono::milliseconds(0), true);
-  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")},
-      {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })")});
-  await("/", [](auto& r) { return r.status == 200; });
-  for (int i = 0; i < 4; ++i) ASSERT_EQ(httpGet("127.0.0.1", port_, "/").status, 200);
+  ASSERT_NO_FATAL_FAILURE(serveFourRequests(app));
   std::vector<std::string> lines = receive(std::chrono::milliseconds(600));
   std::string before = admin("/stats?filter=cluster.app.upstream_rq_200");
   uint64_t beforeReset = std::stoull(before.substr(before.find(": ") + 2));
