@@ -102,7 +102,6 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
   auto v = std::make_shared<ListenerView>();
   v->name = l.name();
   v->proto = std::make_shared<Listener>(l);
-  v->stats = stats_.listener(listenerStatPrefix(l));
   for (const auto& f : l.listener_filters()) {
     if (f.name() == kOriginalDst) v->originalDst = true;
     if (f.name() == kTlsInspector) v->tlsInspector = true;
@@ -193,6 +192,7 @@ StatusOr<std::shared_ptr<ListenerView>> ConfigManager::buildListener(const Liste
     v->sockets = std::make_shared<BoundSockets>(std::move(*fds));
     v->generation = nextGeneration_++;
   }
+  v->stats = stats_.listener(listenerStatPrefix(l));  // only for a listener that is taken
   return v;
 }
 

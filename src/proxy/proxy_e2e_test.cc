@@ -225,6 +225,25 @@ TEST_F(ProxyE2eTest, NacksWhatItCannotApplyAndKeepsServing) {
   EXPECT_EQ(httpGet("127.0.0.1", port_, "/").body, "app / host=svc");
 }
 
+// A listener the proxy refuses leaves no stats behind, as Envoy drops a rejected listener's scope.
+TEST_F(ProxyE2eTest, ARejectedListenerHasNoStats) {
+  Upstream app("app");
+  auto routes = routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "app" } })");
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc")}, {routes});
+  await("/", [](auto& r) { return r.status == 200; });
+  int other = freePort();
+  auto empty = httpListener("l2", other, "rc");
+  empty.clear_filter_chains();  // refused late, once its address was found good
+  set({staticCluster("app", {app.port()})}, {httpListener("l", port_, "rc"), empty}, {routes});
+  ASSERT_TRUE(eventually([&] {
+    auto p = cache_.proxies();
+    return p.size() == 1 && p[0].lastNackType == std::string(xds::kListenerType);
+  }));
+  std::string stats = admin("/stats");
+  EXPECT_NE(stats.find("listener.127.0.0.1_" + std::to_string(port_) + ".downstream_cx_total"), std::string::npos);
+  EXPECT_EQ(stats.find("listener.127.0.0.1_" + std::to_string(other) + "."), std::string::npos) << stats;
+}
+
 TEST_F(ProxyE2eTest, ActiveHealthChecksTakeFailingHostsOut) {
   Upstream good("good"), sick("sick", 503);
   serveCheckedCluster({good.port(), sick.port()}, "interval { nanos: 50000000 } unhealthy_threshold { value: 2 } healthy_threshold { value: 2 }");
