@@ -5,7 +5,11 @@ One upstream, nginx serving two static files (a small body and 16 KiB), is measu
   - direct: wrk to the upstream (the ceiling);
   - meshproxy: a virtual gateway configured by a real meshd over ADS (gateway route "/" to a virtual
     service whose node is found through Cloud Map at the upstream's address);
-  - haproxy, nginx: the same reverse proxy as static configuration.
+  - haproxy, nginx: the same reverse proxy as static configuration, doing the header work Envoy (and
+    so meshproxy) does on every request: an x-request-id (a random UUID) and x-forwarded-proto for
+    a request without them, x-envoy-expected-rq-timeout-ms upstream; server and
+    x-envoy-upstream-service-time on the response;
+  - haproxy-plain, nginx-plain: the bare reverse proxies, with none of that work.
 Every proxy runs PROXY_WORKERS worker threads (processes for nginx) pinned to PROXY_CPUS and keeps
 HTTP/1.1 connections to the upstream alive and reused by any request; wrk (one thread) and the
 upstream (one worker) share LOAD_CPUS. Each measurement is a PROXY_WARMUP s wrk run, then a
@@ -44,7 +48,10 @@ WORKERS = int(os.environ.get("PROXY_WORKERS", "1"))
 ROUNDS = int(os.environ.get("PROXY_ROUNDS", "5"))
 PROXY_CPUS = os.environ.get("PROXY_CPUS", "1")
 LOAD_CPUS = os.environ.get("LOAD_CPUS", "0")
-TARGETS = os.environ.get("PROXY_TARGETS", "direct,meshproxy,haproxy,nginx").split(",")
+TARGETS = os.environ.get("PROXY_TARGETS", "direct,meshproxy,haproxy,nginx,haproxy-plain,nginx-plain").split(",")
+# meshproxy is measured against each group's better peer: the peers configured to do what it does,
+# and the bare ones.
+PEER_GROUPS = (("haproxy", "nginx"), ("haproxy-plain", "nginx-plain"))
 RESULT_JSON = os.environ.get("PROXY_JSON", "")
 PROFILE_DIR = os.environ.get("PROXY_PROFILE", "")
 MESHPROXY_ARGS = os.environ.get("MESHPROXY_ARGS", "").split()  # e.g. "--event-nap-us 0"
@@ -190,9 +197,22 @@ def upstream_config(root: Path, port: int) -> Path:
     return conf
 
 
-def nginx_proxy_config(root: Path, port: int, upstream: int) -> Path:
-    conf = root / "nginx-proxy.conf"
-    conf.write_text(nginx_common(root, "nginx-proxy", WORKERS) + f"""
+# Envoy's request and response headers, as nginx adds them (nginx's $request_id is 32 hex digits,
+# Envoy's a UUID; nginx cannot replace its own server header).
+NGINX_ENVOY_HEADERS = ("""
+  map $http_x_request_id $envoy_request_id { "" $request_id; default $http_x_request_id; }
+  map $http_x_forwarded_proto $envoy_forwarded_proto { "" $scheme; default $http_x_forwarded_proto; }
+""", """
+      proxy_set_header x-request-id $envoy_request_id;
+      proxy_set_header x-forwarded-proto $envoy_forwarded_proto;
+      proxy_set_header x-envoy-expected-rq-timeout-ms 15000;
+      add_header x-envoy-upstream-service-time $upstream_header_time;""")
+
+
+def nginx_proxy_config(root: Path, name: str, port: int, upstream: int, envoy_headers: bool) -> Path:
+    conf = root / f"{name}.conf"
+    http, location = NGINX_ENVOY_HEADERS if envoy_headers else ("", "")
+    conf.write_text(nginx_common(root, name, WORKERS) + http + f"""
   upstream up {{
     server 127.0.0.1:{upstream};
     keepalive {CONNECTIONS};
@@ -204,7 +224,7 @@ def nginx_proxy_config(root: Path, port: int, upstream: int) -> Path:
     location / {{
       proxy_pass http://up;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection "";{location}
     }}
   }}
 }}
@@ -212,8 +232,18 @@ def nginx_proxy_config(root: Path, port: int, upstream: int) -> Path:
     return conf
 
 
-def haproxy_config(root: Path, port: int, upstream: int) -> Path:
-    conf = root / "haproxy.cfg"
+# Envoy's request and response headers, as HAProxy adds them.
+HAPROXY_ENVOY_HEADERS = """  http-request set-header x-request-id %[uuid] unless { req.hdr(x-request-id) -m found }
+  http-request set-header x-forwarded-proto http unless { req.hdr(x-forwarded-proto) -m found }
+  http-request set-header x-envoy-expected-rq-timeout-ms 15000
+  http-response set-header server envoy
+  http-response set-header x-envoy-upstream-service-time %Tr
+"""
+
+
+def haproxy_config(root: Path, name: str, port: int, upstream: int, envoy_headers: bool) -> Path:
+    conf = root / f"{name}.cfg"
+    headers = HAPROXY_ENVOY_HEADERS if envoy_headers else ""
     conf.write_text(f"""global
   nbthread {WORKERS}
   maxconn 4096
@@ -227,7 +257,7 @@ defaults
   timeout http-keep-alive 300s
 frontend fe
   bind 127.0.0.1:{port}
-  default_backend be
+{headers}  default_backend be
 backend be
   server up 127.0.0.1:{upstream}
 """)
@@ -412,7 +442,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        ports = {t: free_port() for t in ("upstream", "meshproxy", "meshproxy-base", "haproxy", "nginx")}
+        ports = {t: free_port() for t in ("upstream", *TARGETS)}
         up = ports["upstream"]
         upstream_pid = procs.start("upstream", ["nginx", "-p", str(root), "-e", str(root / "upstream-error.log"),
                                                 "-c", str(upstream_config(root, up))], cpus=LOAD_CPUS).pid
@@ -424,13 +454,13 @@ def main() -> int:
             elif target == "meshproxy-base":
                 pids[target] = start_meshproxy(procs, root, meshd, target, MESHPROXY_BASE, ports[target],
                                                MESHPROXY_BASE_ARGS).pid
-            elif target == "haproxy":
-                pids[target] = procs.start("haproxy", ["haproxy", "-db", "-f", str(haproxy_config(root, ports[target], up))],
-                                           cpus=PROXY_CPUS).pid
-            elif target == "nginx":
-                conf = nginx_proxy_config(root, ports[target], up)
-                pids[target] = procs.start("nginx", ["nginx", "-p", str(root), "-e", str(root / "nginx-proxy-error.log"),
-                                                     "-c", str(conf)], cpus=PROXY_CPUS).pid
+            elif target in ("haproxy", "haproxy-plain"):
+                conf = haproxy_config(root, target, ports[target], up, envoy_headers=target == "haproxy")
+                pids[target] = procs.start(target, ["haproxy", "-db", "-f", str(conf)], cpus=PROXY_CPUS).pid
+            elif target in ("nginx", "nginx-plain"):
+                conf = nginx_proxy_config(root, target, ports[target], up, envoy_headers=target == "nginx")
+                pids[target] = procs.start(target, ["nginx", "-p", str(root), "-e", str(root / f"{target}-error.log"),
+                                                    "-c", str(conf)], cpus=PROXY_CPUS).pid
             elif target != "direct":
                 raise SystemExit(f"unknown target {target}")
         port_of = {t: (up if t == "direct" else ports[t]) for t in TARGETS}
@@ -487,7 +517,8 @@ def print_table(results: dict):
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sizes = sorted({s for _, s in results}, key=list(BODIES).index)
     for size in sizes:
-        peers = [results[(t, size)] for t in ("haproxy", "nginx") if (t, size) in results]
+        group = next((g for g in PEER_GROUPS if any((t, size) in results for t in g)), ())
+        peers = [results[(t, size)] for t in group if (t, size) in results]
         best = max(peers, key=lambda r: r["rps"]) if peers else None
         for (t, s), r in results.items():
             if s != size:
@@ -520,36 +551,10 @@ def spread(ratios: list) -> str:
 
 
 def print_paired(runs: dict):
-    """meshproxy against the better peer of the same round: rounds minutes apart on a shared machine
-    differ more than the proxies do, a round's targets run back to back."""
+    """meshproxy against each peer group, and against meshproxy-base."""
     for size in BODIES:
-        mine = runs.get(("meshproxy", size), [])
-        peers = [runs[(t, size)] for t in ("haproxy", "nginx") if (t, size) in runs]
-        if not mine or not peers:
-            continue
-        best = [max((p[i] for p in peers), key=lambda r: r["rps"]) for i in range(len(mine))]
-        rps = [m["rps"] / b["rps"] for m, b in zip(mine, best)]
-        p99 = [m["p99_ms"] / b["p99_ms"] for m, b in zip(mine, best)]
-        print(f"{size}: meshproxy vs the round's better peer, req/s " + ", ".join(f"{r:.2f}×" for r in rps)
-              + f" (median {statistics.median(rps):.2f}×); p99 " + ", ".join(f"{r:.2f}×" for r in p99)
-              + f" (median {statistics.median(p99):.2f}×)")
-        # The round's better of two noisy peers is the luckier of them: biased upwards by the noise
-        # itself. The better peer over all rounds (higher median req/s), paired round by round, is not.
-        names = [t for t in ("haproxy", "nginx") if (t, size) in runs]
-        peer = max(names, key=lambda t: statistics.median(r["rps"] for r in runs[(t, size)]))
-        rps = [m["rps"] / b["rps"] for m, b in zip(mine, runs[(peer, size)])]
-        p99 = [m["p99_ms"] / b["p99_ms"] for m, b in zip(mine, runs[(peer, size)])]
-        print(f"{size}: meshproxy vs the better peer over all rounds ({peer}), req/s " + ", ".join(f"{r:.2f}×" for r in rps)
-              + f" (median {statistics.median(rps):.2f}×); p99 " + ", ".join(f"{r:.2f}×" for r in p99)
-              + f" (median {statistics.median(p99):.2f}×)")
-        print(f"{size}: meshproxy vs {peer}, req/s {spread(rps)}; p99 {spread(p99)}")
-        # CPU time per request moves less with the machine than req/s, and on shared CPUs it is what
-        # sets the req/s: the proxy's own, and the whole request's (proxy, wrk and upstream).
-        pairs = [(m, b) for m, b in zip(mine, runs[(peer, size)]) if m["cpu_us_per_req"] and b["cpu_us_per_req"]]
-        if pairs:
-            own = [m["cpu_us_per_req"] / b["cpu_us_per_req"] for m, b in pairs]
-            whole = [total_us(m) / total_us(b) for m, b in pairs]
-            print(f"{size}: meshproxy vs {peer}, proxy CPU/req {spread(own)}; all CPU/req {spread(whole)}")
+        for group in PEER_GROUPS:
+            print_paired_group(runs, size, group)
     for size in BODIES:
         mine, base = runs.get(("meshproxy", size), []), runs.get(("meshproxy-base", size), [])
         if not mine or not base:
@@ -559,6 +564,39 @@ def print_paired(runs: dict):
         print(f"{size}: meshproxy vs meshproxy-base, req/s " + ", ".join(f"{r:.2f}×" for r in rps)
               + f" (median {statistics.median(rps):.2f}×); CPU/req " + ", ".join(f"{r:.2f}×" for r in cpu)
               + f" (median {statistics.median(cpu):.2f}×)")
+
+
+def print_paired_group(runs: dict, size: str, group: tuple):
+    """meshproxy against the better peer of a group, round by round: rounds minutes apart on a shared
+    machine differ more than the proxies do, a round's targets run back to back."""
+    mine = runs.get(("meshproxy", size), [])
+    names = [t for t in group if (t, size) in runs]
+    if not mine or not names:
+        return
+    peers = [runs[(t, size)] for t in names]
+    best = [max((p[i] for p in peers), key=lambda r: r["rps"]) for i in range(len(mine))]
+    rps = [m["rps"] / b["rps"] for m, b in zip(mine, best)]
+    p99 = [m["p99_ms"] / b["p99_ms"] for m, b in zip(mine, best)]
+    print(f"{size}: meshproxy vs the round's better of {' and '.join(names)}, req/s " + ", ".join(f"{r:.2f}×" for r in rps)
+          + f" (median {statistics.median(rps):.2f}×); p99 " + ", ".join(f"{r:.2f}×" for r in p99)
+          + f" (median {statistics.median(p99):.2f}×)")
+    # The round's better of two noisy peers is the luckier of them: biased upwards by the noise
+    # itself. The better peer over all rounds (higher median req/s), paired round by round, is not.
+    peer = max(names, key=lambda t: statistics.median(r["rps"] for r in runs[(t, size)]))
+    rps = [m["rps"] / b["rps"] for m, b in zip(mine, runs[(peer, size)])]
+    p99 = [m["p99_ms"] / b["p99_ms"] for m, b in zip(mine, runs[(peer, size)])]
+    print(f"{size}: meshproxy vs the better peer over all rounds ({peer}), req/s " + ", ".join(f"{r:.2f}×" for r in rps)
+          + f" (median {statistics.median(rps):.2f}×); p99 " + ", ".join(f"{r:.2f}×" for r in p99)
+          + f" (median {statistics.median(p99):.2f}×)")
+    print(f"{size}: meshproxy vs {peer}, req/s {spread(rps)}; p99 {spread(p99)}")
+    # CPU time per request moves less with the machine than req/s, and on shared CPUs it is what
+    # sets the req/s: the proxy's own, and the whole request's (proxy, wrk and upstream).
+    pairs = [(m, b) for m, b in zip(mine, runs[(peer, size)]) if m["cpu_us_per_req"] and b["cpu_us_per_req"]]
+    if pairs:
+        own = [m["cpu_us_per_req"] / b["cpu_us_per_req"] for m, b in pairs]
+        whole = [total_us(m) / total_us(b) for m, b in pairs]
+        print(f"{size}: meshproxy vs {peer}, proxy CPU/req {spread(own)}; all CPU/req {spread(whole)}")
+
 
 if __name__ == "__main__":
     sys.exit(main())

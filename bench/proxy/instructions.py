@@ -4,8 +4,8 @@ the machine's load, for A/B comparisons that req/s on a shared machine (±10% ro
 settle. Only the proxy's own code and libraries count; the kernel's share of a request (most of it) does
 not, so this measures what a change to meshproxy's code saves, not throughput.
 
-Each target (meshproxy, meshproxy-base as in driver.py, haproxy, nginx) runs alone under
-`valgrind --tool=callgrind` in front of the bench's upstream, the same way driver.py sets it up; after
+Each target (meshproxy, meshproxy-base, haproxy, nginx, haproxy-plain, nginx-plain as in driver.py) runs
+alone under `valgrind --tool=callgrind` in front of the bench's upstream, the same way driver.py sets it up; after
 INSTR_WARMUP requests the counters are zeroed, INSTR_REQUESTS requests later dumped (and copied to
 INSTR_KEEP, a directory, for callgrind_annotate).
 Run with bench/proxy/run.sh's environment: `bench/proxy/run.sh instructions` does.
@@ -72,12 +72,13 @@ def main() -> int:
                 wrapper.chmod(0o755)
                 p = driver.start_meshproxy(procs, root, meshd, target, str(wrapper), port,
                                            driver.MESHPROXY_ARGS if target == "meshproxy" else driver.MESHPROXY_BASE_ARGS)
-            elif target == "haproxy":
-                p = procs.start(target, vg + ["haproxy", "-db", "-f", str(driver.haproxy_config(root, port, up))])
-            elif target == "nginx":
-                conf = driver.nginx_proxy_config(root, port, up)
+            elif target in ("haproxy", "haproxy-plain"):
+                conf = driver.haproxy_config(root, target, port, up, envoy_headers=target == "haproxy")
+                p = procs.start(target, vg + ["haproxy", "-db", "-f", str(conf)])
+            elif target in ("nginx", "nginx-plain"):
+                conf = driver.nginx_proxy_config(root, target, port, up, envoy_headers=target == "nginx")
                 p = procs.start(target, vg + ["--trace-children=yes", "nginx", "-p", str(root), "-e",
-                                              str(root / "nginx-proxy-error.log"), "-c", str(conf)])
+                                              str(root / f"{target}-error.log"), "-c", str(conf)])
             else:
                 raise SystemExit(f"unknown target {target}")
             if not eventually(lambda: get(port, "/small", timeout=20)[0] == 200, timeout=120):
