@@ -213,6 +213,24 @@ AdminResponse logging(const std::string& target) {
   return r;
 }
 
+// Envoy's RuntimeHandler: the values come from the query, or else from a form body; an empty value
+// removes a key's override.
+AdminResponse runtimeModify(const AdminContext& ctx, const std::string& target, std::string_view body,
+                            std::string_view contentType) {
+  auto params = queryParams(target);
+  if (params.empty() && contentType == "application/x-www-form-urlencoded") params = queryParams("?" + std::string(body));
+  if (params.empty()) {
+    return {400, "text/plain; charset=UTF-8",
+            "usage: /runtime_modify?key1=value1&key2=value2&keyN=valueN\n"
+            "       or send the parameters as form values\n"
+            "use an empty value to remove a previously added override"};
+  }
+  if (!ctx.runtime) return {503, "text/plain; charset=UTF-8", "No admin layer specified"};
+  Status s = ctx.runtime->merge({params.begin(), params.end()});
+  if (!s.ok()) return {503, "text/plain; charset=UTF-8", std::string(s.message())};
+  return {200, "text/plain; charset=UTF-8", "OK\n"};
+}
+
 }  // namespace
 
 // Every stat: the registry's, and what the server and its configuration are now (Envoy's server.*,
@@ -238,12 +256,14 @@ StatValues allStats(const AdminContext& ctx, bool sinceReset) {
   return out;
 }
 
-AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, const std::string& target) {
+AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, const std::string& target,
+                          std::string_view body, std::string_view contentType) {
   std::string path = target.substr(0, target.find('?'));
   std::string state = serverState(ctx);
   // The endpoints that change the server take POST only, as Envoy's.
   static const std::set<std::string, std::less<>> kMutating = {"/drain_listeners", "/healthcheck/fail", "/healthcheck/ok",
-                                                                "/logging", "/quitquitquit", "/reset_counters"};
+                                                                "/logging", "/quitquitquit", "/reset_counters",
+                                                                "/runtime_modify"};
   if (kMutating.count(path) && method != "POST") {
     return {405, "text/plain; charset=UTF-8", "Method " + std::string(method) + " not allowed, POST required."};
   }
@@ -256,6 +276,10 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
     ctx.stats->resetCounters();
     return {200, "text/plain; charset=UTF-8", "OK\n"};
   }
+  if (path == "/runtime") {
+    return {200, "application/json", ctx.runtime ? runtimeJson(*ctx.runtime->snapshot()) : runtimeJson(RuntimeSnapshot())};
+  }
+  if (path == "/runtime_modify") return runtimeModify(ctx, target, body, contentType);
   if (path == "/quitquitquit") {
     if (ctx.quit) ctx.quit();
     return {200, "text/plain; charset=UTF-8", "OK\n"};
@@ -337,7 +361,8 @@ AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, cons
   }
   return {404, "text/plain; charset=UTF-8",
           "invalid path. admin commands are: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus /memory "
-          "/drain_listeners /healthcheck/fail /healthcheck/ok /logging /quitquitquit /reset_counters\n"};
+          "/runtime /drain_listeners /healthcheck/fail /healthcheck/ok /logging /quitquitquit /reset_counters "
+          "/runtime_modify\n"};
 }
 
 AdminServer::AdminServer(boost::asio::io_context& main, AdminContext ctx) : main_(main), ctx_(std::move(ctx)), acceptor_(main) {}
@@ -368,7 +393,9 @@ StatusOr<int> AdminServer::listen(const std::string& address, uint32_t port) {
           stream.expires_after(std::chrono::seconds(30));
           co_await http::async_read(stream, buffer, req, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
           if (ec) break;
-          AdminResponse r = adminHandle(ctx_, std::string(req.method_string()), std::string(req.target()));
+          auto contentType = req[http::field::content_type];
+          AdminResponse r = adminHandle(ctx_, std::string(req.method_string()), std::string(req.target()), req.body(),
+                                        std::string_view(contentType.data(), contentType.size()));
           http::response<http::string_body> res{static_cast<http::status>(r.status), req.version()};
           res.set(http::field::content_type, r.contentType);
           res.body() = std::move(r.body);

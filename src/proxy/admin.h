@@ -1,7 +1,7 @@
 #pragma once
 // Envoy's admin endpoints on the bootstrap's admin address: /ready, /server_info, /config_dump,
-// /clusters, /listeners, /stats, /stats/prometheus, /memory, and (POST) /drain_listeners,
-// /healthcheck/fail, /healthcheck/ok, /logging, /reset_counters and /quitquitquit. Served on the
+// /clusters, /listeners, /stats, /stats/prometheus, /memory, /runtime, and (POST) /drain_listeners,
+// /healthcheck/fail, /healthcheck/ok, /logging, /reset_counters, /runtime_modify and /quitquitquit. Served on the
 // main thread's io_context, so it reads the ConfigManager and StatsRegistry without locks. Main
 // thread only.
 
@@ -16,6 +16,7 @@
 
 #include "common/status.h"
 #include "proxy/config_manager.h"
+#include "proxy/runtime.h"
 #include "proxy/stat_tags.h"
 #include "proxy/stats.h"
 
@@ -33,6 +34,7 @@ struct AdminContext {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::chrono::system_clock::time_point startedAt = std::chrono::system_clock::now();
   std::shared_ptr<const envoy::config::bootstrap::v3::Bootstrap> bootstrap;  // for /config_dump
+  Runtime* runtime = nullptr;  // /runtime, and POST /runtime_modify changes its admin layer
   // What the POST endpoints change: /drain_listeners ([inboundonly], [graceful]) and
   // /healthcheck/fail and /healthcheck/ok (the server then says DRAINING, as Envoy's).
   std::function<void(bool inboundOnly, bool graceful)> drainListeners;
@@ -57,8 +59,10 @@ struct AdminResponse {
   std::string body;
 };
 
-// One admin request: `method` as sent (GET, POST, ...), `target` its path and query.
-AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, const std::string& target);
+// One admin request: `method` as sent (GET, POST, ...), `target` its path and query, and its body
+// with its content type (/runtime_modify takes form values).
+AdminResponse adminHandle(const AdminContext& ctx, std::string_view method, const std::string& target,
+                          std::string_view body = {}, std::string_view contentType = {});
 
 class AdminServer {
  public:

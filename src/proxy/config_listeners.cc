@@ -230,7 +230,7 @@ Status ConfigManager::applyRoutes(const google::protobuf::RepeatedPtrField<googl
   for (const auto& any : resources) {
     auto rc = std::make_shared<envoy::config::route::v3::RouteConfiguration>();
     if (!any.UnpackTo(rc.get())) return badRequest("cannot unpack a RouteConfiguration");
-    if (auto bad = invalidRoutes(*rc)) return badRequest("route configuration " + rc->name() + ": " + *bad);
+    if (auto bad = invalidRoutes(*rc, runtime_->getInteger("re2.max_program_size.error_level", 100))) return badRequest("route configuration " + rc->name() + ": " + *bad);
     parsed.push_back(rc);
   }
   for (auto& rc : parsed) {

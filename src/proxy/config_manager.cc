@@ -1,6 +1,8 @@
 #include "proxy/config_manager.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cmath>
 
 #include "proxy/outlier_detector.h"
 
@@ -308,7 +310,10 @@ bool ConfigManager::ejectionWithinLimit(const std::string& cluster) const {
   // As Envoy: one more ejected host must stay within max_ejection_percent (10 by default: a cluster
   // of fewer than ten hosts then ejects none).
   const auto& od = it->second.proto->outlier_detection();
-  uint64_t maxPercent = od.has_max_ejection_percent() ? std::min<uint64_t>(od.max_ejection_percent().value(), 100) : 10;
+  uint64_t maxPercent = std::min<uint64_t>(
+      runtime_->getInteger("outlier_detection.max_ejection_percent",
+                           od.has_max_ejection_percent() ? od.max_ejection_percent().value() : 10),
+      100);
   auto ejected = ejected_.find(cluster);
   size_t now = ejected == ejected_.end() ? 0 : ejected->second.size();
   return (now + 1) * 100 <= maxPercent * it->second.hosts.size();
@@ -496,6 +501,11 @@ void ConfigManager::drainListeners(bool inboundOnly) {
   publish();
 }
 
+void ConfigManager::setRuntime(RuntimeSnapshotPtr runtime) {
+  runtime_ = std::move(runtime);
+  publish();
+}
+
 void ConfigManager::publish() {
   auto c = std::make_shared<Config>();
   for (auto& [name, e] : clusters_) {
@@ -507,9 +517,13 @@ void ConfigManager::publish() {
     auto v = std::make_shared<ClusterView>();
     v->name = name;
     if (e.proto->has_connect_timeout()) v->connectTimeout = toMillis(e.proto->connect_timeout());
+    // As Envoy's load balancer: the configured percent rounded to a whole one, which the runtime
+    // may override, at most 100.
+    uint64_t panic = 50;
     if (e.proto->common_lb_config().has_healthy_panic_threshold()) {
-      v->panicThresholdPercent = e.proto->common_lb_config().healthy_panic_threshold().value();
+      panic = static_cast<uint64_t>(std::round(std::clamp(e.proto->common_lb_config().healthy_panic_threshold().value(), 0.0, 100.0)));
     }
+    v->panicThresholdPercent = static_cast<double>(std::min<uint64_t>(runtime_->getInteger("upstream.healthy_panic_threshold", panic), 100));
     v->hosts = e.hosts;
     v->stats = e.stats;
     v->originalDst = e.originalDstHosts != nullptr;
@@ -523,8 +537,12 @@ void ConfigManager::publish() {
     if (e.proto->lb_policy() == Cluster::LEAST_REQUEST) v->lbPolicy = LbPolicy::kLeastRequest;
     if (e.proto->has_outlier_detection()) {
       const auto& od = e.proto->outlier_detection();
-      v->consecutive5xx = std::max(od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5, 1u);
-      v->consecutiveGatewayFailure = od.has_consecutive_gateway_failure() ? od.consecutive_gateway_failure().value() : 5;
+      auto setting = [&](const char* key, bool has, uint32_t configured, uint32_t fallback) {
+        return static_cast<uint32_t>(std::min<uint64_t>(runtime_->getInteger(key, has ? configured : fallback), UINT32_MAX));
+      };
+      v->consecutive5xx = std::max(setting("outlier_detection.consecutive_5xx", od.has_consecutive_5xx(), od.consecutive_5xx().value(), 5), 1u);
+      v->consecutiveGatewayFailure = setting("outlier_detection.consecutive_gateway_failure", od.has_consecutive_gateway_failure(),
+                                             od.consecutive_gateway_failure().value(), 5);
     }
     for (const auto& t : e.proto->circuit_breakers().thresholds()) {
       CircuitBreakers& b = t.priority() == envoy::config::core::v3::HIGH ? v->highPriorityBreakers : v->breakers;

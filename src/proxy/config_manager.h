@@ -26,6 +26,7 @@
 
 #include "common/status.h"
 #include "proxy/config.h"
+#include "proxy/runtime.h"
 #include "proxy/stats.h"
 
 namespace meshd::proxy {
@@ -80,6 +81,11 @@ class ConfigManager {
   // then ends it, after the drain time.
   void stopListeners(bool inboundOnly);
   void drainListeners(bool inboundOnly);
+
+  // The runtime's values (runtime.h), which override some of a cluster's settings
+  // (upstream.healthy_panic_threshold, outlier_detection.*); publishes with them.
+  void setRuntime(RuntimeSnapshotPtr runtime);
+  const RuntimeSnapshot& runtime() const { return *runtime_; }
 
   // True once clusters and listeners have arrived and everything was warm (Envoy's LIVE); stays true.
   bool initialized() const;
@@ -213,6 +219,7 @@ class ConfigManager {
   std::map<std::string, std::map<std::string, std::shared_ptr<HostStats>>> hostStats_;  // cluster -> host -> stats
   std::map<std::string, std::string> versions_;
   ConfigPtr current_ = std::make_shared<Config>();
+  RuntimeSnapshotPtr runtime_ = std::make_shared<RuntimeSnapshot>();
 };
 
 }  // namespace meshd::proxy

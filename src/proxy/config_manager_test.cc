@@ -1,5 +1,6 @@
 #include "proxy/config_manager.h"
 
+#include <envoy/config/bootstrap/v3/bootstrap.pb.h>
 #include <envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h>
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
@@ -102,6 +103,42 @@ TEST_F(ConfigManagerTest, RejectsAMaxEjectionTimeBelowTheBase) {
             "cluster c: outlier detector's max_ejection_time cannot be smaller than base_ejection_time");
   c.mutable_outlier_detection()->mutable_base_ejection_time()->set_seconds(5);
   EXPECT_TRUE(manager_.apply(kClusterType, pack(c)).ok());
+}
+
+// The runtime overrides a cluster's settings at once: the panic threshold (a whole percent, at most
+// 100), the consecutive failures that eject, and how many hosts may be out.
+TEST_F(ConfigManagerTest, TheRuntimeOverridesClusterSettings) {
+  std::vector<int> ports;
+  for (int p = 1000; p < 1010; ++p) ports.push_back(p);
+  auto c = testing::staticCluster("c", ports);
+  c.mutable_common_lb_config()->mutable_healthy_panic_threshold()->set_value(33.6);
+  c.mutable_outlier_detection()->mutable_consecutive_5xx()->set_value(3);
+  ASSERT_TRUE(manager_.apply(kClusterType, pack(c)).ok());
+  ASSERT_TRUE(manager_.apply(kListenerType, {}).ok());
+  EXPECT_EQ(published_->clusters.at("c")->panicThresholdPercent, 34);
+  EXPECT_EQ(published_->clusters.at("c")->consecutive5xx, 3u);
+  EXPECT_EQ(published_->clusters.at("c")->consecutiveGatewayFailure, 5u);
+  EXPECT_TRUE(manager_.ejectionWithinLimit("c"));  // one of ten: 10%, the default
+  ASSERT_TRUE(manager_.setHostEjected("c", "127.0.0.1:1000", true));
+  EXPECT_FALSE(manager_.ejectionWithinLimit("c"));
+
+  RuntimeStats stats;
+  envoy::config::bootstrap::v3::LayeredRuntime layered;
+  auto* layer = layered.add_layers();
+  layer->set_name("admin");
+  layer->mutable_admin_layer();
+  auto runtime = std::move(*Runtime::make(layered, "", stats));
+  runtime->onChange([&](RuntimeSnapshotPtr s) { manager_.setRuntime(std::move(s)); });
+  ASSERT_TRUE(runtime->merge({{"upstream.healthy_panic_threshold", "250"}, {"outlier_detection.consecutive_5xx", "7"},
+                              {"outlier_detection.consecutive_gateway_failure", "2"},
+                              {"outlier_detection.max_ejection_percent", "30"}}).ok());
+  EXPECT_EQ(published_->clusters.at("c")->panicThresholdPercent, 100);
+  EXPECT_EQ(published_->clusters.at("c")->consecutive5xx, 7u);
+  EXPECT_EQ(published_->clusters.at("c")->consecutiveGatewayFailure, 2u);
+  EXPECT_TRUE(manager_.ejectionWithinLimit("c"));
+  ASSERT_TRUE(runtime->merge({{"upstream.healthy_panic_threshold", ""}, {"outlier_detection.consecutive_5xx", "x"}}).ok());
+  EXPECT_EQ(published_->clusters.at("c")->panicThresholdPercent, 34);
+  EXPECT_EQ(published_->clusters.at("c")->consecutive5xx, 3u);  // not a number: the cluster's
 }
 
 // Envoy's initial_fetch_timeout: CDS and LDS with no answer count as answered once theirs passes
@@ -219,6 +256,15 @@ TEST_F(ConfigManagerTest, RejectsABigRegexAndWeightsSummingToZero) {
   EXPECT_EQ(s.message(), "route configuration rc: virtual host all: Sum of weights in the weighted_cluster must be greater than 0.");
   auto rc = manager_.current()->routes.at("rc");
   EXPECT_TRUE(rc->virtual_hosts(0).routes(0).match().has_safe_regex());  // the last good one
+  // The App Mesh agent's bootstrap raises the limit to 1000 in its static runtime layer.
+  RuntimeStats stats;
+  envoy::config::bootstrap::v3::LayeredRuntime layered;
+  auto* layer = layered.add_layers();
+  layer->set_name("static_layer_0");
+  (*layer->mutable_static_layer()->mutable_fields())["re2.max_program_size.error_level"].set_number_value(1000);
+  manager_.setRuntime((*Runtime::make(layered, "", stats))->snapshot());
+  EXPECT_TRUE(manager_.apply(kRouteType, pack(testing::routeConfig("rc", "routes { match { safe_regex { regex: \"" + big +
+                                                                             "\" } } route { cluster: \"a\" } }"))).ok());
 }
 
 TEST_F(ConfigManagerTest, OriginalDstClusterIsWarmAtOnceWithoutHosts) {

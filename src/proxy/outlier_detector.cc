@@ -1,6 +1,8 @@
 #include "proxy/outlier_detector.h"
 
 #include <cmath>
+#include <cstdint>
+#include <string>
 
 #include "proxy/loggers.h"
 
@@ -34,7 +36,18 @@ namespace {
 
 using std::chrono::milliseconds;
 
-uint32_t orElse(bool has, const google::protobuf::UInt32Value& v, uint32_t fallback) { return has ? v.value() : fallback; }
+// A setting: the runtime's outlier_detection.<name> where it has one (Envoy's DetectorConfig reads
+// them at each use), else the cluster's, else Envoy's default.
+uint32_t setting(const RuntimeSnapshot& rt, std::string_view name, bool has, const google::protobuf::UInt32Value& v,
+                 uint32_t fallback) {
+  uint64_t value = rt.getInteger("outlier_detection." + std::string(name), has ? v.value() : fallback);
+  return static_cast<uint32_t>(std::min<uint64_t>(value, UINT32_MAX));
+}
+#define OUTLIER_SETTING(rt, od, field, fallback) setting(rt, #field, (od).has_##field(), (od).field(), fallback)
+
+milliseconds runtimeMillis(const RuntimeSnapshot& rt, std::string_view name, milliseconds configured) {
+  return milliseconds(rt.getInteger("outlier_detection." + std::string(name), static_cast<uint64_t>(configured.count())));
+}
 
 // Envoy's defaults: interval 10 s, base_ejection_time 30 s, max_ejection_time 300 s or
 // base_ejection_time where that is longer.
@@ -87,7 +100,7 @@ void OutlierDetector::arm(const std::string& name, Cluster& c) {
   if (c.timer) c.timer->cancel();
   auto timer = std::make_shared<boost::asio::steady_timer>(main_);
   c.timer = timer;
-  timer->expires_after(std::max(c.interval, milliseconds(1)));
+  timer->expires_after(std::max(runtimeMillis(manager_.runtime(), "interval_ms", c.interval), milliseconds(1)));
   timer->async_wait([this, name, timer](boost::system::error_code ec) {
     auto it = clusters_.find(name);
     if (ec || it == clusters_.end() || it->second.timer != timer) return;
@@ -129,15 +142,16 @@ void OutlierDetector::eject(const std::string& name, const std::string& hostKey,
     stats.outlier_ejections_overflow++;
     return;
   }
+  const RuntimeSnapshot& rt = manager_.runtime();
   uint32_t enforcing = 0;
   switch (kind) {
-    case Kind::kConsecutive5xx: enforcing = orElse(od.has_enforcing_consecutive_5xx(), od.enforcing_consecutive_5xx(), 100); break;
+    case Kind::kConsecutive5xx: enforcing = OUTLIER_SETTING(rt, od, enforcing_consecutive_5xx, 100); break;
     case Kind::kConsecutiveGatewayFailure:
-      enforcing = orElse(od.has_enforcing_consecutive_gateway_failure(), od.enforcing_consecutive_gateway_failure(), 0);
+      enforcing = OUTLIER_SETTING(rt, od, enforcing_consecutive_gateway_failure, 0);
       break;
-    case Kind::kSuccessRate: enforcing = orElse(od.has_enforcing_success_rate(), od.enforcing_success_rate(), 100); break;
+    case Kind::kSuccessRate: enforcing = OUTLIER_SETTING(rt, od, enforcing_success_rate, 100); break;
     case Kind::kFailurePercentage:
-      enforcing = orElse(od.has_enforcing_failure_percentage(), od.enforcing_failure_percentage(), 0);
+      enforcing = OUTLIER_SETTING(rt, od, enforcing_failure_percentage, 0);
       break;
   }
   if (random_() % 100 >= enforcing) return;
@@ -147,7 +161,8 @@ void OutlierDetector::eject(const std::string& name, const std::string& hostKey,
   HostState& h = c.hosts[hostKey];
   h.ejected = true;
   h.ejectedAt = Clock::now();
-  if (h.backOff * baseEjectionTime(od) < maxEjectionTime(od) + baseEjectionTime(od)) ++h.backOff;
+  milliseconds base = runtimeMillis(rt, "base_ejection_time_ms", baseEjectionTime(od));
+  if (h.backOff * base < runtimeMillis(rt, "max_ejection_time_ms", maxEjectionTime(od)) + base) ++h.backOff;
   stats.outlier_ejections_enforced_total++;
   stats.outlier_ejections_active++;
   logger(Log::kUpstream).debug("msg=\"host ejected\" cluster={} host={} times={}", name, hostKey, h.backOff);
@@ -193,8 +208,11 @@ void OutlierDetector::onInterval(const std::string& name) {
   if (!od || it == clusters_.end()) return;  // reconcile() stops it too
   Cluster& c = it->second;
   auto now = Clock::now();
+  const RuntimeSnapshot& rt = manager_.runtime();
+  milliseconds base = runtimeMillis(rt, "base_ejection_time_ms", baseEjectionTime(*od));
+  milliseconds max = runtimeMillis(rt, "max_ejection_time_ms", maxEjectionTime(*od));
   for (auto& [key, h] : c.hosts) {
-    if (h.ejected && std::min(baseEjectionTime(*od) * h.backOff, maxEjectionTime(*od)) <= now - h.ejectedAt) {
+    if (h.ejected && std::min(base * h.backOff, max) <= now - h.ejectedAt) {
       uneject(name, key, h);
     } else if (!h.ejected && h.returnedAt && now - *h.returnedAt >= intervalOf(*od) && h.backOff > 0) {
       --h.backOff;
@@ -230,10 +248,11 @@ void OutlierDetector::byInterval(const std::string& name, const OutlierDetection
   ClusterStats& stats = *view->second->stats;
   stats.outlier_success_rate_average = -1;
   stats.outlier_success_rate_ejection_threshold = -1;
-  uint32_t srHosts = orElse(od.has_success_rate_minimum_hosts(), od.success_rate_minimum_hosts(), 5);
-  uint32_t srVolume = std::max(orElse(od.has_success_rate_request_volume(), od.success_rate_request_volume(), 100), 1u);
-  uint32_t fpHosts = orElse(od.has_failure_percentage_minimum_hosts(), od.failure_percentage_minimum_hosts(), 5);
-  uint32_t fpVolume = std::max(orElse(od.has_failure_percentage_request_volume(), od.failure_percentage_request_volume(), 50), 1u);
+  const RuntimeSnapshot& rt = manager_.runtime();
+  uint32_t srHosts = OUTLIER_SETTING(rt, od, success_rate_minimum_hosts, 5);
+  uint32_t srVolume = std::max(OUTLIER_SETTING(rt, od, success_rate_request_volume, 100), 1u);
+  uint32_t fpHosts = OUTLIER_SETTING(rt, od, failure_percentage_minimum_hosts, 5);
+  uint32_t fpVolume = std::max(OUTLIER_SETTING(rt, od, failure_percentage_request_volume, 50), 1u);
   if (hosts.size() < srHosts && hosts.size() < fpHosts) return;
   std::vector<const Rate*> bySuccess, byFailure;
   double sum = 0;
@@ -251,7 +270,7 @@ void OutlierDetector::byInterval(const std::string& name, const OutlierDetection
     double variance = 0;
     for (const Rate* r : bySuccess) variance += (r->successPercent - mean) * (r->successPercent - mean);
     variance /= double(bySuccess.size());
-    double factor = orElse(od.has_success_rate_stdev_factor(), od.success_rate_stdev_factor(), 1900) / 1000.0;
+    double factor = OUTLIER_SETTING(rt, od, success_rate_stdev_factor, 1900) / 1000.0;
     double threshold = mean - factor * std::sqrt(variance);
     stats.outlier_success_rate_average = mean;
     stats.outlier_success_rate_ejection_threshold = threshold;
@@ -262,7 +281,7 @@ void OutlierDetector::byInterval(const std::string& name, const OutlierDetection
     }
   }
   if (!byFailure.empty() && byFailure.size() >= fpHosts) {
-    double threshold = orElse(od.has_failure_percentage_threshold(), od.failure_percentage_threshold(), 85);
+    double threshold = OUTLIER_SETTING(rt, od, failure_percentage_threshold, 85);
     for (const Rate* r : byFailure) {
       if (100.0 - r->successPercent < threshold) continue;
       stats.outlier_ejections_detected_failure_percentage++;

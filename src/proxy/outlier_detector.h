@@ -14,6 +14,9 @@
 //   mean - success_rate_stdev_factor/1000 × stdev is ejected (enforcing_success_rate, 100%);
 // - failure percentage: likewise with failure_percentage_minimum_hosts (5) and _request_volume (50),
 //   a host failing failure_percentage_threshold (85%) or more (enforcing_failure_percentage, 0%).
+// Each setting can be overridden in the runtime (runtime.h) under Envoy's key,
+// outlier_detection.<field> (interval_ms, base_ejection_time_ms, max_ejection_time_ms for the
+// durations), read at each use.
 // Counters go to the cluster's outlier_detection.* stats. Thread-safety: main thread only, but for
 // countForOutlierDetection.
 

@@ -23,6 +23,7 @@ namespace meshd::proxy {
 struct Proxy::Parts {
   StatsRegistry stats;
   std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<Runtime> runtime;
   std::unique_ptr<ConfigManager> config;
   std::unique_ptr<DnsRefresher> dns;
   std::unique_ptr<HealthChecker> health;
@@ -48,9 +49,18 @@ Proxy::~Proxy() {
 
 Status Proxy::start() {
   registerExtensionTypes();
+  Parts& p = *parts_;
+  // As Envoy's: no layered_runtime, no layers; one with no layers, an admin layer with no name.
+  envoy::config::bootstrap::v3::LayeredRuntime layered = options_.bootstrap.layered_runtime();
+  for (const auto& l : layered.layers()) {
+    if (l.name().empty()) return badRequest("layered_runtime: a layer has no name");
+  }
+  if (options_.bootstrap.has_layered_runtime() && layered.layers().empty()) layered.add_layers()->mutable_admin_layer();
+  auto runtime = Runtime::make(layered, options_.bootstrap.node().cluster(), p.stats.runtime);
+  if (!runtime.ok()) return runtime.status();
+  p.runtime = std::move(*runtime);
   auto target = adsTarget(options_.bootstrap);
   if (!target.ok()) return target.status();
-  Parts& p = *parts_;
   auto onOutlier = [this](const std::string& cluster, const std::string& host, uint32_t event) {
     boost::asio::post(main_, [this, cluster, host, event] {
       for (OutlierEvent e : {kConsecutiveGatewayFailure, kConsecutive5xx}) {  // Envoy's order
@@ -87,6 +97,9 @@ Status Proxy::start() {
   p.config = std::make_unique<ConfigManager>(options_.concurrency, p.stats, publish,
                                              [this](const envoy::config::cluster::v3::Cluster& c) { parts_->dns->start(c); });
 
+  p.config->setRuntime(p.runtime->snapshot());
+  p.runtime->onChange([this](RuntimeSnapshotPtr s) { parts_->config->setRuntime(std::move(s)); });
+
   const auto& dynamic = options_.bootstrap.dynamic_resources();
   p.config->setInitialFetchTimeouts(initialFetchTimeout(dynamic.cds_config()), initialFetchTimeout(dynamic.lds_config()));
   p.fetchTimer = std::make_unique<boost::asio::steady_timer>(main_);
@@ -97,6 +110,7 @@ Status Proxy::start() {
   AdminContext ctx;
   ctx.config = p.config.get();
   ctx.stats = &p.stats;
+  ctx.runtime = p.runtime.get();
   ctx.concurrency = options_.concurrency;
   ctx.bootstrap = std::make_shared<envoy::config::bootstrap::v3::Bootstrap>(options_.bootstrap);
   google::protobuf::util::JsonPrintOptions o;

@@ -44,26 +44,22 @@ bool fullMatch(const std::string& pattern, std::string_view s) {
   return re.ok() && RE2::FullMatch(re2::StringPiece(s.data(), s.size()), re);
 }
 
-// Where `pattern` fails to compile, or nullopt.
-// Envoy also refuses a regex whose compiled program is bigger than its runtime's
-// re2.max_program_size.error_level, 100 unless a layered runtime says otherwise (meshd's bootstrap
-// has none): a long alternation works nowhere in the mesh rather than somewhere.
-constexpr int kMaxRegexProgramSize = 100;
-
-std::optional<std::string> badRegex(const std::string& pattern) {
+// Where `pattern` fails to compile, or nullopt. Envoy also refuses a regex whose compiled program
+// is bigger than its runtime's re2.max_program_size.error_level (`maxProgramSize`).
+std::optional<std::string> badRegex(const std::string& pattern, uint64_t maxProgramSize) {
   RE2 re(pattern, RE2::Quiet);
   if (!re.ok()) return "invalid regex '" + pattern + "': " + re.error();
-  if (int size = re.ProgramSize(); size > kMaxRegexProgramSize) {
+  if (int size = re.ProgramSize(); size > 0 && static_cast<uint64_t>(size) > maxProgramSize) {
     return "regex '" + pattern + "' RE2 program size of " + std::to_string(size) + " > max program size of " +
-           std::to_string(kMaxRegexProgramSize) +
+           std::to_string(maxProgramSize) +
            " set for the error level threshold. Increase configured max program size if necessary.";
   }
   return std::nullopt;
 }
 
-std::optional<std::string> badRegex(const envoy::type::matcher::v3::StringMatcher& m) {
+std::optional<std::string> badRegex(const envoy::type::matcher::v3::StringMatcher& m, uint64_t maxProgramSize) {
   if (!m.has_safe_regex()) return std::nullopt;
-  return badRegex(m.safe_regex().regex());
+  return badRegex(m.safe_regex().regex(), maxProgramSize);
 }
 
 bool stringMatches(const envoy::type::matcher::v3::StringMatcher& m, std::string_view v) {
@@ -236,20 +232,20 @@ std::string rewriteTarget(const Route& route, std::string_view target) {
   return std::string(target);
 }
 
-std::optional<std::string> invalidRoutes(const RouteConfiguration& rc) {
+std::optional<std::string> invalidRoutes(const RouteConfiguration& rc, uint64_t maxProgramSize) {
   for (const VirtualHost& vh : rc.virtual_hosts()) {
     for (const Route& r : vh.routes()) {
       std::optional<std::string> bad;
       const auto& m = r.match();
-      if (m.has_safe_regex()) bad = badRegex(m.safe_regex().regex());
+      if (m.has_safe_regex()) bad = badRegex(m.safe_regex().regex(), maxProgramSize);
       for (const HeaderMatcher& h : m.headers()) {
-        if (!bad && h.has_safe_regex_match()) bad = badRegex(h.safe_regex_match().regex());
-        if (!bad && h.has_string_match()) bad = badRegex(h.string_match());
+        if (!bad && h.has_safe_regex_match()) bad = badRegex(h.safe_regex_match().regex(), maxProgramSize);
+        if (!bad && h.has_string_match()) bad = badRegex(h.string_match(), maxProgramSize);
       }
       for (const auto& q : m.query_parameters()) {
-        if (!bad && q.has_string_match()) bad = badRegex(q.string_match());
+        if (!bad && q.has_string_match()) bad = badRegex(q.string_match(), maxProgramSize);
       }
-      if (!bad && r.route().has_regex_rewrite()) bad = badRegex(r.route().regex_rewrite().pattern().regex());
+      if (!bad && r.route().has_regex_rewrite()) bad = badRegex(r.route().regex_rewrite().pattern().regex(), maxProgramSize);
       if (!bad && r.route().has_weighted_clusters()) {
         uint64_t total = 0;
         for (const auto& c : r.route().weighted_clusters().clusters()) total += c.weight().value();

@@ -37,9 +37,11 @@ bool headerMatches(const envoy::config::route::v3::HeaderMatcher& m, const Reque
 std::string_view pickCluster(const envoy::config::route::v3::RouteAction& a, uint64_t random);
 
 // Why Envoy would refuse `rc` (a regex of a route, header or query matcher, or of a regex_rewrite,
-// that RE2 does not compile or compiles too big; weighted clusters whose weights sum to 0), or
-// nullopt. Envoy NACKs such a route configuration.
-std::optional<std::string> invalidRoutes(const envoy::config::route::v3::RouteConfiguration& rc);
+// that RE2 does not compile or compiles bigger than `maxProgramSize`, the runtime's
+// re2.max_program_size.error_level; weighted clusters whose weights sum to 0), or nullopt. Envoy
+// NACKs such a route configuration.
+std::optional<std::string> invalidRoutes(const envoy::config::route::v3::RouteConfiguration& rc,
+                                         uint64_t maxProgramSize = 100);
 
 // Whether the route rewrites the path (a prefix_rewrite of a prefix match, or a regex_rewrite).
 bool rewritesPath(const envoy::config::route::v3::Route& route);

@@ -21,7 +21,9 @@ void ResponseCodes::appendTo(StatValues& out, const std::string& stem, unsigned 
 
 bool isGauge(std::string_view name) {
   static const char* const kEndings[] = {"_active", "health_check.healthy", "membership_healthy", "membership_total",
-                                         "connected_state", "_clusters", "total_listeners_warming"};
+                                         "connected_state", "_clusters", "total_listeners_warming", "runtime.num_keys",
+                                         "runtime.num_layers", "runtime.admin_overrides_active",
+                                         "runtime.deprecated_feature_seen_since_process_start"};
   for (const char* e : kEndings) {
     if (name.ends_with(e)) return true;
   }
@@ -153,6 +155,18 @@ StatValues XdsStats::values() const {
   return out;
 }
 
+StatValues RuntimeStats::values() const {
+  return {{"runtime.admin_overrides_active", admin_overrides_active.load()},
+          {"runtime.deprecated_feature_seen_since_process_start", deprecated_feature_seen_since_process_start.load()},
+          {"runtime.deprecated_feature_use", deprecated_feature_use.load()},
+          {"runtime.load_error", load_error.load()},
+          {"runtime.load_success", load_success.load()},
+          {"runtime.num_keys", num_keys.load()},
+          {"runtime.num_layers", num_layers.load()},
+          {"runtime.override_dir_exists", override_dir_exists.load()},
+          {"runtime.override_dir_not_exists", override_dir_not_exists.load()}};
+}
+
 StatValues TcpStats::values() const {
   return {{"downstream_cx_no_route", downstream_cx_no_route.load()},
           {"downstream_cx_rx_bytes_total", downstream_cx_rx_bytes_total.load()},
@@ -234,6 +248,7 @@ StatValues StatsRegistry::raw() const {
     for (auto& [k, v] : s->values()) out.emplace_back("http." + prefix + "." + k, v);
   }
   for (auto& kv : xds.values()) out.push_back(std::move(kv));
+  for (auto& kv : runtime.values()) out.push_back(std::move(kv));
   for (const auto& [prefix, s] : listeners_) {
     for (auto& [k, v] : s->values()) out.emplace_back("listener." + prefix + "." + k, v);
   }

@@ -308,6 +308,20 @@ struct XdsStats {
   StatValues values() const;
 };
 
+// Envoy's runtime.* stats (runtime.h). Main thread.
+struct RuntimeStats {
+  std::atomic<uint64_t> load_success{0};
+  std::atomic<uint64_t> load_error{0};
+  std::atomic<uint64_t> override_dir_exists{0};
+  std::atomic<uint64_t> override_dir_not_exists{0};
+  std::atomic<uint64_t> deprecated_feature_use{0};
+  std::atomic<uint64_t> num_keys{0};                // gauges from here
+  std::atomic<uint64_t> num_layers{0};
+  std::atomic<uint64_t> admin_overrides_active{0};
+  std::atomic<uint64_t> deprecated_feature_seen_since_process_start{0};
+  StatValues values() const;
+};
+
 // Main thread only.
 class StatsRegistry {
  public:
@@ -330,6 +344,7 @@ class StatsRegistry {
   // Every counter as all() has it, but counted from the start: never less than before.
   StatValues raw() const;
   XdsStats xds;
+  RuntimeStats runtime;
 
  private:
 

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <charconv>
 #include <optional>
+#include <tuple>
 
 #include "xds/builders.h"
 #include "xds/translate.h"
@@ -47,6 +48,35 @@ StatusOr<bool> truthy(const std::map<std::string, std::string>& env, const std::
     if (v == f) return false;
   }
   return badRequest(k + " environment variable (\"" + v + "\") must be a boolean value.");
+}
+
+// The agent's env.TruthyOrElse: unset or empty is `otherwise`.
+StatusOr<bool> truthyOr(const std::map<std::string, std::string>& env, const std::string& k, bool otherwise) {
+  if (get(env, k).empty()) return otherwise;
+  return truthy(env, k);
+}
+
+// The App Mesh image's runtime, as its agent writes it: a static layer of Envoy feature switches
+// (each of three set by a variable) and an empty admin layer, so that POST /runtime_modify works.
+Status addRuntime(const std::map<std::string, std::string>& env, envoy::config::bootstrap::v3::Bootstrap& b) {
+  auto* layer = b.mutable_layered_runtime()->add_layers();
+  layer->set_name("static_layer_0");
+  auto& fields = *layer->mutable_static_layer()->mutable_fields();
+  fields["envoy.features.enable_all_deprecated_features"].set_bool_value(true);
+  // Regexes of any practical size (Envoy's default error level is 100).
+  fields["re2.max_program_size.error_level"].set_number_value(1000);
+  for (auto [variable, key, otherwise] : {std::tuple{"APPMESH_SET_TRACING_DECISION", "envoy.reloadable_features.http_set_tracing_decision_in_request_id", true},
+                                          std::tuple{"ENVOY_NO_EXTENSION_LOOKUP_BY_NAME", "envoy.reloadable_features.no_extension_lookup_by_name", true},
+                                          std::tuple{"ENVOY_USE_HTTP_CLIENT_TO_FETCH_AWS_CREDENTIALS",
+                                                     "envoy.reloadable_features.use_http_client_to_fetch_aws_credentials", false}}) {
+    auto on = truthyOr(env, variable, otherwise);
+    if (!on.ok()) return on.status();
+    fields[key].set_bool_value(*on);
+  }
+  auto* admin = b.mutable_layered_runtime()->add_layers();
+  admin->set_name("admin_layer");
+  admin->mutable_admin_layer();
+  return okStatus();
 }
 
 // A Go duration as ENVOY_STATS_FLUSH_INTERVAL takes it ("15s", "500ms", "1m30s"), in ms; nullopt
@@ -202,6 +232,7 @@ StatusOr<envoy::config::bootstrap::v3::Bootstrap> makeBootstrap(const std::map<s
       socketAddress(xds->first, xds->second);
 
   if (Status st = addStats(env, *proxy, b); !st.ok()) return st;
+  if (Status st = addRuntime(env, b); !st.ok()) return st;
 
   std::string resolver = get(env, "MESHD_DNS_RESOLVER");
   if (!resolver.empty()) {

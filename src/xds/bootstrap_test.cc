@@ -128,6 +128,36 @@ TEST(BootstrapTest, BadStatsVariablesAreRefused) {
   EXPECT_EQ(b->stats_flush_interval().nanos(), 5000000);
 }
 
+// The App Mesh agent's layered runtime: its static layer, three switches from the environment
+// (unset: their defaults), and an admin layer.
+TEST(BootstrapTest, RuntimeLayersAsTheAgentWritesThem) {
+  auto b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/x"}});
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  const auto& layers = b->layered_runtime().layers();
+  ASSERT_EQ(layers.size(), 2);
+  EXPECT_EQ(layers[0].name(), "static_layer_0");
+  const auto& f = layers[0].static_layer().fields();
+  EXPECT_TRUE(f.at("envoy.features.enable_all_deprecated_features").bool_value());
+  EXPECT_EQ(f.at("re2.max_program_size.error_level").number_value(), 1000);
+  EXPECT_TRUE(f.at("envoy.reloadable_features.http_set_tracing_decision_in_request_id").bool_value());
+  EXPECT_TRUE(f.at("envoy.reloadable_features.no_extension_lookup_by_name").bool_value());
+  EXPECT_FALSE(f.at("envoy.reloadable_features.use_http_client_to_fetch_aws_credentials").bool_value());
+  EXPECT_EQ(layers[1].name(), "admin_layer");
+  EXPECT_TRUE(layers[1].has_admin_layer());
+
+  b = makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/x"},
+                     {"APPMESH_SET_TRACING_DECISION", "false"},
+                     {"ENVOY_USE_HTTP_CLIENT_TO_FETCH_AWS_CREDENTIALS", "1"}});
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  const auto& g = b->layered_runtime().layers(0).static_layer().fields();
+  EXPECT_FALSE(g.at("envoy.reloadable_features.http_set_tracing_decision_in_request_id").bool_value());
+  EXPECT_TRUE(g.at("envoy.reloadable_features.use_http_client_to_fetch_aws_credentials").bool_value());
+  EXPECT_EQ(makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/x"}, {"ENVOY_NO_EXTENSION_LOOKUP_BY_NAME", "maybe"}})
+                .status()
+                .message(),
+            "ENVOY_NO_EXTENSION_LOOKUP_BY_NAME environment variable (\"maybe\") must be a boolean value.");
+}
+
 TEST(BootstrapTest, RejectsMissingOrBadVariables) {
   EXPECT_EQ(makeBootstrap({}).status().kind(), ErrorKind::kBadRequest);
   EXPECT_FALSE(makeBootstrap({{"APPMESH_RESOURCE_ARN", "mesh/m/virtualNode/x"}, {"APPMESH_XDS_ENDPOINT", "nohost"}}).ok());

@@ -230,6 +230,25 @@ class MeshproxyTest(unittest.TestCase):
         self.assertEqual(conn.getresponse().status, 200)
         conn.close()
 
+    def test_7b_runtime(self):
+        # meshd's bootstrap carries the App Mesh agent's runtime layers; /runtime shows them and
+        # POST /runtime_modify writes the admin layer, as Envoy's.
+        runtime = json.loads(admin(self.gw_admin, "/runtime")[2])
+        self.assertEqual(runtime["layers"], ["static_layer_0", "admin_layer"])
+        self.assertEqual(runtime["entries"]["re2.max_program_size.error_level"],
+                         {"final_value": "1000", "layer_values": ["1000", ""]})
+        conn = http.client.HTTPConnection("127.0.0.1", self.gw_admin, timeout=5)
+        conn.request("POST", "/runtime_modify?meshd.test=yes")
+        reply = conn.getresponse()
+        self.assertEqual((reply.status, reply.read()), (200, b"OK\n"))
+        conn.close()
+        runtime = json.loads(admin(self.gw_admin, "/runtime")[2])
+        self.assertEqual(runtime["entries"]["meshd.test"], {"final_value": "yes", "layer_values": ["", "yes"]})
+        conn = http.client.HTTPConnection("127.0.0.1", self.gw_admin, timeout=5)
+        conn.request("POST", "/runtime_modify?meshd.test=")
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+
     def test_8_quitquitquit_ends_the_process(self):
         # As Envoy's admin: POST /quitquitquit answers OK and the process exits cleanly.
         conn = http.client.HTTPConnection("127.0.0.1", self.gw_admin, timeout=5)
