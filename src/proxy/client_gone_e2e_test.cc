@@ -108,6 +108,7 @@ TEST_F(ClientGoneE2eTest, AConnectionClosedWithStreamsOpenResetsTheirUpstreams) 
   ASSERT_TRUE(eventually([&] { return up.resets().size() == 2; }, 5s));
   EXPECT_LT(Clock::now() - start, 1s);
   EXPECT_TRUE(statIs("downstream_cx_destroy_remote_active_rq: 1"));
+  EXPECT_TRUE(statIs("downstream_rq_rx_reset: 2"));  // each stream the connection's end reset
 }
 
 // An HTTP/2 client's reset reaches an HTTP/1.1 upstream the only way HTTP/1.1 can say it: its
@@ -142,6 +143,7 @@ TEST_F(ClientGoneE2eTest, AnHttp1ClientThatGoesAwayClosesItsUpstreamConnection) 
   ASSERT_TRUE(eventually([&] { return up.closed() == 1; }, 5s));
   EXPECT_LT(Clock::now() - start, 2500ms);
   EXPECT_TRUE(statIs("downstream_cx_destroy_remote_active_rq: 1"));
+  EXPECT_TRUE(statIs("downstream_rq_rx_reset: 1"));  // as Envoy's, the request's stream was reset
 }
 
 // A client gone while the router waits out a retry's back-off: no further attempt is made for it.

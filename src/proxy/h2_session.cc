@@ -66,6 +66,12 @@ class H2Connection : public h2::Callbacks, public std::enable_shared_from_this<H
 
   h2::ServerCodec& codec() { return codec_; }
   void flush() { writable_.notify(); }
+  // Resets a stream toward the client; it counts in downstream_rq_rx_reset, as Envoy's
+  // onResetStream counts every reset, sent or received.
+  void resetStream(h2::StreamId id, h2::ErrorCode code) {
+    codec_.resetStream(id, code);
+    chain_.httpStats->downstream_rq_rx_reset++;
+  }
   // A stream coroutine finished with its stream.
   void done(h2::StreamId id);
 
@@ -208,7 +214,7 @@ class H2Downstream final : public Downstream {
         }
         if (ec) {
           result.kind = ec == beast::error::timeout ? RelayResult::kUpstreamTimeout : RelayResult::kUpstreamReset;
-          c_.codec().resetStream(s_.id, h2::ErrorCode::kInternalError);  // as Envoy: the client sees a reset
+          c_.resetStream(s_.id, h2::ErrorCode::kInternalError);  // as Envoy: the client sees a reset
           c_.flush();
           break;
         }
@@ -316,6 +322,7 @@ Task<void> H2Connection::run(std::string preread) {
   // streams: the upstream work for them stops.
   bool active = false;
   for (auto& [id, s] : streams_) {
+    if (!s->reset) chain_.httpStats->downstream_rq_rx_reset++;  // each stream the end resets, as Envoy's
     s->reset = true;
     s->arrived.notify();
     s->drained.notify();
@@ -432,7 +439,7 @@ Task<void> H2Connection::serveStream(std::shared_ptr<H2Connection> self, std::sh
   chain_.httpStats->downstream_rq_time.record(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
   // A response that went out before the request's body ended: as Envoy, the rest of it is
   // refused (RST_STREAM NO_ERROR once the response is out, RFC 9113 §8.1).
-  if (!s->ended && !s->reset) codec_.resetStream(s->id, h2::ErrorCode::kNoError);
+  if (!s->ended && !s->reset) resetStream(s->id, h2::ErrorCode::kNoError);
   if (!chain_.accessLogs.empty()) {
     log.bytesReceived = body.bytes();
     log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);

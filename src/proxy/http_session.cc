@@ -166,6 +166,7 @@ struct ClientProbe {
     pollfd fd{p.stream.socket().native_handle(), POLLRDHUP, 0};
     if (::poll(&fd, 1, 0) != 1 || !(fd.revents & (POLLRDHUP | POLLHUP | POLLERR))) return;
     p.stats.downstream_cx_destroy_remote_active_rq++;
+    p.stats.downstream_rq_rx_reset++;  // as Envoy's, which resets the request's stream at the close
     p.d.clientGone();
   }
 };

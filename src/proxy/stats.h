@@ -225,7 +225,7 @@ struct HttpStats {
   std::atomic<uint64_t> downstream_cx_total{0};
   std::atomic<uint64_t> downstream_cx_idle_timeout{0};
   std::atomic<uint64_t> downstream_cx_destroy_remote_active_rq{0};  // the client closed with a request under way
-  std::atomic<uint64_t> downstream_rq_rx_reset{0};                  // an HTTP/2 client reset its stream
+  std::atomic<uint64_t> downstream_rq_rx_reset{0};  // a request's stream reset: by the client, its connection's end, or us
   std::atomic<uint64_t> no_route{0};
   std::atomic<uint64_t> downstream_rq_ws_on_non_ws_route{0};
   ResponseCodes downstream_rq;  // every response the connection manager sent, local replies too
