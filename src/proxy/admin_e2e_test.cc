@@ -36,7 +36,14 @@ class AdminE2eTest : public ProxyE2eTest {
     ASSERT_TRUE(eventually([&] { return httpGet("127.0.0.1", outPort_, "/").status == 200; }));
   }
 
-  int outPort_ = freePort();
+  void SetUp() override {
+    ProxyE2eTest::SetUp();
+    // Picked once the ADS server and the admin are bound, so it is neither of theirs.
+    do outPort_ = freePort();
+    while (outPort_ == port_);
+  }
+
+  int outPort_ = 0;
 };
 
 // POST /quitquitquit, as Envoy's: "OK", then the server stops (its listeners and admin close);

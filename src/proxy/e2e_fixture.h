@@ -53,7 +53,8 @@ class ProxyE2eTest : public ::testing::Test {
     editBootstrap(b);
     proxy_ = std::make_unique<Proxy>(ProxyOptions{b, workers_});
     ASSERT_TRUE(proxy_->start().ok());
-    while (port_ == proxy_->adminPort()) port_ = freePort();  // the admin's ephemeral port may be the one picked
+    // The ADS server's and the admin's ephemeral ports may be the one picked before they bound.
+    while (port_ == *port || port_ == proxy_->adminPort()) port_ = freePort();
     thread_ = std::thread([this] { proxy_->run(); });
   }
 
