@@ -48,7 +48,7 @@ std::vector<Host> hostsOf(const ClusterView& c) {
 
 std::string clusterText(const ClusterView& c) {
   std::string out = c.name + "::observability_name::" + c.name + "\n";
-  if (c.consecutive5xx != 0) {  // outlier detection: -1 where no success rate was computed, as Envoy
+  if (c.outlierDetection) {  // outlier detection: -1 where no success rate was computed, as Envoy
     out += c.name + "::outlier::success_rate_average::" + printfG(c.stats->outlier_success_rate_average) + "\n";
     out += c.name + "::outlier::success_rate_ejection_threshold::" +
            printfG(c.stats->outlier_success_rate_ejection_threshold) + "\n";
@@ -115,7 +115,7 @@ json clusterJson(const ClusterView& c) {
   }
   json out = {{"name", c.name}, {"added_via_api", true}, {"circuit_breakers", {{"thresholds", std::move(thresholds)}}},
               {"observability_name", c.name}};
-  if (c.consecutive5xx != 0 && c.stats->outlier_success_rate_ejection_threshold > 0) {
+  if (c.outlierDetection && c.stats->outlier_success_rate_ejection_threshold > 0) {
     out["success_rate_ejection_threshold"] = {{"value", c.stats->outlier_success_rate_ejection_threshold.load()}};
   }
   if (!c.edsServiceName.empty()) out["eds_service_name"] = c.edsServiceName;

@@ -74,7 +74,8 @@ struct ClusterView {
   CircuitBreakers breakers;
   std::string edsServiceName;  // EDS: the name its endpoints come under (/clusters shows it)
   CircuitBreakers highPriorityBreakers;  // no route of meshd's asks for HIGH: /clusters shows them
-  uint32_t consecutive5xx = 0;  // outlier detection's threshold; 0: off
+  bool outlierDetection = false;
+  uint32_t consecutive5xx = 0;  // outlier detection's thresholds; 0 never fires, as Envoy's
   uint32_t consecutiveGatewayFailure = 0;
   // ORIGINAL_DST: no hosts of its own; each connection goes to its downstream connection's original
   // destination (original_dst.h), and `originalDstHosts` remembers them for /clusters.

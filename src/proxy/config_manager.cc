@@ -517,11 +517,12 @@ void ConfigManager::publish() {
     auto v = std::make_shared<ClusterView>();
     v->name = name;
     if (e.proto->has_connect_timeout()) v->connectTimeout = toMillis(e.proto->connect_timeout());
-    // As Envoy's load balancer: the configured percent rounded to a whole one, which the runtime
-    // may override, at most 100.
+    // As Envoy's load balancer: the configured percent made a whole one (Envoy's convertPercent,
+    // which truncates, float error included: 29 gives 28), which the runtime may override, at most 100.
     uint64_t panic = 50;
     if (e.proto->common_lb_config().has_healthy_panic_threshold()) {
-      panic = static_cast<uint64_t>(std::round(std::clamp(e.proto->common_lb_config().healthy_panic_threshold().value(), 0.0, 100.0)));
+      double percent = std::clamp(e.proto->common_lb_config().healthy_panic_threshold().value(), 0.0, 100.0);
+      panic = static_cast<uint64_t>(100 * (percent / 100.0));
     }
     v->panicThresholdPercent = static_cast<double>(std::min<uint64_t>(runtime_->getInteger("upstream.healthy_panic_threshold", panic), 100));
     v->hosts = e.hosts;
@@ -540,7 +541,8 @@ void ConfigManager::publish() {
       auto setting = [&](const char* key, bool has, uint32_t configured, uint32_t fallback) {
         return static_cast<uint32_t>(std::min<uint64_t>(runtime_->getInteger(key, has ? configured : fallback), UINT32_MAX));
       };
-      v->consecutive5xx = std::max(setting("outlier_detection.consecutive_5xx", od.has_consecutive_5xx(), od.consecutive_5xx().value(), 5), 1u);
+      v->outlierDetection = true;
+      v->consecutive5xx = setting("outlier_detection.consecutive_5xx", od.has_consecutive_5xx(), od.consecutive_5xx().value(), 5);
       v->consecutiveGatewayFailure = setting("outlier_detection.consecutive_gateway_failure", od.has_consecutive_gateway_failure(),
                                              od.consecutive_gateway_failure().value(), 5);
     }

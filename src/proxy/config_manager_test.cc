@@ -106,7 +106,7 @@ TEST_F(ConfigManagerTest, RejectsAMaxEjectionTimeBelowTheBase) {
 }
 
 // The runtime overrides a cluster's settings at once: the panic threshold (a whole percent, at most
-// 100), the consecutive failures that eject, and how many hosts may be out.
+// 100: Envoy truncates 33.6), the consecutive failures that eject, and how many hosts may be out.
 TEST_F(ConfigManagerTest, TheRuntimeOverridesClusterSettings) {
   std::vector<int> ports;
   for (int p = 1000; p < 1010; ++p) ports.push_back(p);
@@ -115,7 +115,7 @@ TEST_F(ConfigManagerTest, TheRuntimeOverridesClusterSettings) {
   c.mutable_outlier_detection()->mutable_consecutive_5xx()->set_value(3);
   ASSERT_TRUE(manager_.apply(kClusterType, pack(c)).ok());
   ASSERT_TRUE(manager_.apply(kListenerType, {}).ok());
-  EXPECT_EQ(published_->clusters.at("c")->panicThresholdPercent, 34);
+  EXPECT_EQ(published_->clusters.at("c")->panicThresholdPercent, 33);
   EXPECT_EQ(published_->clusters.at("c")->consecutive5xx, 3u);
   EXPECT_EQ(published_->clusters.at("c")->consecutiveGatewayFailure, 5u);
   EXPECT_TRUE(manager_.ejectionWithinLimit("c"));  // one of ten: 10%, the default
@@ -137,8 +137,15 @@ TEST_F(ConfigManagerTest, TheRuntimeOverridesClusterSettings) {
   EXPECT_EQ(published_->clusters.at("c")->consecutiveGatewayFailure, 2u);
   EXPECT_TRUE(manager_.ejectionWithinLimit("c"));
   ASSERT_TRUE(runtime->merge({{"upstream.healthy_panic_threshold", ""}, {"outlier_detection.consecutive_5xx", "x"}}).ok());
-  EXPECT_EQ(published_->clusters.at("c")->panicThresholdPercent, 34);
+  EXPECT_EQ(published_->clusters.at("c")->panicThresholdPercent, 33);
   EXPECT_EQ(published_->clusters.at("c")->consecutive5xx, 3u);  // not a number: the cluster's
+  // 0 turns the ejection off, as in Envoy (its count never equals 0); detection stays on.
+  ASSERT_TRUE(runtime->merge({{"outlier_detection.consecutive_5xx", "0"}}).ok());
+  EXPECT_EQ(published_->clusters.at("c")->consecutive5xx, 0u);
+  EXPECT_TRUE(published_->clusters.at("c")->outlierDetection);
+  c.mutable_common_lb_config()->mutable_healthy_panic_threshold()->set_value(29);
+  ASSERT_TRUE(manager_.apply(kClusterType, pack(c)).ok());
+  EXPECT_EQ(published_->clusters.at("c")->panicThresholdPercent, 28);  // 100 * (29 / 100.0), as Envoy's
 }
 
 // Envoy's initial_fetch_timeout: CDS and LDS with no answer count as answered once theirs passes

@@ -11,7 +11,7 @@ namespace meshd::proxy {
 using envoy::config::cluster::v3::OutlierDetection;
 
 uint32_t countForOutlierDetection(const ClusterView& c, const Host& h, uint32_t status) {
-  if (c.consecutive5xx == 0 || !h.outlier || status == 0) return 0;
+  if (!c.outlierDetection || !h.outlier || status == 0) return 0;
   HostOutlierState& s = *h.outlier;
   s.requests.fetch_add(1, std::memory_order_relaxed);
   if (status < 500) {
@@ -211,10 +211,11 @@ void OutlierDetector::onInterval(const std::string& name) {
   const RuntimeSnapshot& rt = manager_.runtime();
   milliseconds base = runtimeMillis(rt, "base_ejection_time_ms", baseEjectionTime(*od));
   milliseconds max = runtimeMillis(rt, "max_ejection_time_ms", maxEjectionTime(*od));
+  milliseconds interval = runtimeMillis(rt, "interval_ms", intervalOf(*od));
   for (auto& [key, h] : c.hosts) {
     if (h.ejected && std::min(base * h.backOff, max) <= now - h.ejectedAt) {
       uneject(name, key, h);
-    } else if (!h.ejected && h.returnedAt && now - *h.returnedAt >= intervalOf(*od) && h.backOff > 0) {
+    } else if (!h.ejected && h.returnedAt && now - *h.returnedAt >= interval && h.backOff > 0) {
       --h.backOff;
     }
   }

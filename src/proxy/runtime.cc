@@ -4,9 +4,10 @@
 #include <google/protobuf/struct.pb.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -25,19 +26,23 @@ namespace fs = std::filesystem;
 
 void setNumber(RuntimeEntry& e, double v) {
   e.number = v;
-  if (v < std::numeric_limits<int>::max() && v == static_cast<int>(v)) e.boolean = v != 0;
-  if (v >= 0 && v <= static_cast<double>(std::numeric_limits<uint64_t>::max())) e.integer = static_cast<uint64_t>(v);
+  // The bounds keep the casts defined: an int's range, and below 2^64.
+  if (v > std::numeric_limits<int>::min() && v < std::numeric_limits<int>::max() && v == static_cast<int>(v)) {
+    e.boolean = v != 0;
+  }
+  if (v >= 0 && v < 0x1p64) e.integer = static_cast<uint64_t>(v);
 }
 
-// The whole text as a number (strtod's forms, as absl::SimpleAtod; surrounding blanks allowed).
-std::optional<double> parseNumber(const std::string& text) {
-  const char* begin = text.c_str();
-  while (*begin == ' ' || *begin == '\t' || *begin == '\n') ++begin;
-  if (*begin == '\0') return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(begin, &end);
-  while (*end == ' ' || *end == '\t' || *end == '\n') ++end;
-  if (*end != '\0' || std::isnan(v)) return std::nullopt;
+// The whole text as a decimal number, as absl::SimpleAtod reads it (blanks around allowed, a leading
+// '+', no hex, whatever the C locale).
+std::optional<double> parseNumber(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  if (text.starts_with('+')) text.remove_prefix(1);
+  if (text.empty()) return std::nullopt;
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, std::chars_format::general);
+  if (ec != std::errc() || end != text.data() + text.size() || std::isnan(v)) return std::nullopt;
   return v;
 }
 
@@ -126,15 +131,22 @@ Status readDisk(const fs::path& dir, const std::string& prefix, int depth, std::
     } else if (entry.is_regular_file(ec)) {
       std::ifstream in(entry.path());
       if (!in) return badRequest("cannot read " + entry.path().string());
+      // As Envoy's: the non-empty lines; a comment left out; the line that reads as the last one
+      // trimmed at its end, every other one kept with its newline.
       std::string value, line;
       std::vector<std::string> lines;
-      while (std::getline(in, line)) lines.push_back(line);
-      for (size_t i = 0; i < lines.size(); ++i) {
-        if (!lines[i].empty() && lines[i].front() == '#') continue;
-        value += i + 1 < lines.size() ? lines[i] + "\n" : lines[i];
+      while (std::getline(in, line)) {
+        if (!line.empty()) lines.push_back(line);
       }
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\n' || value.back() == '\r')) {
-        value.pop_back();
+      for (const std::string& l : lines) {
+        if (l.front() == '#') continue;
+        if (l == lines.back()) {
+          std::string_view end = l;
+          while (!end.empty() && std::isspace(static_cast<unsigned char>(end.back()))) end.remove_suffix(1);
+          value += end;
+        } else {
+          value += l + "\n";
+        }
       }
       out.insert_or_assign(key, runtimeEntryFromText(value));
     }
@@ -148,10 +160,13 @@ RuntimeEntry runtimeEntryFromText(std::string text) {
   RuntimeEntry e;
   std::string t = trimmed(text);
   e.raw = std::move(text);
-  // YAML's booleans (the core schema's spellings), then numbers; anything else stays text.
-  if (t == "true" || t == "True" || t == "TRUE") {
+  // Envoy reads the text as YAML (yaml-cpp): its booleans in YAML 1.1's spellings, then numbers;
+  // anything else stays text.
+  static const std::set<std::string, std::less<>> kTrue = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
+  static const std::set<std::string, std::less<>> kFalse = {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
+  if (kTrue.count(t)) {
     e.boolean = true;
-  } else if (t == "false" || t == "False" || t == "FALSE") {
+  } else if (kFalse.count(t)) {
     e.boolean = false;
   } else if (auto n = parseNumber(t)) {
     setNumber(e, *n);
@@ -305,7 +320,10 @@ std::string runtimeJson(const RuntimeSnapshot& snapshot) {
     }
     entries[std::string(key)] = {{"final_value", finalValue}, {"layer_values", std::move(values)}};
   }
-  return nlohmann::json{{"entries", std::move(entries)}, {"layers", std::move(layers)}}.dump(1) + "\n";
+  // A value that is not UTF-8 (from /runtime_modify or a file) is shown with U+FFFD, not refused.
+  return nlohmann::json{{"entries", std::move(entries)}, {"layers", std::move(layers)}}.dump(
+             1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 }  // namespace meshd::proxy

@@ -49,6 +49,9 @@ class RuntimeSnapshot {
  public:
   RuntimeSnapshot() = default;
   explicit RuntimeSnapshot(std::vector<RuntimeLayer> layers);
+  // final_ points into layers_: a copy would point into the original.
+  RuntimeSnapshot(const RuntimeSnapshot&) = delete;
+  RuntimeSnapshot& operator=(const RuntimeSnapshot&) = delete;
 
   const std::vector<RuntimeLayer>& layers() const { return layers_; }
   // The final value: the last layer's that has the key.

@@ -89,6 +89,42 @@ TEST_F(RuntimeE2eTest, ModifyOverridesThePanicThresholdAndRuntimeShowsTheLayers)
   EXPECT_EQ(nlohmann::json::parse(admin("/runtime")), runtime);
 }
 
+// The runtime's outlier_detection.* settings override the cluster's, read at each use. With
+// enforcing_consecutive_5xx at 0, a host reaching consecutive_5xx is detected, not ejected; at 100
+// the next run of failures ejects it, and it returns after the runtime's base_ejection_time_ms
+// (checked at the runtime's interval_ms), not the cluster's minute.
+TEST_F(RuntimeE2eTest, OutlierDetectionSettingsComeFromTheRuntime) {
+  Upstream good("good"), bad("bad", 500);
+  auto c = staticCluster("c", {good.port(), bad.port()});
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+    consecutive_5xx { value: 2 } interval { seconds: 60 } base_ejection_time { seconds: 60 } max_ejection_percent { value: 50 })",
+                                                          c.mutable_outlier_detection()));
+  ASSERT_EQ(bodyOf(call("POST", "/runtime_modify?outlier_detection.enforcing_consecutive_5xx=0&outlier_detection.interval_ms=100")),
+            "OK\n");
+  set({c}, {httpListener("l", port_, "rc")}, {routeConfig("rc", R"(routes { match { prefix: "/" } route { cluster: "c" } })")});
+  await("/", [](auto& r) { return r.status == 200; });
+  auto stat = [&](const std::string& name) {
+    return admin("/stats").find("cluster.c.outlier_detection." + name + "\n") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually([&] {
+    httpGet("127.0.0.1", port_, "/");
+    return stat("ejections_detected_consecutive_5xx: 2");
+  })) << admin("/stats?filter=outlier");
+  EXPECT_TRUE(stat("ejections_enforced_total: 0"));
+  std::string ejected = "c::127.0.0.1:" + std::to_string(bad.port()) + "::health_flags::/failed_outlier_check";
+  EXPECT_EQ(admin("/clusters").find(ejected), std::string::npos);
+
+  ASSERT_EQ(bodyOf(call("POST", "/runtime_modify?outlier_detection.enforcing_consecutive_5xx=100&"
+                                "outlier_detection.base_ejection_time_ms=300")),
+            "OK\n");
+  ASSERT_TRUE(eventually([&] {
+    httpGet("127.0.0.1", port_, "/");
+    return admin("/clusters").find(ejected) != std::string::npos;
+  })) << admin("/clusters");
+  EXPECT_TRUE(stat("ejections_enforced_consecutive_5xx: 1"));
+  EXPECT_TRUE(eventually([&] { return admin("/clusters").find(ejected) == std::string::npos; }, 5s)) << admin("/clusters");
+}
+
 // Without layered_runtime, Envoy has no layers, and nothing to modify.
 TEST_F(ProxyE2eTest, WithoutALayeredRuntimeModifyHasNoAdminLayer) {
   auto runtime = nlohmann::json::parse(admin("/runtime"));
@@ -99,7 +135,26 @@ TEST_F(ProxyE2eTest, WithoutALayeredRuntimeModifyHasNoAdminLayer) {
   EXPECT_EQ(nlohmann::json::parse(admin("/runtime")), runtime);
 }
 
+// An empty layered_runtime gets one admin layer with no name, as Envoy's.
+class EmptyRuntimeE2eTest : public ProxyE2eTest {
+ protected:
+  void editBootstrap(envoy::config::bootstrap::v3::Bootstrap& b) override { b.mutable_layered_runtime(); }
+};
+
+TEST_F(EmptyRuntimeE2eTest, HasAnUnnamedAdminLayer) {
+  EXPECT_TRUE(adminCall(proxy_->adminPort(), "POST", "/runtime_modify?a=b").ends_with("\r\n\r\nOK\n"));
+  EXPECT_EQ(nlohmann::json::parse(admin("/runtime")),
+            nlohmann::json::parse(R"({"entries": {"a": {"final_value": "b", "layer_values": ["b"]}}, "layers": [""]})"));
+}
+
 // A bootstrap whose runtime Envoy refuses does not start.
+TEST(RuntimeBootstrap, ALayerWithoutANameStopsTheStart) {
+  envoy::config::bootstrap::v3::Bootstrap b;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(layered_runtime { layers { admin_layer {} } })", &b));
+  Proxy proxy(ProxyOptions{b, 1});
+  EXPECT_EQ(proxy.start().message(), "layered_runtime: a layer has no name");
+}
+
 TEST(RuntimeBootstrap, ARefusedRuntimeStopsTheStart) {
   envoy::config::bootstrap::v3::Bootstrap b;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(

@@ -100,6 +100,25 @@ TEST(Runtime, TheAdminLayerOverridesAndAnEmptyValueRemoves) {
   EXPECT_EQ(noAdminStats.load_success.load(), 1u);
 }
 
+// Admin and disk values read as Envoy reads YAML: YAML 1.1's booleans, decimal numbers (no hex),
+// the rest text; text that is not UTF-8 still shows in /runtime.
+TEST(Runtime, TextValuesReadAsEnvoysYaml) {
+  for (const char* t : {"yes", "On", "TRUE", "y"}) EXPECT_EQ(runtimeEntryFromText(t).boolean, true) << t;
+  for (const char* f : {"no", "OFF", "false", "N"}) EXPECT_EQ(runtimeEntryFromText(f).boolean, false) << f;
+  EXPECT_EQ(runtimeEntryFromText(" 42 ").integer, 42u);
+  EXPECT_EQ(runtimeEntryFromText("+7.5").integer, 7u);
+  EXPECT_FALSE(runtimeEntryFromText("0x10").number.has_value());
+  EXPECT_FALSE(runtimeEntryFromText("2e19").integer.has_value());  // past 2^64: no integer
+  EXPECT_FALSE(runtimeEntryFromText("-3e9").boolean.has_value());  // past an int: no boolean
+  EXPECT_EQ(runtimeEntryFromText("abc").raw, "abc");
+
+  RuntimeStats stats;
+  auto r = std::move(*Runtime::make(layered(R"(layers { name: "admin" admin_layer {} })"), "", stats));
+  ASSERT_TRUE(r->merge({{"bad", "\xff\xfe"}}).ok());
+  std::string text = runtimeJson(*r->snapshot());
+  EXPECT_EQ(nlohmann::json::parse(text)["entries"]["bad"]["final_value"], "\xef\xbf\xbd\xef\xbf\xbd");  // U+FFFD twice
+}
+
 TEST(Runtime, DiskLayersReadTheirDirectory) {
   namespace fs = std::filesystem;
   fs::path root = fs::temp_directory_path() / ("meshd-runtime-" + std::to_string(::getpid()));
@@ -107,6 +126,7 @@ TEST(Runtime, DiskLayersReadTheirDirectory) {
   fs::create_directories(root / "current" / "svc" / "outlier_detection");
   std::ofstream(root / "current" / "svc" / "outlier_detection" / "consecutive_5xx") << "# placeholder\n7\n";
   std::ofstream(root / "current" / "svc" / "note") << "two\nlines  \n";
+  std::ofstream(root / "current" / "svc" / "commented") << "7\n\n#c\n";  // Envoy: "7\n" (the comment was the last line)
   RuntimeStats stats;
   auto r = Runtime::make(layered(R"(
       layers { name: "disk" disk_layer { symlink_root: ")" + root.string() + R"(" subdirectory: "current" append_service_cluster: true } }
@@ -116,6 +136,7 @@ TEST(Runtime, DiskLayersReadTheirDirectory) {
   auto s = (*r)->snapshot();
   EXPECT_EQ(s->getInteger("outlier_detection.consecutive_5xx", 5), 7u);
   EXPECT_EQ(s->find("note")->raw, "two\nlines");
+  EXPECT_EQ(s->find("commented")->raw, "7\n");
   ASSERT_EQ(s->layers().size(), 1u);  // a missing directory: no layer, as Envoy's
   EXPECT_EQ(stats.num_layers.load(), 1u);
   EXPECT_EQ(stats.override_dir_not_exists.load(), 1u);
