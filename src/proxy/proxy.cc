@@ -10,6 +10,7 @@
 #include "proxy/bootstrap_loader.h"
 #include "proxy/config_manager.h"
 #include "proxy/dns_refresher.h"
+#include "proxy/file_watcher.h"
 #include "proxy/health_checker.h"
 #include "proxy/loggers.h"
 #include "xds/bootstrap.h"
@@ -24,6 +25,7 @@ struct Proxy::Parts {
   StatsRegistry stats;
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<Runtime> runtime;
+  std::unique_ptr<FileWatcher> runtimeWatcher;  // the disk layers' symlink swaps
   std::unique_ptr<ConfigManager> config;
   std::unique_ptr<DnsRefresher> dns;
   std::unique_ptr<HealthChecker> health;
@@ -59,6 +61,11 @@ Status Proxy::start() {
   auto runtime = Runtime::make(layered, options_.bootstrap.node().cluster(), p.stats.runtime);
   if (!runtime.ok()) return runtime.status();
   p.runtime = std::move(*runtime);
+  p.runtimeWatcher = std::make_unique<FileWatcher>(main_);
+  for (const std::string& root : p.runtime->diskRoots()) {
+    Status s = p.runtimeWatcher->onMovedTo(root, [this] { parts_->runtime->reload(); });
+    if (!s.ok()) return badRequest("runtime disk layer: " + s.message());
+  }
   auto target = adsTarget(options_.bootstrap);
   if (!target.ok()) return target.status();
   auto onOutlier = [this](const std::string& cluster, const std::string& host, uint32_t event) {

@@ -204,7 +204,8 @@ bool RuntimeSnapshot::getBoolean(std::string_view key, bool otherwise) const {
 // layer's values are what /runtime_modify set.
 struct Runtime::Source {
   RuntimeLayer layer;  // name and kind; the values of a static or admin layer
-  std::string diskPath;
+  std::string diskRoot;  // a disk layer's symlink_root
+  std::string diskPath;  // and the directory read under it
 };
 
 StatusOr<std::unique_ptr<Runtime>> Runtime::make(const envoy::config::bootstrap::v3::LayeredRuntime& config,
@@ -227,6 +228,7 @@ StatusOr<std::unique_ptr<Runtime>> Runtime::make(const envoy::config::bootstrap:
         break;
       case RuntimeLayerProto::kDiskLayer:
         s.layer.kind = RuntimeLayer::Kind::kDisk;
+        s.diskRoot = l.disk_layer().symlink_root();
         s.diskPath = l.disk_layer().symlink_root() + "/" + l.disk_layer().subdirectory();
         if (l.disk_layer().append_service_cluster()) s.diskPath += "/" + serviceCluster;
         break;
@@ -249,6 +251,14 @@ Runtime::Runtime(std::vector<Source> sources, std::string serviceCluster, Runtim
     : sources_(std::move(sources)), serviceCluster_(std::move(serviceCluster)), stats_(stats) {}
 
 Runtime::~Runtime() = default;
+
+std::vector<std::string> Runtime::diskRoots() const {
+  std::vector<std::string> roots;
+  for (const auto& s : sources_) {
+    if (s.layer.kind == RuntimeLayer::Kind::kDisk) roots.push_back(s.diskRoot);
+  }
+  return roots;
+}
 
 // As Envoy's createNewSnapshot: a disk layer whose directory is missing is left out; one that
 // cannot be read is left out and counts a load error.

@@ -83,6 +83,11 @@ class Runtime {
   Status merge(const std::vector<std::pair<std::string, std::string>>& values);
   // Called on the main thread with each new snapshot.
   void onChange(std::function<void(RuntimeSnapshotPtr)> f) { onChange_ = std::move(f); }
+  // The disk layers' symlink_roots: moving something onto one (swapping the symlink) calls for a
+  // reload, as Envoy watches them.
+  std::vector<std::string> diskRoots() const;
+  // Reads the disk layers again and makes a new snapshot.
+  void reload() { load(); }
 
  private:
   struct Source;

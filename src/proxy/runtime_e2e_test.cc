@@ -3,6 +3,9 @@
 // (upstream.healthy_panic_threshold here).
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "proxy/e2e_fixture.h"
@@ -135,6 +138,39 @@ TEST_F(ProxyE2eTest, WithoutALayeredRuntimeModifyHasNoAdminLayer) {
   EXPECT_EQ(nlohmann::json::parse(admin("/runtime")), runtime);
 }
 
+// A disk layer is read again when its symlink is swapped, as Envoy watches its symlink_root.
+class DiskRuntimeE2eTest : public ProxyE2eTest {
+ protected:
+  DiskRuntimeE2eTest() {
+    std::filesystem::remove_all(root_);
+    write("v1", "1");
+    std::filesystem::create_directory_symlink(root_ / "v1", root_ / "current");
+  }
+  ~DiskRuntimeE2eTest() override { std::filesystem::remove_all(root_); }
+  void editBootstrap(envoy::config::bootstrap::v3::Bootstrap& b) override {
+    auto* disk = b.mutable_layered_runtime()->add_layers();
+    disk->set_name("disk");
+    disk->mutable_disk_layer()->set_symlink_root((root_ / "current").string());
+    disk->mutable_disk_layer()->set_subdirectory("envoy");
+  }
+  // <version>/envoy/a/b holds `value`.
+  void write(const std::string& version, const std::string& value) {
+    std::filesystem::create_directories(root_ / version / "envoy" / "a");
+    std::ofstream(root_ / version / "envoy" / "a" / "b") << value << "\n";
+  }
+  std::filesystem::path root_ = std::filesystem::temp_directory_path() / ("meshd-rt-" + std::to_string(::getpid()));
+};
+
+TEST_F(DiskRuntimeE2eTest, ASwappedSymlinkIsReadAgain) {
+  auto value = [&] { return nlohmann::json::parse(admin("/runtime"))["entries"]["a.b"]["final_value"]; };
+  EXPECT_EQ(value(), "1");
+  write("v2", "2");
+  std::filesystem::create_directory_symlink(root_ / "v2", root_ / "next");
+  std::filesystem::rename(root_ / "next", root_ / "current");  // mv -T: a MovedTo onto the root
+  EXPECT_TRUE(eventually([&] { return value() == "2"; }, 5s)) << admin("/runtime");
+  EXPECT_NE(admin("/stats").find("runtime.load_success: 2\n"), std::string::npos) << admin("/stats?filter=runtime");
+}
+
 // An empty layered_runtime gets one admin layer with no name, as Envoy's.
 class EmptyRuntimeE2eTest : public ProxyE2eTest {
  protected:
@@ -153,6 +189,14 @@ TEST(RuntimeBootstrap, ALayerWithoutANameStopsTheStart) {
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(layered_runtime { layers { admin_layer {} } })", &b));
   Proxy proxy(ProxyOptions{b, 1});
   EXPECT_EQ(proxy.start().message(), "layered_runtime: a layer has no name");
+}
+
+TEST(RuntimeBootstrap, ADiskLayerThatCannotBeWatchedStopsTheStart) {
+  envoy::config::bootstrap::v3::Bootstrap b;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"(layered_runtime { layers { name: "disk" disk_layer { symlink_root: "/nonexistent-meshd/current" } } })", &b));
+  Proxy proxy(ProxyOptions{b, 1});
+  EXPECT_EQ(proxy.start().message(), "runtime disk layer: cannot watch /nonexistent-meshd: No such file or directory");
 }
 
 TEST(RuntimeBootstrap, ARefusedRuntimeStopsTheStart) {
