@@ -94,6 +94,26 @@ TEST_F(OneWorkerE2eTest, AConnectionThatClosesLetsAWaitingRequestOpenOne) {
   EXPECT_EQ(slow.connections(), 2);
 }
 
+// A request waiting for a connection whose client goes leaves the queue at once (at the client's
+// next probe, within about two seconds), not at its turn or its deadline: the one connection,
+// busy for 8 s, is not handed to it afterwards.
+TEST_F(OneWorkerE2eTest, AWaitingRequestWhoseClientGoesLeavesTheQueue) {
+  Upstream slow("slow", 200, 8000ms, /*keepAlive=*/true), ready("ready");
+  serveSlow(slow.port(), ready.port(), "max_connections { value: 1 }");
+  auto first = getLater("/1");
+  ASSERT_TRUE(eventually([&] { return slow.requests() == 1; }));
+  int fd = connectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  sendAll(fd, "GET /2 HTTP/1.1\r\nhost: svc\r\n\r\n");
+  ASSERT_TRUE(eventually([&] { return stat("cluster.slow.upstream_rq_pending_active: 1"); }));
+  auto start = std::chrono::steady_clock::now();
+  ::close(fd);
+  EXPECT_TRUE(eventually([&] { return stat("cluster.slow.upstream_rq_pending_active: 0"); }, 5s)) << admin("/stats");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(slow.requests(), 1);  // nothing went upstream for the client that left
+}
+
 // Past max_pending_requests waiting for a connection, a request overflows: 503 "overflow".
 TEST_F(OneWorkerE2eTest, PastMaxPendingRequestsARequestOverflows) {
   Upstream slow("slow", 200, 600ms, /*keepAlive=*/true), ready("ready");

@@ -170,6 +170,7 @@ void UpstreamResponse::close() {
 
 void UpstreamResponse::abort() {
   aborted_ = true;
+  poolWait_.cancel();
   // What waits on them fails at once; they go when the waiter is done with them.
   if (h2) h2->reset(h2::ErrorCode::kNoError);
   beast::error_code ignored;
@@ -247,16 +248,18 @@ Task<UpstreamResult> exchange(const Host& host, const ClusterView& cluster, cons
     if (got.stream) {
       got.kind = UpstreamPool::Acquired::kReused;
     } else {
-      got = co_await pool.acquire(cluster.name, cluster.stats, host.stats, cluster.breakers, host.endpoint, waitUntil);
+      got = co_await pool.acquire(cluster.name, cluster.stats, host.stats, cluster.breakers, host.endpoint, waitUntil,
+                                  out.poolWait());
     }
     UpstreamResult result;
-    if (out.aborted() && got.stream) {  // the client went while this request waited: the connection is not used
-      pool.give(cluster.name, host.endpoint, std::move(got.stream));
+    if (out.aborted()) {  // the client went while this request waited: a connection it got is not used
+      if (got.stream) pool.give(cluster.name, host.endpoint, std::move(got.stream));
       result.kind = UpstreamResult::kDownstreamReset;
       co_return result;
     }
     switch (got.kind) {
       case UpstreamPool::Acquired::kOverflow: result.kind = UpstreamResult::kOverflow; co_return result;
+      case UpstreamPool::Acquired::kCancelled: result.kind = UpstreamResult::kDownstreamReset; co_return result;
       case UpstreamPool::Acquired::kTimeout:
         result.kind = UpstreamResult::kTimeout;
         result.idleTimeout = timeouts.deadline && timeouts.idleDeadline < *timeouts.deadline;

@@ -123,6 +123,8 @@ struct UpstreamResponse {
   // new attempt begins.
   void abort();
   bool aborted() const { return aborted_; }
+  // What abort() wakes when the request waits in the HTTP/1.1 pool for a connection.
+  UpstreamPool::WaitCancel* poolWait() { return &poolWait_; }
 
  private:
   void dropBody() {
@@ -139,6 +141,7 @@ struct UpstreamResponse {
   std::optional<h2::Headers> keptTrailers_;
   bool headOnly_ = false;
   bool aborted_ = false;
+  UpstreamPool::WaitCancel poolWait_;
 };
 
 struct UpstreamResult;

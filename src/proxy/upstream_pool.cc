@@ -83,7 +83,7 @@ std::shared_ptr<UpstreamPool::HostConnections>& UpstreamPool::host(std::string_v
 Task<UpstreamPool::Acquired> UpstreamPool::acquire(std::string_view cluster, const std::shared_ptr<ClusterStats>& stats,
                                                    const std::shared_ptr<HostStats>& hostStats,
                                                    const CircuitBreakers& limits, const tcp::endpoint& endpoint,
-                                                   std::chrono::steady_clock::time_point deadline) {
+                                                   std::chrono::steady_clock::time_point deadline, WaitCancel* cancel) {
   Acquired out;
   out.stream = take(cluster, endpoint);
   if (out.stream) {
@@ -105,14 +105,24 @@ Task<UpstreamPool::Acquired> UpstreamPool::acquire(std::string_view cluster, con
       out.slot = Slot(ActiveConnection(stats, hostStats), h);
       co_return out;
     }
+    if (cancel && cancel->cancelled()) {
+      out.kind = Acquired::kCancelled;
+      co_return out;
+    }
     Waiter w(co_await boost::asio::this_coro::executor, h);
     w.timer.expires_at(deadline);
+    if (cancel) cancel->timer_ = &w.timer;
     boost::system::error_code ignored;
     co_await w.timer.async_wait(into(ignored));
+    if (cancel) cancel->timer_ = nullptr;
     if (w.handed) {
       out.kind = Acquired::kHandedOver;
       out.stream = std::move(w.handed);
       out.pending.end();
+      co_return out;
+    }
+    if (cancel && cancel->cancelled()) {
+      out.kind = Acquired::kCancelled;
       co_return out;
     }
     if (!w.freed) {

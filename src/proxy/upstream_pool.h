@@ -101,12 +101,28 @@ class UpstreamPool {
     std::shared_ptr<ClusterStats> cluster_;
   };
 
+  // Ends a request's wait in acquire() early, when its client went: the request leaves the queue
+  // (and upstream_rq_pending_active) at once instead of at its deadline or its turn.
+  class WaitCancel {
+   public:
+    void cancel() {
+      cancelled_ = true;
+      if (timer_) timer_->cancel();
+    }
+    bool cancelled() const { return cancelled_; }
+
+   private:
+    friend class UpstreamPool;
+    Timer* timer_ = nullptr;  // while the request waits
+    bool cancelled_ = false;
+  };
+
   // What acquire() found: an idle connection (kReused) or one given back to a waiting request
   // (kHandedOver); leave to open one (kConnect, with its slot: count it, and stay pending until
-  // connected); the cluster's pending requests are at max_pending_requests (kOverflow); or the
-  // request waited until `deadline` (kTimeout).
+  // connected); the cluster's pending requests are at max_pending_requests (kOverflow); the
+  // request waited until `deadline` (kTimeout); or its WaitCancel was cancelled (kCancelled).
   struct Acquired {
-    enum Kind { kReused, kHandedOver, kConnect, kOverflow, kTimeout };
+    enum Kind { kReused, kHandedOver, kConnect, kOverflow, kTimeout, kCancelled };
     Kind kind = kConnect;
     Stream stream;
     Slot slot;
@@ -115,7 +131,7 @@ class UpstreamPool {
   Task<Acquired> acquire(std::string_view cluster, const std::shared_ptr<ClusterStats>& stats,
                          const std::shared_ptr<HostStats>& hostStats,
                          const CircuitBreakers& limits, const boost::asio::ip::tcp::endpoint& host,
-                         std::chrono::steady_clock::time_point deadline);
+                         std::chrono::steady_clock::time_point deadline, WaitCancel* cancel = nullptr);
 
   // An idle connection, or nullptr when there is no usable one.
   Stream take(std::string_view cluster, const boost::asio::ip::tcp::endpoint& host);
